@@ -1,0 +1,481 @@
+"""WMS2 operator command line.
+
+python starter.py submit NAME [--urgent] [--file request.json]
+python starter.py list [--status S] [--campaign C]
+python starter.py status NAME | watch NAME
+python starter.py stop NAME --reason TEXT | abort NAME [--reason TEXT]
+python starter.py restart NAME [--catastrophic --cleanup-policy P]
+python starter.py priority NAME N
+python starter.py admission [--limit N]
+python starter.py plan NAME --dry-run | db upgrade | search-attributes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from wms2.config import Settings
+    from wms2.messages import RequestState
+    from wms2.models import Request
+
+console = Console()
+
+
+class CommandError(Exception):
+    """A refused or impossible operator action, reported as one clear line."""
+
+
+# ── Temporal plumbing ──────────────────────────────────────────────────────────
+
+
+async def connect(settings: Settings) -> Client:
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+    except RuntimeError as e:
+        raise CommandError(f"cannot reach Temporal at {settings.temporal_address}: {e}") from e
+
+
+def lifecycle_config(settings: Settings) -> Any:
+    from wms2.messages import LifecycleConfig
+
+    return LifecycleConfig(
+        stuck_timeouts=settings.stuck_timeouts,
+        monitor_window_sec=settings.monitor_window_sec,
+        poll_sec=settings.monitor_poll_sec,
+        heartbeat_sec=settings.heartbeat_timeout_sec,
+        max_active_dags=settings.max_active_dags,
+    )
+
+
+def request_handle(client: Client, name: str) -> Any:
+    from wms2.messages import request_workflow_id
+    from workflows.request import RequestWorkflow
+
+    return client.get_workflow_handle_for(RequestWorkflow.run, request_workflow_id(name))
+
+
+async def request_state(client: Client, name: str) -> RequestState:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.request import RequestWorkflow
+
+    try:
+        return await request_handle(client, name).query(RequestWorkflow.status)
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            raise CommandError(f"no request named {name!r} (workflow request-{name})") from None
+        raise
+
+
+# ── commands ───────────────────────────────────────────────────────────────────
+
+
+async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from wms2.messages import RequestInput, request_workflow_id
+    from workflows.request import RequestWorkflow
+
+    document = None
+    name = args.name
+    if args.file is not None:
+        try:
+            document = json.loads(args.file.read_text())
+        except (OSError, ValueError) as e:
+            raise CommandError(f"cannot read request file {args.file}: {e}") from e
+        if not isinstance(document, dict):
+            raise CommandError(f"request file {args.file} must hold a JSON object")
+        name = name or document.get("RequestName")
+    if not name:
+        raise CommandError("give a request name, or a --file whose RequestName is set")
+    client = await connect(settings)
+    try:
+        handle = await client.start_workflow(
+            RequestWorkflow.run,
+            RequestInput(
+                request_name=name,
+                urgent=True if args.urgent else None,
+                request_document=document,
+                config=lifecycle_config(settings),
+            ),
+            id=request_workflow_id(name),
+            task_queue=settings.task_queue,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandError(f"request {name!r} already has a running workflow") from None
+    console.print(f"submitted [bold]{name}[/] as workflow {handle.id} (run {handle.result_run_id})")
+    return 0
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    client = await connect(settings)
+    query = "WorkflowType = 'RequestWorkflow'"
+    if args.status:
+        query += f" AND WMS2Status = '{args.status}'"
+    if args.campaign:
+        query += f" AND WMS2Campaign = '{args.campaign}'"
+    table = Table("request", "status", "priority", "campaign", "type", "stuck", "started")
+    count = 0
+    async for wf in client.list_workflows(query):
+        attrs = {k.name: v for k, v in wf.typed_search_attributes}
+        table.add_row(
+            wf.id.removeprefix("request-"),
+            str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
+            str(attrs.get("WMS2Priority", "")),
+            str(attrs.get("WMS2Campaign", "")),
+            str(attrs.get("WMS2RequestType", "")),
+            "yes" if attrs.get("WMS2Stuck") else "",
+            wf.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        count += 1
+    console.print(table if count else "no requests match")
+    return 0
+
+
+def render_state(s: RequestState) -> Table:
+    p = s.progress
+    table = Table(title=s.request_name, show_header=False)
+    table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
+    table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
+    table.add_row("work units", f"{p.work_units_done}/{p.work_units_total}")
+    table.add_row(
+        "nodes",
+        f"{p.nodes_done} done, {p.nodes_running} running, "
+        f"{p.nodes_failed} failed of {p.nodes_total}",
+    )
+    if s.dag:
+        table.add_row(
+            "DAG", f"cluster {s.dag.cluster_id} on {s.dag.schedd}, attempt {s.dag_attempt}"
+        )
+    for state, n in sorted(s.outputs_by_state.items()):
+        table.add_row(f"outputs {state}", str(n))
+    if s.production_steps:
+        table.add_row(
+            "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)
+        )
+    for t in s.transitions:
+        frm = t.from_status.value if t.from_status else "-"
+        table.add_row("transition", f"{t.at:%H:%M:%S} {frm} -> {t.to_status.value}  {t.reason}")
+    for a in s.alerts:
+        table.add_row("[red]alert[/]", f"{a.at:%H:%M:%S} {a.kind}: {a.message}")
+    for r in s.rejected_signals:
+        table.add_row("[yellow]ignored[/]", r)
+    if s.failure_reason:
+        table.add_row("reason", s.failure_reason)
+    if s.superseded_by_request:
+        table.add_row("superseded by", s.superseded_by_request)
+    if s.previous_version_request:
+        table.add_row("previous version", s.previous_version_request)
+    return table
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    console.print(render_state(await request_state(await connect(settings), args.name)))
+    return 0
+
+
+async def watch_requests(
+    client: Client, names: list[str], interval: float
+) -> dict[str, RequestState]:
+    """Progress bars (work units, with status, nodes and outputs) until every request
+    has reached a terminal status; returns their final states."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
+    states: dict[str, RequestState] = {}
+    with Progress(*columns, console=console) as progress:
+        bars = {n: progress.add_task(n[:60], total=None, note="") for n in names}
+        while True:
+            for n in names:
+                s = states[n] = await request_state(client, n)
+                p = s.progress
+                note = (
+                    f"{s.status.value}: nodes {p.nodes_done}/{p.nodes_total} "
+                    f"({p.nodes_running} running, {p.nodes_failed} failed), "
+                    f"outputs {sum(s.outputs_by_state.values())}"
+                )
+                progress.update(
+                    bars[n],
+                    completed=p.work_units_done,
+                    total=p.work_units_total or None,
+                    note=note,
+                )
+            if all(s.status.is_terminal for s in states.values()):
+                return states
+            await asyncio.sleep(interval)
+
+
+async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    client = await connect(settings)
+    await request_state(client, args.name)  # a clear error for unknown requests
+    s = (await watch_requests(client, [args.name], args.interval))[args.name]
+    console.print(render_state(s))
+    return 0 if s.status.value == "completed" else 1
+
+
+async def _signal(settings: Settings, name: str, signal: str, arg: Any) -> None:
+    client = await connect(settings)
+    s = await request_state(client, name)  # a clear error for unknown requests
+    if s.status.is_terminal:
+        raise CommandError(f"request {name!r} is {s.status.value}: nothing to {signal}")
+    await request_handle(client, name).signal(signal, arg)
+
+
+async def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.messages import StopSignal
+
+    await _signal(settings, args.name, "stop", StopSignal(reason=args.reason))
+    console.print(
+        f"asked {args.name} to stop ({args.reason}); `status` shows whether it was accepted"
+    )
+    return 0
+
+
+async def cmd_abort(args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.messages import AbortSignal
+
+    await _signal(settings, args.name, "abort", AbortSignal(reason=args.reason))
+    console.print(f"asked {args.name} to abort")
+    return 0
+
+
+async def cmd_restart(args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.messages import RestartRequest
+    from wms2.models import CleanupPolicy
+
+    req = RestartRequest(
+        catastrophic=args.catastrophic,
+        cleanup_policy=CleanupPolicy(args.cleanup_policy),
+        reason=args.reason,
+    )
+    await _signal(settings, args.name, "restart", req)
+    console.print(
+        f"asked {args.name} to {'restart catastrophically' if args.catastrophic else 'restart'}"
+    )
+    return 0
+
+
+async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.request import RequestWorkflow
+
+    client = await connect(settings)
+    s = await request_state(client, args.name)
+    if s.status.is_terminal:
+        raise CommandError(
+            f"request {args.name!r} is {s.status.value}: its priority can no longer change"
+        )
+    try:
+        previous = await request_handle(client, args.name).execute_update(
+            RequestWorkflow.set_priority, args.priority
+        )
+    except WorkflowUpdateFailedError as e:
+        raise CommandError(f"priority refused: {e.cause.message if e.cause else e}") from None
+    console.print(f"{args.name}: priority {previous} -> {args.priority}")
+    return 0
+
+
+async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from wms2.messages import ADMISSION_WORKFLOW_ID
+    from workflows.admission import AdmissionWorkflow
+
+    client = await connect(settings)
+    handle = client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
+    try:
+        if args.limit is not None:
+            previous = await handle.execute_update(AdmissionWorkflow.set_limit, args.limit)
+            console.print(f"admission limit {previous} -> {args.limit}")
+        snap = await handle.query(AdmissionWorkflow.snapshot)
+    except WorkflowUpdateFailedError as e:
+        raise CommandError(f"limit refused: {e.cause.message if e.cause else e}") from None
+    except RPCError:
+        raise CommandError(
+            "the admission workflow is not running (it starts with the first request)"
+        ) from None
+    table = Table(
+        title=f"admission: {len(snap.active)}/{snap.limit} active, "
+        f"{snap.admitted_total} admitted so far"
+    )
+    table.add_column("position")
+    table.add_column("request")
+    table.add_column("priority")
+    table.add_column("submitted")
+    for name in snap.active:
+        table.add_row("active", name, "", "")
+    for i, e in enumerate(snap.queue, 1):
+        table.add_row(str(i), e.request_name, str(e.priority), f"{e.enqueued_at:%Y-%m-%d %H:%M:%S}")
+    console.print(table)
+    return 0
+
+
+async def cmd_search_attributes(args: argparse.Namespace, settings: Settings) -> int:
+    """Register WMS2's search attributes on a server that lacks them (production)."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from workflows.visibility import ALL_KEYS
+
+    client = await connect(settings)
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=settings.temporal_namespace,
+            search_attributes={k.name: k.indexed_value_type for k in ALL_KEYS},
+        )
+    )
+    console.print("registered " + ", ".join(k.name for k in ALL_KEYS))
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.db import make_engine, upgrade_database
+
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    console.print(f"database at [bold]{engine.url.render_as_string()}[/] is at the newest schema")
+    return 0
+
+
+def load_request(name: str | None, file: Path | None, settings: Settings) -> Request:
+    """A request from a JSON file (a ReqMgr2 document) or from the configured services."""
+    from wms2.requests import request_from_reqmgr
+    from wms2.services.factory import build_services
+
+    if file is not None:
+        try:
+            doc = json.loads(file.read_text())
+        except (OSError, ValueError) as e:
+            raise CommandError(f"cannot read request file {file}: {e}") from None
+        return request_from_reqmgr(doc, name)
+    return request_from_reqmgr(build_services(settings).requests.get_request(name or ""), name)
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.planning import plan_request
+    from wms2.services.factory import build_services
+
+    request = load_request(args.name, args.file, settings)
+    services = build_services(settings)
+    started = time.monotonic()
+    summary = plan_request(request, services.files, services.replicas, settings)
+    table = Table(title=f"plan of {request.request_name}", show_header=False)
+    table.add_row("DAG file", summary.dag_file)
+    table.add_row("work units", str(summary.work_units))
+    for role, n in summary.node_counts.items():
+        table.add_row(f"{role} nodes", str(n))
+    table.add_row("events", str(summary.events))
+    table.add_row("input files", str(summary.input_files))
+    table.add_row("files written", str(summary.files_written))
+    table.add_row("planning time", f"{time.monotonic() - started:.2f} s")
+    for ds in summary.output_datasets:
+        table.add_row("output", ds)
+    console.print(table)
+    for w in summary.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    if not args.dry_run:
+        console.print("(planning alone submits nothing; `submit` runs the whole request)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("submit", cmd_submit, "start a request's workflow")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--urgent", action="store_true", help="skip the pilot")
+    p.add_argument("--file", type=Path, help="a ReqMgr2 request document (JSON)")
+    p = command("list", cmd_list, "list requests (visibility query)")
+    p.add_argument("--status")
+    p.add_argument("--campaign")
+    command("status", cmd_status, "one request's full status").add_argument("name")
+    p = command("watch", cmd_watch, "live progress until the request ends")
+    p.add_argument("name")
+    p.add_argument("--interval", type=float, default=1.0)
+    p = command("stop", cmd_stop, "clean stop (rescue DAG, back to the queue)")
+    p.add_argument("name")
+    p.add_argument("--reason", required=True)
+    p = command("abort", cmd_abort, "abort a request (its DAG is removed)")
+    p.add_argument("name")
+    p.add_argument("--reason", default="operator abort")
+    p = command("restart", cmd_restart, "resume a PARTIAL request, or start its next version")
+    p.add_argument("name")
+    p.add_argument(
+        "--catastrophic", action="store_true", help="processing version + 1 (schedd lost)"
+    )
+    p.add_argument(
+        "--cleanup-policy",
+        default="keep_until_replaced",
+        choices=["keep_until_replaced", "immediate_cleanup"],
+    )
+    p.add_argument("--reason", default="")
+    p = command("priority", cmd_priority, "change a request's priority")
+    p.add_argument("name")
+    p.add_argument("priority", type=int)
+    command("admission", cmd_admission, "the admission queue and limit").add_argument(
+        "--limit", type=int
+    )
+    command("search-attributes", cmd_search_attributes, "register WMS2's search attributes")
+    p = command("plan", cmd_plan, "write a request's DAG directory and summarise it")
+    p.add_argument("name", nargs="?", help="request name (from ReqMgr2 or the catalog)")
+    p.add_argument("--file", type=Path, help="a ReqMgr2 request document (JSON)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="only write and summarise; submit nothing"
+    )
+    db = command("db", None, "database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wms2.config import Settings
+    from wms2.dagfiles import PathEscapeError
+    from wms2.requests import RequestImportError
+    from wms2.services import ServiceError
+    from wms2.splitting import SplittingError
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        result = args.func(args, settings)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+    except (CommandError, RequestImportError, SplittingError, ServiceError, PathEscapeError) as e:
+        console.print(f"[red]error:[/] {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""HTCondorBackend against a fake htcondor2 module that checks the calls and answers with
+realistic ClassAds (no HTCondor daemons can run here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from wms2.condor.handles import JobState
+from wms2.condor.htcondor import HTCondorBackend
+
+
+class FakeSubmit(dict):
+    from_dag_calls: list[tuple[str, dict, str]] = []
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+    @classmethod
+    def from_dag(cls, dag_file: str, options: dict) -> FakeSubmit:
+        import os
+
+        cls.from_dag_calls.append((dag_file, dict(options), os.getcwd()))
+        sub = cls(f"dag {dag_file}")
+        sub["arguments"] = f"-f -l . -Dag {dag_file}"
+        return sub
+
+
+class FakeSchedd:
+    def __init__(self, location: Any = None) -> None:
+        self.location = location
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.history_ads: dict[int, dict[str, Any]] = {}
+        self.calls: list[tuple] = []
+        self.next_cluster = 4101
+
+    def submit(self, sub: FakeSubmit) -> SimpleNamespace:
+        cluster = self.next_cluster
+        self.next_cluster += 1
+        self.calls.append(("submit", dict(sub)))
+        self.jobs[cluster] = {
+            "ClusterId": cluster,
+            "JobStatus": 1,
+            "JobUniverse": 7,
+            "JobBatchName": sub.get("batch_name", ""),
+            "Arguments": sub.get("arguments", ""),
+        }
+        return SimpleNamespace(cluster=lambda: cluster)
+
+    def _match(self, constraint: str, ad: dict) -> bool:
+        if constraint == "false":
+            return False
+        if constraint.startswith("ClusterId == "):
+            return ad["ClusterId"] == int(constraint.split("==")[1])
+        return all(
+            str(ad.get(k.strip())) == v.strip().strip('"')
+            for k, v in (c.split("==") for c in constraint.split("&&"))
+        )
+
+    def query(self, constraint: str = "true", projection: list[str] | None = None) -> list[dict]:
+        self.calls.append(("query", constraint, tuple(projection or [])))
+        return [dict(ad) for ad in self.jobs.values() if self._match(constraint, ad)]
+
+    def history(self, constraint: str, projection: list[str], match: int) -> list[dict]:
+        self.calls.append(("history", constraint, match))
+        return [dict(ad) for ad in self.history_ads.values() if self._match(constraint, ad)][:match]
+
+    def act(self, action: str, job_spec: str, reason: tuple[str, int]) -> dict:
+        self.calls.append(("act", action, job_spec, reason))
+        cluster = int(job_spec.split("==")[1])
+        if cluster in self.jobs:
+            ad = self.jobs.pop(cluster)
+            self.history_ads[cluster] = {**ad, "JobStatus": 3, "RemoveReason": reason[0]}
+            return {"TotalSuccess": 1, "TotalNotFound": 0}
+        return {"TotalSuccess": 0, "TotalNotFound": 1}
+
+
+def fake_module(schedd: FakeSchedd) -> SimpleNamespace:
+    located: list[tuple] = []
+
+    class Collector:
+        def __init__(self, host: str | None = None) -> None:
+            self.host = host
+
+        def locate(self, daemon: str, name: str | None = None) -> dict:
+            located.append((self.host, daemon, name))
+            return {"MyAddress": "<127.0.0.1:9618>", "Name": name, "CondorVersion": "25.0"}
+
+    return SimpleNamespace(
+        Submit=FakeSubmit,
+        Schedd=lambda location=None: schedd,
+        Collector=Collector,
+        DaemonType=SimpleNamespace(Schedd="Schedd"),
+        JobAction=SimpleNamespace(Remove="Remove"),
+        located=located,
+    )
+
+
+@pytest.fixture
+def schedd() -> FakeSchedd:
+    FakeSubmit.from_dag_calls.clear()
+    return FakeSchedd()
+
+
+def test_submit_query_remove_dag(tmp_path: Path, schedd: FakeSchedd) -> None:
+    dag = tmp_path / "workflow.dag"
+    dag.write_text("JOB a a.sub\n")
+    module = fake_module(schedd)
+    backend = HTCondorBackend(
+        collector="cm.example:9618", schedd_name="schedd1.example", module=module
+    )
+    handle = backend.submit_dag(dag, batch_name="req_1")
+    assert handle.cluster_id == "4101" and handle.schedd == "schedd1.example"
+    dag_file, options, cwd = FakeSubmit.from_dag_calls[0]
+    assert dag_file == str(dag) and options == {"batch-name": "req_1"} and cwd == str(tmp_path)
+    assert module.located[-1] == ("cm.example:9618", "Schedd", "schedd1.example")
+
+    # A retried submission finds the live DAGMan instead of submitting again.
+    assert backend.submit_dag(dag, batch_name="req_1").cluster_id == "4101"
+    assert len(FakeSubmit.from_dag_calls) == 1
+
+    assert backend.query(handle).state is JobState.ALIVE
+    assert backend.remove(handle)
+    act = next(c for c in schedd.calls if c[0] == "act")
+    assert act == ("act", "Remove", "ClusterId == 4101", ("removed by WMS2 (clean stop)", 0))
+    status = backend.query(handle)  # gone from the queue: answered from history
+    assert status.state is JobState.FINISHED and status.exit_code == 2
+    assert not backend.remove(handle)
+
+
+def test_resubmission_after_stop_uses_update_submit(tmp_path: Path, schedd: FakeSchedd) -> None:
+    dag = tmp_path / "workflow.dag"
+    dag.write_text("JOB a a.sub\n")
+    (tmp_path / "workflow.dag.condor.sub").write_text("# written by the first submission\n")
+    HTCondorBackend(module=fake_module(schedd)).submit_dag(dag, "req_1")
+    assert FakeSubmit.from_dag_calls[0][1] == {"batch-name": "req_1", "update_submit": True}
+
+
+def test_finished_jobs_and_unknown_clusters(tmp_path: Path, schedd: FakeSchedd) -> None:
+    backend = HTCondorBackend(module=fake_module(schedd))
+    sub = tmp_path / "pilot.sub"
+    sub.write_text("executable = /bin/true\nqueue\n")
+    job = backend.submit_job(sub, batch_name="req_1")
+    submitted = next(c for c in schedd.calls if c[0] == "submit")[1]
+    assert submitted["initialdir"] == str(tmp_path) and submitted["batch_name"] == "req_1"
+    ad = schedd.jobs.pop(int(job.cluster_id))
+    schedd.history_ads[int(job.cluster_id)] = {**ad, "JobStatus": 4, "ExitCode": 3}
+    assert backend.query(job).exit_code == 3
+    schedd.history_ads[int(job.cluster_id)] |= {"ExitBySignal": True, "ExitSignal": 9}
+    assert backend.query(job).exit_code == -9
+    missing = job.model_copy(update={"cluster_id": "1"})
+    assert backend.query(missing).state is JobState.MISSING
+
+
+def test_ping(schedd: FakeSchedd) -> None:
+    assert HTCondorBackend(module=fake_module(schedd)).ping()
+    broken = fake_module(schedd)
+    broken.Schedd = lambda location=None: (_ for _ in ()).throw(RuntimeError("no schedd"))
+    assert not HTCondorBackend(module=broken).ping()

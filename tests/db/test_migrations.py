@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, text
+
+from wms2.db.migrate import downgrade_database, upgrade_database
+
+TABLES = {
+    "requests",
+    "request_transitions",
+    "workflows",
+    "dags",
+    "dag_history",
+    "output_datasets",
+    "sites",
+}
+
+
+def _partial_index_sql(engine: Engine, name: str) -> str:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            q = text("SELECT indexdef FROM pg_indexes WHERE indexname = :n")
+        else:
+            q = text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n")
+        return conn.execute(q, {"n": name}).scalar_one()
+
+
+def test_upgrade_creates_tables_and_indexes(bare_engine: Engine) -> None:
+    upgrade_database(bare_engine)
+    insp = inspect(bare_engine)
+    assert set(insp.get_table_names()) >= TABLES
+    request_indexes = {i["name"] for i in insp.get_indexes("requests")}
+    assert {"idx_requests_status", "idx_requests_non_terminal", "idx_requests_priority"} <= (
+        request_indexes
+    )
+    assert "WHERE" in _partial_index_sql(bare_engine, "idx_requests_non_terminal").upper()
+    assert "WHERE" in _partial_index_sql(bare_engine, "idx_dags_schedd").upper()
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_json_columns_are_jsonb_on_postgresql(bare_engine: Engine) -> None:
+    upgrade_database(bare_engine)
+    cols = {c["name"]: c["type"] for c in inspect(bare_engine).get_columns("requests")}
+    expected = "JSONB" if bare_engine.dialect.name == "postgresql" else "JSON"
+    assert type(cols["request_data"]).__name__ == expected
+
+
+def test_upgrade_is_repeatable_and_downgrade_removes_everything(bare_engine: Engine) -> None:
+    upgrade_database(bare_engine)
+    upgrade_database(bare_engine)  # already at head: nothing to do, no error
+    downgrade_database(bare_engine)
+    assert not TABLES & set(inspect(bare_engine).get_table_names())

@@ -1,0 +1,161 @@
+"""Whole requests on the real dev server, the real worker, the offline catalog and the
+local backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from tests.conftest import GEN, RERECO
+from tests.integration.conftest import WorkerSite
+from tests.workflows.harness import until
+from wms2.db import Repository, make_engine
+from wms2.messages import LifecycleConfig, RequestInput, request_workflow_id
+from wms2.models import RequestStatus
+from workflows.request import RequestWorkflow
+
+CONFIG = LifecycleConfig(monitor_window_sec=5, poll_sec=0.3, heartbeat_sec=3)
+
+
+async def start(
+    env: WorkflowEnvironment, site: WorkerSite, name: str, **kw: object
+) -> WorkflowHandle:
+    return await env.client.start_workflow(
+        RequestWorkflow.run,
+        RequestInput(request_name=name, config=CONFIG, **kw),
+        id=request_workflow_id(name),
+        task_queue=site.task_queue,
+    )
+
+
+def repo(site: WorkerSite) -> Repository:
+    return Repository(make_engine(site.db_url))
+
+
+async def test_pilot_request_completes_with_merged_outputs(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site.start_worker("--metrics-port", str(port))
+    h = await start(dev_server, site, GEN)
+    result = await asyncio.wait_for(h.result(), 180)
+    assert result.status is RequestStatus.COMPLETED, result.reason
+    s = await h.query(RequestWorkflow.status)
+    assert [t.to_status.value for t in s.transitions] == [
+        "submitted",
+        "queued",
+        "pilot_running",
+        "planning",
+        "active",
+        "completed",
+    ]
+    assert s.pilot_metrics is not None and s.pilot_metrics.events_processed == 70
+    assert len(s.completed_work_units) == s.progress.work_units_total > 0
+    # Every work unit's merged file is at its LFN with the checksum its report gives.
+    dag_dir = Path(s.dag_file).parent
+    for unit in s.completed_work_units:
+        report = json.loads((dag_dir / unit / "merge_output.json").read_text())
+        for out in report["outputs"]:
+            data = (site.root / ".wms2" / "storage" / out["lfn"].lstrip("/")).read_bytes()
+            assert (
+                f"{zlib.adler32(data) & 0xFFFFFFFF:08x}" == out["adler32"]
+                and len(data) == out["size"]
+            )
+    r = repo(site)
+    stored = r.get_request(GEN)
+    assert stored.status is RequestStatus.COMPLETED
+    assert [t.to_status.value for t in stored.status_transitions][-1] == "completed"
+    wf = r.get_workflow_by_request(GEN)
+    assert wf.pilot_metrics is not None
+    dag = r.latest_dag(wf.id)
+    assert dag.status.value == "completed"
+    # The worker's Prometheus endpoint: the SDK's metrics and WMS2's own.
+    await asyncio.sleep(2)  # one round of the request-count gauges
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert re.search(r'wms2_request_transitions\{[^}]*to_status="completed"', text)
+    assert re.search(r"wms2_work_units_completed\{[^}]*\} [1-9]", text)
+    assert "wms2_admission_queue_depth" in text and "wms2_admission_active" in text
+    assert re.search(r'wms2_requests\{[^}]*status="completed"[^}]*\} 1', text)
+    assert "temporal_activity_execution_latency" in text
+    assert sorted(dag.completed_work_units) == sorted(s.completed_work_units)  # any order
+
+
+async def test_killed_worker_is_replaced_and_nothing_happens_twice(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    first = site.start_worker()
+    h = await start(dev_server, site, RERECO, urgent=True)
+    s = await until(
+        h, lambda s: s.status is RequestStatus.ACTIVE and s.progress.work_units_done >= 1, 120
+    )
+    site.kill(first)  # mid-monitoring: the monitor activity dies with it
+    await asyncio.sleep(1)
+    site.start_worker()
+    result = await asyncio.wait_for(h.result(), 240)
+    assert result.status is RequestStatus.COMPLETED, result.reason
+    s = await h.query(RequestWorkflow.status)
+    # The DAG was submitted exactly once: one local DAGMan record for its DAG file.
+    jobs = site.root / ".wms2" / "local-condor" / "jobs"
+    records = [json.loads(p.read_text()) for p in jobs.glob("*[0-9].json")]
+    assert [r["dag_file"] for r in records].count(s.dag_file) == 1
+    # No work unit was reported twice to the workflow (monitor results in the history).
+    reported: list[str] = []
+    async for event in h.fetch_history_events():
+        if event.HasField("activity_task_completed_event_attributes"):
+            payloads = event.activity_task_completed_event_attributes.result.payloads
+            if payloads:
+                body = json.loads(payloads[0].data or b"null")
+                if isinstance(body, dict) and "new_work_units" in body:
+                    reported += [w["name"] for w in body["new_work_units"]]
+    assert len(reported) == len(set(reported)) == s.progress.work_units_total
+    dag_history = repo(site).dag_history(
+        repo(site).latest_dag(repo(site).get_workflow_by_request(RERECO).id).id
+    )
+    assert [e["event_type"] for e in dag_history].count("submitted") == 1
+
+
+@pytest.mark.parametrize("site", ["sqlite", "postgresql"], indirect=True)
+async def test_stop_resumes_from_the_rescue_dag(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    from wms2.messages import StopSignal
+
+    site.start_worker()
+    h = await start(dev_server, site, RERECO, urgent=True)
+    await until(
+        h, lambda s: s.status is RequestStatus.ACTIVE and s.progress.work_units_done >= 1, 120
+    )
+    await h.signal(RequestWorkflow.stop, StopSignal(reason="schedd maintenance"))
+    result = await asyncio.wait_for(h.result(), 240)
+    assert result.status is RequestStatus.COMPLETED, result.reason
+    s = await h.query(RequestWorkflow.status)
+    names = [t.to_status.value for t in s.transitions]
+    assert names[names.index("stopping") :] == [
+        "stopping",
+        "resubmitting",
+        "queued",
+        "active",
+        "completed",
+    ]
+    assert sorted(s.completed_work_units) == [
+        f"mg_{i:06d}" for i in range(s.progress.work_units_total)
+    ]
+    assert Path(s.dag_file + ".rescue001").exists()
+    r = repo(site)
+    wf = r.get_workflow_by_request(RERECO)
+    second = r.latest_dag(wf.id)
+    assert second.attempt == 2 and second.parent_dag_id is not None
+    assert second.rescue_dag_path == s.dag_file + ".rescue001"
+    assert r.get_dag(second.parent_dag_id).status.value == "stopped"
+    assert len(second.completed_work_units) == s.progress.work_units_total

@@ -1,0 +1,77 @@
+"""docker-compose.yml and the Dockerfile cannot run here (no Docker engine): check what
+can be checked without one."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import REPO
+from wms2.config import Settings
+from workflows.visibility import ALL_KEYS
+
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_services_and_current_images() -> None:
+    assert set(SERVICES) == {
+        "postgresql",
+        "temporal-schema",
+        "temporal",
+        "temporal-search-attributes",
+        "temporal-ui",
+        "wms2-worker",
+    }
+    images = [s.get("image", "") for s in SERVICES.values()]
+    assert not any("auto-setup" in i for i in images)  # the retired image
+    assert {i.split(":")[0] for i in images if i} == {
+        "postgres",
+        "temporalio/admin-tools",
+        "temporalio/server",
+        "temporalio/ui",
+    }
+    for name, service in SERVICES.items():
+        for dep in service.get("depends_on", {}):
+            assert dep in SERVICES, f"{name} depends on unknown {dep}"
+
+
+def test_scripts_it_mounts_exist_and_register_every_search_attribute() -> None:
+    for service in SERVICES.values():
+        for entry in service.get("entrypoint", []):
+            if entry.startswith("/deploy/"):
+                assert (REPO / "deploy" / entry.removeprefix("/deploy/")).is_file()
+    script = (REPO / "deploy" / "search-attributes.sh").read_text()
+    kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
+    for key in ALL_KEYS:
+        kind = kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+        assert f"{key.name}={kind}" in script
+
+
+def test_worker_environment_is_what_the_code_reads() -> None:
+    env = SERVICES["wms2-worker"]["environment"]
+    fields = set(Settings.model_fields)
+    for var in env:
+        if var.startswith("WMS2_"):
+            assert var.removeprefix("WMS2_").lower() in fields, f"{var} is not a WMS2 setting"
+    assert env["WMS2_EXECUTION_BACKEND"] == "htcondor"
+    assert env["WMS2_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    # The settings parse as the container would see them.
+    values = {k: v for k, v in env.items() if not str(v).startswith("${")}
+    s = Settings(
+        **{k.removeprefix("WMS2_").lower(): v for k, v in values.items() if k.startswith("WMS2_")}
+    )
+    assert s.execution_backend.value == "htcondor" and s.service_backend.value == "cmsweb"
+
+
+def test_dockerfile_builds_the_same_package() -> None:
+    docker = (REPO / "Dockerfile").read_text()
+    copied = " ".join(re.findall(r"^COPY (.+) \S+$", docker, re.M))
+    for needed in ("pyproject.toml", "wms2", "workflows", "activities", "worker.py", "starter.py"):
+        assert needed in copied
+    assert "pip install --no-cache-dir ." in docker
+    assert SERVICES["wms2-worker"]["build"] == "."
+    assert SERVICES["wms2-worker"]["command"][:3] == ["python", "-m", "worker"]
+    assert "python:3.11" in docker

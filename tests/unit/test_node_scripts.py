@@ -1,0 +1,203 @@
+"""The worker-node and DAG scripts, executed as DAGMan would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GEN
+from wms2.config import Settings
+from wms2.pilot import PilotReportError, parse_pilot_report, read_pilot_report
+from wms2.planning import PlanSummary, plan_request, prepare_pilot
+from wms2.requests import request_from_reqmgr
+from wms2.services.catalog import OfflineCatalog
+
+
+def run(
+    script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def plan(catalog: OfflineCatalog, settings: Settings) -> PlanSummary:
+    fast = settings.model_copy(update={"synthetic_max_seconds": 0.0})
+    return plan_request(request_from_reqmgr(catalog.get_request(GEN)), catalog, catalog, fast)
+
+
+def scratch_for(root: Path, group: str, tmp: Path, name: str) -> Path:
+    """A worker-node scratch directory with the job's transferred inputs."""
+    scratch = tmp / name
+    scratch.mkdir()
+    shutil.copy(root / "sandbox.tar.gz", scratch)
+    shutil.copy(root / group / "group_manifest.json", scratch)
+    return scratch
+
+
+def test_landing_elect_and_pin(plan: PlanSummary, tmp_path: Path) -> None:
+    bin_dir = Path(plan.dag_dir) / "bin"
+    ad = tmp_path / "machine.ad"
+    ad.write_text('Name = "slot1@wn"\nGLIDEIN_CMSSite = "T2_CH_CERN"\n')
+    out = run(bin_dir / "wms2_landing.py", cwd=tmp_path, env={"_CONDOR_MACHINE_AD": str(ad)})
+    assert out.returncode == 0 and out.stdout.strip() == "site=T2_CH_CERN"
+    no_site = run(
+        bin_dir / "wms2_landing.py", cwd=tmp_path, env={"_CONDOR_MACHINE_AD": "/nonexistent"}
+    )
+    assert no_site.returncode == 1 and "no GLIDEIN_CMSSite" in no_site.stderr
+
+    (tmp_path / "landing.out").write_text(out.stdout)
+    assert run(bin_dir / "pin_site.py", "elected_site", "site.sub", cwd=tmp_path).returncode == 1
+    assert (
+        run(
+            bin_dir / "elect_site.py", "landing.out", "elected_site", "site.sub", "1", cwd=tmp_path
+        ).returncode
+        == 1
+    )
+    assert (
+        run(
+            bin_dir / "elect_site.py", "landing.out", "elected_site", "site.sub", "0", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    assert (tmp_path / "elected_site").read_text() == "T2_CH_CERN\n"
+    (tmp_path / "site.sub").unlink()
+    assert run(bin_dir / "pin_site.py", "elected_site", "site.sub", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T2_CH_CERN"\n'
+
+
+def test_payload_merge_cleanup(plan: PlanSummary, tmp_path: Path) -> None:
+    root = Path(plan.dag_dir)
+    bin_dir = root / "bin"
+    group = root / "mg_000000"
+    manifest = json.loads((group / "group_manifest.json").read_text())
+    nodes = sorted(manifest["nodes"])
+    for node in nodes:  # run each node in its own scratch, transfer `unmerged` back
+        scratch = scratch_for(root, "mg_000000", tmp_path, node)
+        res = run(
+            bin_dir / "wms2_payload.py",
+            "--node",
+            node,
+            "--manifest",
+            "group_manifest.json",
+            "--sandbox",
+            "sandbox.tar.gz",
+            cwd=scratch,
+        )
+        assert res.returncode == 0, res.stderr
+        shutil.copytree(scratch / "unmerged", group / "unmerged", dirs_exist_ok=True)
+    # 1000 events * 900 kB * 1e-4 scale = 92,160 bytes per node
+    assert (group / "unmerged" / "proc_000000.out0.root").stat().st_size == 92160
+    (group / "elected_site").write_text("T2_CH_CERN\n")
+
+    res = run(bin_dir / "wms2_merge.py", "--manifest", "group_manifest.json", cwd=group)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((group / "merge_output.json").read_text())
+    [out] = report["outputs"]
+    merged = Path(manifest["output_dir"]) / out["lfn"].lstrip("/")
+    data = merged.read_bytes()
+    expected = b"".join((group / "unmerged" / f"{n}.out0.root").read_bytes() for n in nodes)
+    assert data == expected
+    assert out["adler32"] == f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
+    assert out["size"] == len(data) and out["events"] == 4000 and out["site"] == "T2_CH_CERN"
+    assert report["work_unit"] == "mg_000000" and out["pfn"] == str(merged)
+
+    res = run(bin_dir / "wms2_cleanup.py", "--manifest", "group_manifest.json", cwd=group)
+    assert res.returncode == 0 and "removed 8 unmerged files" in res.stdout
+    assert not (group / "unmerged").exists()
+    again = run(bin_dir / "wms2_merge.py", "--manifest", "group_manifest.json", cwd=group)
+    assert again.returncode == 65 and "unmerged inputs missing" in again.stderr
+
+
+def test_payload_failures(plan: PlanSummary, tmp_path: Path) -> None:
+    root = Path(plan.dag_dir)
+    scratch = scratch_for(root, "mg_000000", tmp_path, "s")
+    payload = root / "bin" / "wms2_payload.py"
+    args = ("--manifest", "group_manifest.json", "--sandbox", "sandbox.tar.gz")
+    assert run(payload, "--node", "proc_999999", *args, cwd=scratch).returncode == 78
+    injected = run(
+        payload, "--node", "proc_000001", *args, cwd=scratch, env={"WMS2_FAIL_NODES": "proc_000001"}
+    )
+    assert injected.returncode == 1
+    assert (
+        run(payload, "--node", "proc_000001", "--sandbox", "missing.tgz", cwd=scratch).returncode
+        == 78
+    )
+
+
+def test_pilot_writes_valid_metrics(
+    catalog: OfflineCatalog, settings: Settings, tmp_path: Path
+) -> None:
+    request = request_from_reqmgr(catalog.get_request(GEN))
+    sub = prepare_pilot(request, settings)
+    root = sub.parent.parent
+    assert "--pilot" in sub.read_text()
+    scratch = tmp_path / "pilot"
+    scratch.mkdir()
+    shutil.copy(root / "sandbox.tar.gz", scratch)
+    res = run(
+        root / "bin" / "wms2_payload.py",
+        "--pilot",
+        "--sandbox",
+        "sandbox.tar.gz",
+        "--pilot-events",
+        "5",
+        cwd=scratch,
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads((scratch / "pilot_metrics.json").read_text())
+    assert [it["events"] for it in report["iterations"]] == [5, 10, 20]
+    metrics = read_pilot_report(scratch / "pilot_metrics.json")
+    assert metrics.events_processed == 35
+    assert metrics.recommended_events_per_job >= 1 and metrics.recommended_memory_mb >= 2000
+    assert metrics.output_size_per_event_kb == pytest.approx(900.0, rel=0.01)
+    assert metrics.steps_profiled[0].step_name == "GEN-RunIII2024Summer24GS-00002_0"
+
+
+def test_bad_pilot_reports_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(PilotReportError, match="lacks 'recommended'"):
+        parse_pilot_report({"iterations": [{"events": 1, "wall_time_sec": 1, "memory_mb": 1}]})
+    with pytest.raises(PilotReportError, match="cannot read pilot report"):
+        read_pilot_report(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "kind"),
+    [
+        ("0", 0, "success"),
+        ("1", 1, "transient"),
+        ("-9", 1, "transient"),
+        ("-1002", 1, "transient"),
+        ("78", 2, "permanent"),
+        ("65", 2, "permanent"),
+        ("2", 2, "permanent"),
+        ("69", 1, "site"),
+        ("74", 1, "site"),
+        ("137", 1, "transient"),
+    ],
+)
+def test_post_script_classification(
+    plan: PlanSummary, tmp_path: Path, code: str, exit_code: int, kind: str
+) -> None:
+    res = run(Path(plan.dag_dir) / "bin" / "post_script.py", "proc_000003", code, cwd=tmp_path)
+    assert res.returncode == exit_code
+    assert f"proc_000003 exit={code} class={kind}" in (tmp_path / "post_script.log").read_text()
+
+
+def test_post_script_bad_arguments(plan: PlanSummary, tmp_path: Path) -> None:
+    script = Path(plan.dag_dir) / "bin" / "post_script.py"
+    assert run(script, "proc_1", "oops", cwd=tmp_path).returncode == 1
+    assert run(script, cwd=tmp_path).returncode == 1

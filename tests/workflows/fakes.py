@@ -1,0 +1,314 @@
+"""A scripted outside world for workflow tests: every activity that touches ReqMgr2, the
+scheduler or the database is replaced by a fake registered under the same name."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.lifecycle import next_version_name
+from wms2.messages import (
+    ADMISSION_WORKFLOW_ID,
+    Activity,
+    AdmissionEntry,
+    AdmissionInput,
+    AwaitJobInput,
+    AwaitJobResult,
+    CompletedWorkUnit,
+    DagExit,
+    DagProgress,
+    EnqueueInput,
+    ImportInput,
+    ImportResult,
+    MonitorInput,
+    MonitorResult,
+    PilotInput,
+    PlanInput,
+    PlanResult,
+    RemoveInput,
+    RequestUpdate,
+    SubmitDagInput,
+    TransitionInput,
+    VersionInput,
+    WorkUnitOutput,
+)
+from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep
+
+METRICS = PilotMetrics(
+    time_per_event_sec=2.0,
+    memory_peak_mb=1500,
+    output_size_per_event_kb=100.0,
+    cpu_efficiency=0.9,
+    events_processed=70,
+    recommended_events_per_job=1000,
+    recommended_memory_mb=2000,
+    recommended_time_per_job_sec=2000,
+)
+
+
+@dataclass
+class RequestScript:
+    priority: int = 100000
+    urgent: bool = False
+    production_steps: list[ProductionStep] = field(default_factory=list)
+    work_units: int = 4
+    per_poll: int = 1  # work units completing per monitor call
+    nodes_per_unit: int = 5
+    fail_nodes: int = 0  # nodes that fail in the DAG's first run
+    import_error: str | None = None
+    pilot_exit: int = 0
+    monitor_forever: bool = False  # the DAG never progresses (stuck tests)
+    hang: str | None = None  # an activity name that hangs (stuck tests)
+    backend_reachable: bool = True
+    pilot_missing: bool = False
+    removal_needs: int = 1  # removals before DAGMan exits (stuck STOPPING)
+    hold_at: int | None = None  # the first DAG attempt stalls after this many work units
+
+
+class FakeWorld:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client, self.task_queue = client, task_queue
+        self.scripts: dict[str, RequestScript] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.transitions: list[tuple[str, str, str]] = []
+        self.updates: list[RequestUpdate] = []
+        self.submissions: dict[str, list[int]] = {}
+        self.done: dict[str, int] = {}
+        self.removals: dict[str, int] = {}
+        self.clusters = itertools.count(100)
+        self.admitted_order: list[str] = []
+
+    def script(self, name: str) -> RequestScript:
+        return self.scripts.setdefault(name, RequestScript())
+
+    def calls_of(self, activity_name: str, request: str | None = None) -> int:
+        return sum(
+            1 for a, r in self.calls if a == activity_name and (request is None or r == request)
+        )
+
+    async def _hang_if(self, name: Activity, request: str) -> None:
+        self.calls.append((name.value, request))
+        if self.script(request).hang == name.value:
+            while True:  # until the workflow's timeout cancels us
+                activity.heartbeat()
+                await asyncio.sleep(0.1)
+
+    def activities(self) -> list[Any]:
+        w = self
+
+        @activity.defn(name=Activity.IMPORT_REQUEST)
+        async def import_request(inp: ImportInput) -> ImportResult:
+            await w._hang_if(Activity.IMPORT_REQUEST, inp.request_name)
+            sc = w.script(inp.request_name)
+            if sc.import_error:
+                raise ApplicationError(
+                    sc.import_error, type="RequestImportError", non_retryable=True
+                )
+            urgent = sc.urgent if inp.urgent is None else inp.urgent
+            return ImportResult(
+                request_name=inp.request_name,
+                priority=sc.priority,
+                urgent=urgent,
+                campaign="Run3Test",
+                request_type="StepChain",
+                processing_version=1,
+                production_steps=[] if urgent else sc.production_steps,
+                cleanup_policy=inp.cleanup_policy or CleanupPolicy.KEEP_UNTIL_REPLACED,
+                output_datasets=["/A/Era-Proc-v1/AODSIM"],
+            )
+
+        @activity.defn(name=Activity.RECORD_TRANSITION)
+        async def record_transition(inp: TransitionInput) -> bool:
+            w.transitions.append((inp.request_name, inp.to_status.value, inp.reason))
+            return True
+
+        @activity.defn(name=Activity.UPDATE_REQUEST)
+        async def update_request(inp: RequestUpdate) -> None:
+            await w._hang_if(Activity.UPDATE_REQUEST, inp.request_name)
+            w.updates.append(inp)
+
+        @activity.defn(name=Activity.CREATE_VERSION)
+        async def create_version_increment(inp: VersionInput) -> str:
+            w.calls.append((Activity.CREATE_VERSION.value, inp.request_name))
+            new = next_version_name(inp.request_name, 1)
+            w.scripts[new] = RequestScript(work_units=2, per_poll=2)
+            return new
+
+        @activity.defn(name=Activity.ENQUEUE)
+        async def enqueue_for_admission(inp: EnqueueInput) -> None:
+            w.calls.append((Activity.ENQUEUE.value, inp.request_name))
+            await w.client.start_workflow(
+                "AdmissionWorkflow",
+                AdmissionInput(limit=inp.max_active_dags),
+                id=ADMISSION_WORKFLOW_ID,
+                task_queue=w.task_queue,
+                start_signal="enqueue",
+                start_signal_args=[
+                    AdmissionEntry(
+                        request_name=inp.request_name,
+                        priority=inp.priority,
+                        enqueued_at=inp.submitted_at,
+                    )
+                ],
+            )
+
+        @activity.defn(name=Activity.SUBMIT_PILOT)
+        async def submit_pilot(inp: PilotInput) -> JobHandle:
+            w.calls.append((Activity.SUBMIT_PILOT.value, inp.request_name))
+            return JobHandle(
+                backend="fake",
+                cluster_id=str(next(w.clusters)),
+                schedd="fake",
+                submit_file=f"/s/{inp.request_name}/pilot/pilot.sub",
+            )
+
+        @activity.defn(name=Activity.AWAIT_PILOT)
+        async def await_pilot(inp: AwaitJobInput) -> AwaitJobResult:
+            request = inp.handle.submit_file.split("/")[2]
+            w.calls.append((Activity.AWAIT_PILOT.value, request))
+            sc = w.script(request)
+            if sc.hang == Activity.AWAIT_PILOT.value:
+                await asyncio.sleep(0.2)
+                return AwaitJobResult(status=JobStatus(state=JobState.ALIVE), finished=False)
+            return AwaitJobResult(
+                status=JobStatus(state=JobState.FINISHED, exit_code=sc.pilot_exit), finished=True
+            )
+
+        @activity.defn(name=Activity.READ_PILOT_METRICS)
+        async def read_pilot_metrics(inp: PilotInput) -> PilotMetrics:
+            w.calls.append((Activity.READ_PILOT_METRICS.value, inp.request_name))
+            return METRICS
+
+        @activity.defn(name=Activity.PLAN_DAG)
+        async def plan_dag(inp: PlanInput) -> PlanResult:
+            await w._hang_if(Activity.PLAN_DAG, inp.request_name)
+            sc = w.script(inp.request_name)
+            return PlanResult(
+                dag_file=f"/s/{inp.request_name}/workflow.dag",
+                work_units=sc.work_units,
+                node_counts={"Processing": sc.work_units * (sc.nodes_per_unit - 3)},
+                total_nodes=sc.work_units * sc.nodes_per_unit,
+            )
+
+        @activity.defn(name=Activity.SUBMIT_DAG)
+        async def submit_dag(inp: SubmitDagInput) -> DagHandle:
+            w.calls.append((Activity.SUBMIT_DAG.value, inp.request_name))
+            w.submissions.setdefault(inp.request_name, []).append(inp.attempt)
+            return DagHandle(
+                backend="fake",
+                cluster_id=str(next(w.clusters)),
+                schedd="fake",
+                dag_file=inp.dag_file,
+                batch_name=inp.request_name,
+            )
+
+        @activity.defn(name=Activity.MONITOR_DAG)
+        async def monitor_dag(inp: MonitorInput) -> MonitorResult:
+            name = inp.request_name
+            w.calls.append((Activity.MONITOR_DAG.value, name))
+            sc = w.script(name)
+            total_nodes = sc.work_units * sc.nodes_per_unit
+            if sc.monitor_forever:
+                await asyncio.sleep(0.2)
+                return MonitorResult(
+                    progress=DagProgress(nodes_total=total_nodes, work_units_total=sc.work_units)
+                )
+            first_run = w.submissions[name] == [1]
+            healthy = sc.work_units - (1 if sc.fail_nodes and first_run else 0)
+            done = w.done.get(name, 0)
+            if sc.hold_at is not None and first_run and done >= sc.hold_at:
+                await asyncio.sleep(0.1)  # stalled until a stop removes this DAG
+                return MonitorResult(
+                    progress=DagProgress(
+                        nodes_total=total_nodes,
+                        work_units_total=sc.work_units,
+                        work_units_done=done,
+                    )
+                )
+            new_done = min(done + sc.per_poll, healthy)
+            w.done[name] = new_done
+            new = [
+                CompletedWorkUnit(
+                    name=f"mg_{i:06d}",
+                    outputs=[
+                        WorkUnitOutput(
+                            dataset="/A/Era-Proc-v1/AODSIM",
+                            lfn=f"/store/x{i}.root",
+                            site="T2_X",
+                            size=10,
+                            events=5,
+                            adler32="00000001",
+                        )
+                    ],
+                )
+                for i in range(done, new_done)
+                if f"mg_{i:06d}" not in inp.known_work_units
+            ]
+            finished = new_done >= healthy
+            failed = sc.fail_nodes if (finished and healthy < sc.work_units) else 0
+            progress = DagProgress(
+                nodes_total=total_nodes,
+                nodes_done=new_done * sc.nodes_per_unit,
+                nodes_failed=failed,
+                work_units_total=sc.work_units,
+                work_units_done=new_done,
+            )
+            return MonitorResult(
+                new_work_units=new,
+                progress=progress,
+                finished=finished,
+                exit_code=(1 if failed else 0) if finished else None,
+            )
+
+        @activity.defn(name=Activity.REMOVE_DAG)
+        async def remove_dag(inp: RemoveInput) -> bool:
+            w.calls.append((Activity.REMOVE_DAG.value, inp.request_name))
+            w.removals[inp.request_name] = w.removals.get(inp.request_name, 0) + 1
+            return True
+
+        @activity.defn(name=Activity.AWAIT_DAG_EXIT)
+        async def await_dag_exit(inp: MonitorInput) -> DagExit:
+            w.calls.append((Activity.AWAIT_DAG_EXIT.value, inp.request_name))
+            while w.removals.get(inp.request_name, 0) < w.script(inp.request_name).removal_needs:
+                activity.heartbeat()
+                await asyncio.sleep(0.1)
+            return DagExit(exit_code=2, rescue_file=f"{inp.dag.dag_file}.rescue001")
+
+        @activity.defn(name=Activity.QUERY_JOB)
+        async def query_job(handle: DagHandle | JobHandle) -> JobStatus:
+            request = (
+                handle.submit_file.split("/")[2]
+                if isinstance(handle, JobHandle)
+                else handle.batch_name
+            )
+            state = JobState.MISSING if w.script(request).pilot_missing else JobState.ALIVE
+            return JobStatus(state=state)
+
+        @activity.defn(name=Activity.PING_BACKEND)
+        async def ping_backend() -> bool:
+            return all(sc.backend_reachable for sc in w.scripts.values())
+
+        return [
+            import_request,
+            record_transition,
+            update_request,
+            create_version_increment,
+            enqueue_for_admission,
+            submit_pilot,
+            await_pilot,
+            read_pilot_metrics,
+            plan_dag,
+            submit_dag,
+            monitor_dag,
+            remove_dag,
+            await_dag_exit,
+            query_job,
+            ping_backend,
+        ]

@@ -1,0 +1,120 @@
+"""Running RequestWorkflows against the fake world on the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.fakes import FakeWorld
+from wms2.messages import (
+    ADMISSION_WORKFLOW_ID,
+    LifecycleConfig,
+    RequestInput,
+    RequestState,
+    request_workflow_id,
+)
+from wms2.models import RequestStatus
+from workflows.admission import AdmissionWorkflow
+from workflows.request import RequestWorkflow
+
+FAST = LifecycleConfig(monitor_window_sec=1, poll_sec=0.05, heartbeat_sec=10, max_active_dags=300)
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+@asynccontextmanager
+async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
+    world = FakeWorld(env.client, f"tq-{uuid.uuid4().hex[:8]}")
+    async with Worker(
+        env.client,
+        task_queue=world.task_queue,
+        workflows=[RequestWorkflow, AdmissionWorkflow],
+        activities=world.activities(),
+    ):
+        try:
+            yield world
+        finally:
+            # One admission workflow per test: it runs on this test's task queue.
+            with suppress(Exception):
+                await env.client.get_workflow_handle(ADMISSION_WORKFLOW_ID).terminate("test over")
+
+
+async def start(
+    world: FakeWorld, env: WorkflowEnvironment, name: str, config: LifecycleConfig = FAST, **kw: Any
+) -> WorkflowHandle:
+    return await env.client.start_workflow(
+        RequestWorkflow.run,
+        RequestInput(request_name=name, config=config, **kw),
+        id=request_workflow_id(name),
+        task_queue=world.task_queue,
+    )
+
+
+async def state_of(handle: WorkflowHandle) -> RequestState:
+    # The time-skipping server now and then leaves a query unanswered: retry it rather
+    # than let one query hang a test.
+    for attempt in range(5):
+        try:
+            return await asyncio.wait_for(handle.query(RequestWorkflow.status), 5)
+        except (TimeoutError, RPCError):
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def wait_for_status(
+    handle: WorkflowHandle, status: RequestStatus, timeout: float = 20
+) -> RequestState:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        s = await state_of(handle)
+        if s.status is status:
+            return s
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{handle.id} is {s.status.value}, not {status.value}")
+        await asyncio.sleep(0.05)
+
+
+def statuses(s: RequestState) -> list[str]:
+    return [t.to_status.value for t in s.transitions]
+
+
+async def keep_history(handle: WorkflowHandle, name: str) -> None:
+    """With WMS2_RECORD_HISTORIES=1, store the run's history for the replay test."""
+    if os.environ.get("WMS2_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def until(handle: WorkflowHandle, predicate: Any, timeout: float = 20) -> RequestState:
+    """Poll the status query until `predicate(state)` holds (signals are asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        s = await state_of(handle)
+        if predicate(s):
+            return s
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{handle.id}: condition not reached; status {s.status.value}")
+        await asyncio.sleep(0.05)
+
+
+async def finish(handle: WorkflowHandle, timeout: float = 60) -> Any:
+    """The workflow's result, or a failure naming where it hangs."""
+    try:
+        return await asyncio.wait_for(handle.result(), timeout)
+    except TimeoutError:
+        s = await state_of(handle)
+        raise AssertionError(
+            f"{handle.id} did not finish in {timeout} s: {s.status.value}, transitions "
+            f"{[(t.to_status.value, t.reason) for t in s.transitions]}"
+        ) from None

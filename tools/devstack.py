@@ -1,0 +1,209 @@
+"""The embedded WMS2 stack for a laptop: Temporal dev server + one worker, and the demo.
+
+    python tools/devstack.py up      # start the dev server (Web UI :8233) and a worker
+    python tools/devstack.py down    # stop what `up` started (by the pids it recorded)
+    python tools/devstack.py demo    # up, then run the sample requests to COMPLETED
+
+Everything lives under .wms2/ (SQLite files, logs, pids). Running `up` or `demo` again
+reuses a stack that is already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wms2.binaries import find_binary  # noqa: E402
+
+STATE = ROOT / ".wms2"
+PIDS = STATE / "pids.json"
+PORT, UI_PORT = 7233, 8233
+SEARCH_ATTRIBUTES = {
+    "WMS2Status": "Keyword",
+    "WMS2Campaign": "Keyword",
+    "WMS2Priority": "Int",
+    "WMS2RequestType": "Keyword",
+    "WMS2Stuck": "Bool",
+}
+DEMO_REQUESTS = [
+    "pdmvserv_task_QCD-Run3Summer23DRPremix-00042__v1_T_261120_101500_4242",
+    "cmsunified_task_GEN-RunIII2024Summer24GS-00002__v1_T_261121_080000_1359",
+]
+# Quick but real: jobs sleep at most 0.5 s, DAG status is read every second.
+DEMO_ENV = {
+    "WMS2_SYNTHETIC_MAX_SECONDS": "0.5",
+    "WMS2_LOCAL_STATUS_INTERVAL_SEC": "0.5",
+    "WMS2_MONITOR_WINDOW_SEC": "10",
+    "WMS2_MONITOR_POLL_SEC": "1",
+    "WMS2_HEARTBEAT_TIMEOUT_SEC": "10",
+}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def load_pids() -> dict[str, int]:
+    return json.loads(PIDS.read_text()) if PIDS.exists() else {}
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str]) -> int:
+    log = open(STATE / f"{name}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return proc.pid
+
+
+def up() -> None:
+    STATE.mkdir(exist_ok=True)
+    pids = load_pids()
+    env = {**os.environ, **DEMO_ENV, "WMS2_CATALOG_DIR": str(ROOT / "catalog")}
+    if not (pids.get("server") and alive(pids["server"])):
+        if port_open(PORT):
+            sys.exit(f"port {PORT} is taken by another program; stop it or run `make down`")
+        temporal = find_binary("temporal")
+        if temporal is None:
+            sys.exit("the temporal CLI is missing: run `make install`")
+        argv = [
+            temporal,
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "--ui-port",
+            str(UI_PORT),
+            "--db-filename",
+            str(STATE / "temporal.db"),
+            "--log-level",
+            "warn",
+        ]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
+        pids["server"] = spawn("temporal", argv, env)
+        deadline = time.monotonic() + 60
+        while not port_open(PORT):
+            if time.monotonic() > deadline or not alive(pids["server"]):
+                sys.exit(f"the Temporal dev server did not start: see {STATE / 'temporal.log'}")
+            time.sleep(0.3)
+        print(f"Temporal dev server on 127.0.0.1:{PORT}, Web UI http://127.0.0.1:{UI_PORT}")
+    if not (pids.get("worker") and alive(pids["worker"])):
+        pids["worker"] = spawn("worker", [sys.executable, str(ROOT / "worker.py")], env)
+        print(f"WMS2 worker started (log {STATE / 'worker.log'})")
+    PIDS.write_text(json.dumps(pids))
+
+
+def down() -> None:
+    pids = load_pids()
+    for name in ("worker", "server"):
+        pid = pids.get(name)
+        if pid and alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not alive(pid):
+                    break
+                time.sleep(0.2)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            print(f"stopped {name} ({pid})")
+    PIDS.unlink(missing_ok=True)
+
+
+async def run_demo() -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from starter import lifecycle_config, render_state, watch_requests
+    from wms2.config import Settings
+    from wms2.messages import RequestInput, request_workflow_id
+    from workflows.request import RequestWorkflow
+
+    console = Console()
+    os.environ.update(DEMO_ENV)
+    settings = Settings()
+    client = await Client.connect(f"127.0.0.1:{PORT}", data_converter=pydantic_data_converter)
+    handles = {}
+    for name in DEMO_REQUESTS:
+        handles[name] = await client.start_workflow(
+            RequestWorkflow.run,
+            RequestInput(request_name=name, config=lifecycle_config(settings)),
+            id=request_workflow_id(name),
+            task_queue=settings.task_queue,
+        )
+        console.print(f"submitted {name}")
+    states = await watch_requests(client, list(handles), interval=1.0)
+    ok = True
+    for n, s in states.items():
+        console.print(render_state(s))
+        ok &= s.status.value == "completed"
+        if s.dag_file:
+            table = Table(
+                "work unit",
+                "merged file (LFN)",
+                "size",
+                "events",
+                "adler32",
+                title=f"outputs of {n}",
+            )
+            for unit in s.completed_work_units:
+                report = json.loads(
+                    (Path(s.dag_file).parent / unit / "merge_output.json").read_text()
+                )
+                for out in report["outputs"]:
+                    table.add_row(
+                        unit, out["lfn"], str(out["size"]), str(out["events"]), out["adler32"]
+                    )
+            console.print(table)
+        console.print(
+            f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(n)}"
+        )
+    return 0 if ok else 1
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "demo"
+    if command == "up":
+        up()
+    elif command == "down":
+        down()
+    elif command == "demo":
+        up()
+        return asyncio.run(run_demo())
+    else:
+        sys.exit(f"unknown command {command!r}: up, down or demo")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

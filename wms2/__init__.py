@@ -1,0 +1,1 @@
+"""WMS2 domain library: no Temporal imports, plain functions and classes."""

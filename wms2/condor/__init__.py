@@ -1,0 +1,56 @@
+"""Execution backends: one protocol, two implementations chosen by configuration.
+
+- `local` (embedded default): wms2.condor.local, a DAGMan-compatible runner on subprocesses.
+- `htcondor`: wms2.condor.htcondor, the htcondor2 bindings against a real pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from wms2.condor.dagfile import DagSyntaxError
+from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.config import ExecutionBackend, Settings
+
+
+class Backend(Protocol):
+    name: str
+
+    def submit_dag(self, dag_file: Path, batch_name: str = "") -> DagHandle: ...
+
+    def submit_job(self, submit_file: Path, batch_name: str = "") -> JobHandle: ...
+
+    def find_dag(self, dag_file: Path) -> DagHandle | None: ...
+
+    def query(self, handle: DagHandle | JobHandle) -> JobStatus: ...
+
+    def remove(self, handle: DagHandle | JobHandle) -> bool: ...
+
+    def ping(self) -> bool: ...
+
+
+def build_backend(settings: Settings) -> Backend:
+    if settings.execution_backend is ExecutionBackend.HTCONDOR:
+        from wms2.condor.htcondor import HTCondorBackend
+
+        return HTCondorBackend(settings.collector_host, settings.schedd_name)
+    from wms2.condor.local.backend import LocalBackend
+
+    return LocalBackend(
+        settings.state_dir,
+        settings.local_site,
+        settings.local_slots,
+        settings.local_status_interval_sec,
+    )
+
+
+__all__ = [
+    "Backend",
+    "DagHandle",
+    "DagSyntaxError",
+    "JobHandle",
+    "JobState",
+    "JobStatus",
+    "build_backend",
+]

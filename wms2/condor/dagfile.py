@@ -1,0 +1,258 @@
+"""Parser of the DAGMan file subset WMS2 writes, for the local backend.
+
+Anything outside the subset is a DagSyntaxError naming file and line, never ignored.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RESERVED = {"PARENT", "CHILD", "ALL_NODES"}
+
+
+class DagSyntaxError(ValueError):
+    """The DAG file cannot be run by the local backend; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    executable: str
+    arguments: tuple[str, ...]
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    submit_file: str  # the DAG file of a SUBDAG
+    directory: Path  # the node's DIR (absolute)
+    subdag: bool = False
+    noop: bool = False
+    done: bool = False
+    vars: dict[str, str] = field(default_factory=dict)
+    pre: ScriptSpec | None = None
+    post: ScriptSpec | None = None
+    pre_skip: int | None = None
+    retries: int = 0
+    unless_exit: int | None = None
+    category: str | None = None
+    parents: set[str] = field(default_factory=set)
+    children: set[str] = field(default_factory=set)
+
+
+@dataclass
+class DagSpec:
+    path: Path
+    nodes: dict[str, NodeSpec]
+    maxjobs: dict[str, int] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)
+    status_file: Path | None = None
+    status_interval: int = 60
+
+
+def _parse_vars(text: str, where: str) -> dict[str, str]:
+    """name="value" pairs; values may hold escaped quotes and backslashes."""
+    out: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        eq = text.find("=", i)
+        if eq < 0 or eq + 1 >= n or text[eq + 1] != '"':
+            raise DagSyntaxError(f'{where}: VARS expects name="value" pairs')
+        key = text[i:eq].strip()
+        j, value = eq + 2, []
+        while j < n and text[j] != '"':
+            if text[j] == "\\" and j + 1 < n:
+                j += 1
+            value.append(text[j])
+            j += 1
+        if j >= n:
+            raise DagSyntaxError(f"{where}: unterminated VARS value for {key}")
+        out[key] = "".join(value)
+        i = j + 1
+    return out
+
+
+def _read_config(path: Path, where: str) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise DagSyntaxError(f"{where}: cannot read CONFIG file {path}: {e}") from e
+    config = {}
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            config[key.strip().upper()] = value.strip()
+    return config
+
+
+def parse_dag(path: Path, directory: Path | None = None) -> DagSpec:
+    """Parse `path`. Relative paths in it resolve against `directory` (the DAG's DIR, or
+    the DAG file's own directory)."""
+    path = Path(path)
+    base = Path(directory) if directory is not None else path.parent
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise DagSyntaxError(f"cannot read DAG file {path}: {e}") from e
+    dag = DagSpec(path=path, nodes={})
+    edges: list[tuple[list[str], list[str], str]] = []
+
+    def node(name: str, where: str) -> NodeSpec:
+        if name not in dag.nodes:
+            raise DagSyntaxError(f"{where}: node {name!r} is not defined")
+        return dag.nodes[name]
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{path}:{lineno}"
+        word, _, rest = line.partition(" ")
+        keyword = word.upper()
+        if keyword in ("JOB", "SUBDAG"):
+            parts = rest.split()
+            if keyword == "SUBDAG":
+                if not parts or parts[0].upper() != "EXTERNAL":
+                    raise DagSyntaxError(f"{where}: only SUBDAG EXTERNAL is supported")
+                parts = parts[1:]
+            if len(parts) < 2:
+                raise DagSyntaxError(f"{where}: {keyword} needs a name and a file")
+            name, file, opts = parts[0], parts[1], parts[2:]
+            if "+" in name or name.upper() in RESERVED:
+                raise DagSyntaxError(f"{where}: {name!r} is not a valid node name")
+            if name in dag.nodes:
+                raise DagSyntaxError(f"{where}: node {name!r} is defined twice")
+            node_dir, noop, done = base, False, False
+            k = 0
+            while k < len(opts):
+                opt = opts[k].upper()
+                if opt == "DIR" and k + 1 < len(opts):
+                    node_dir = (base / opts[k + 1]).resolve()
+                    k += 2
+                    continue
+                if opt == "NOOP":
+                    noop = True
+                elif opt == "DONE":
+                    done = True
+                else:
+                    raise DagSyntaxError(f"{where}: {keyword} option {opts[k]!r} is not supported")
+                k += 1
+            dag.nodes[name] = NodeSpec(name, file, node_dir, keyword == "SUBDAG", noop, done)
+        elif keyword == "SCRIPT":
+            parts = shlex.split(rest, posix=False)
+            if parts and parts[0].upper() == "DEFER":
+                raise DagSyntaxError(f"{where}: SCRIPT DEFER is not supported")
+            if len(parts) < 3 or parts[0].upper() not in ("PRE", "POST"):
+                raise DagSyntaxError(f"{where}: SCRIPT needs PRE or POST, a node and an executable")
+            # DAGMan splits script arguments on whitespace without quoting.
+            words = rest.split()
+            script = ScriptSpec(words[2], tuple(words[3:]))
+            target = node(words[1], where)
+            if words[0].upper() == "PRE":
+                target.pre = script
+            else:
+                target.post = script
+        elif keyword == "RETRY":
+            parts = rest.split()
+            try:
+                n = int(parts[1])
+                unless = None
+                if len(parts) == 4 and parts[2].upper() == "UNLESS-EXIT":
+                    unless = int(parts[3])
+                elif len(parts) != 2:
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise DagSyntaxError(
+                    f"{where}: RETRY needs a node, a count and optionally UNLESS-EXIT v"
+                ) from None
+            target = node(parts[0], where)
+            target.retries, target.unless_exit = n, unless
+        elif keyword == "PRE_SKIP":
+            parts = rest.split()
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise DagSyntaxError(f"{where}: PRE_SKIP needs a node and an exit code")
+            node(parts[0], where).pre_skip = int(parts[1])
+        elif keyword == "PARENT":
+            upper = rest.upper().split()
+            if "CHILD" not in upper:
+                raise DagSyntaxError(f"{where}: PARENT without CHILD")
+            words = rest.split()
+            cut = upper.index("CHILD")
+            edges.append((words[:cut], words[cut + 1 :], where))
+        elif keyword == "CATEGORY":
+            parts = rest.split()
+            if len(parts) != 2:
+                raise DagSyntaxError(f"{where}: CATEGORY needs a node and a category")
+            node(parts[0], where).category = parts[1]
+        elif keyword == "MAXJOBS":
+            parts = rest.split()
+            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) < 1:
+                raise DagSyntaxError(f"{where}: MAXJOBS needs a category and a positive number")
+            dag.maxjobs[parts[0]] = int(parts[1])
+        elif keyword == "VARS":
+            name, _, pairs = rest.partition(" ")
+            node(name, where).vars.update(_parse_vars(pairs, where))
+        elif keyword == "CONFIG":
+            dag.config.update(_read_config(base / rest.strip(), where))
+        elif keyword == "NODE_STATUS_FILE":
+            parts = rest.split()
+            if not parts or len(parts) > 3:
+                raise DagSyntaxError(f"{where}: NODE_STATUS_FILE needs a file")
+            dag.status_file = (base / parts[0]).resolve()
+            if len(parts) > 1 and parts[1].isdigit():
+                dag.status_interval = int(parts[1])
+        elif keyword == "DONE":
+            node(rest.strip(), where).done = True
+        else:
+            raise DagSyntaxError(f"{where}: {word} is not supported by the local backend")
+    for parents, children, where in edges:
+        for p in parents:
+            for c in children:
+                node(p, where).children.add(c)
+                node(c, where).parents.add(p)
+    _check_acyclic(dag)
+    return dag
+
+
+def _check_acyclic(dag: DagSpec) -> None:
+    indegree = {name: len(n.parents) for name, n in dag.nodes.items()}
+    ready = [name for name, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        name = ready.pop()
+        seen += 1
+        for c in dag.nodes[name].children:
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                ready.append(c)
+    if seen != len(dag.nodes):
+        raise DagSyntaxError(f"{dag.path}: the DAG has a cycle")
+
+
+def apply_rescue(dag: DagSpec, rescue: Path) -> int:
+    """Mark the nodes a rescue DAG lists as DONE; returns how many."""
+    n = 0
+    for lineno, raw in enumerate(rescue.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, name = line.partition(" ")
+        if word.upper() != "DONE" or name.strip() not in dag.nodes:
+            raise DagSyntaxError(f"{rescue}:{lineno}: unexpected rescue line {line!r}")
+        dag.nodes[name.strip()].done = True
+        n += 1
+    return n
+
+
+def rescue_files(dag_file: Path) -> list[Path]:
+    """Existing rescue DAGs of `dag_file`, oldest first (`.rescue001`, `.rescue002`, ...)."""
+    found = []
+    for p in dag_file.parent.glob(dag_file.name + ".rescue[0-9][0-9][0-9]"):
+        found.append((int(p.name[-3:]), p))
+    return [p for _, p in sorted(found)]

@@ -1,0 +1,34 @@
+"""Small serialisable handles and states that workflows carry between activities."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class JobState(StrEnum):
+    ALIVE = "alive"  # queued or running
+    FINISHED = "finished"  # gone from the queue, with an exit code
+    MISSING = "missing"  # unknown to the scheduler: never submitted, or history lost
+
+
+class DagHandle(BaseModel):
+    backend: str
+    cluster_id: str
+    schedd: str
+    dag_file: str
+    batch_name: str = ""
+
+
+class JobHandle(BaseModel):
+    backend: str
+    cluster_id: str
+    schedd: str
+    submit_file: str
+
+
+class JobStatus(BaseModel):
+    state: JobState
+    exit_code: int | None = None
+    detail: str = ""

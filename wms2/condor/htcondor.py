@@ -1,0 +1,166 @@
+"""HTCondorBackend: the same protocol on a real pool through the htcondor2 bindings.
+
+Blocking binding calls are plain methods here; activities run them in their thread pool.
+The DAGMan job's batch name is the request name, so a live DAGMan for a DAG can be found
+again after a worker restart (idempotent submission).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+
+# JobStatus codes of the schedd
+IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
+PROJECTION = [
+    "ClusterId",
+    "JobStatus",
+    "ExitCode",
+    "ExitBySignal",
+    "ExitSignal",
+    "JobBatchName",
+    "DAGManJobId",
+    "UserLog",
+    "HoldReason",
+    "RemoveReason",
+]
+
+
+class HTCondorBackend:
+    name = "htcondor"
+
+    def __init__(
+        self,
+        collector: str | None = None,
+        schedd_name: str | None = None,
+        dagman: str | None = None,
+        module: ModuleType | None = None,
+    ) -> None:
+        if module is None:
+            os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
+            import htcondor2 as module  # type: ignore[no-redef]
+        self.htcondor = module
+        self.collector, self.schedd_name, self.dagman = collector, schedd_name, dagman
+
+    def _schedd(self) -> Any:
+        h = self.htcondor
+        if self.collector is None and self.schedd_name is None:
+            return h.Schedd()
+        coll = h.Collector(self.collector) if self.collector else h.Collector()
+        ad = (
+            coll.locate(h.DaemonType.Schedd, self.schedd_name)
+            if self.schedd_name
+            else coll.locate(h.DaemonType.Schedd)
+        )
+        return h.Schedd(ad)
+
+    def _schedd_label(self) -> str:
+        return self.schedd_name or "local"
+
+    def ping(self) -> bool:
+        try:
+            self._schedd().query(constraint="false", projection=["ClusterId"])
+        except Exception:  # any failure to reach the schedd means: not reachable
+            return False
+        return True
+
+    def find_dag(self, dag_file: Path, batch_name: str = "") -> DagHandle | None:
+        dag_file = Path(dag_file).resolve()
+        # The DAGMan job runs in the scheduler universe (7) with the DAG as its argument.
+        constraint = (
+            f'JobUniverse == 7 && JobBatchName == "{batch_name}"'
+            if batch_name
+            else "JobUniverse == 7"
+        )
+        for ad in self._schedd().query(
+            constraint=constraint, projection=[*PROJECTION, "Args", "Arguments"]
+        ):
+            args = str(ad.get("Arguments", "")) + " " + str(ad.get("Args", ""))
+            if str(dag_file) in args and ad.get("JobStatus") in (IDLE, RUNNING, HELD):
+                return DagHandle(
+                    backend=self.name,
+                    cluster_id=str(ad["ClusterId"]),
+                    schedd=self._schedd_label(),
+                    dag_file=str(dag_file),
+                    batch_name=batch_name,
+                )
+        return None
+
+    def submit_dag(self, dag_file: Path, batch_name: str = "") -> DagHandle:
+        dag_file = Path(dag_file).resolve()
+        live = self.find_dag(dag_file, batch_name)
+        if live is not None:
+            return live
+        options: dict[str, Any] = {"batch-name": batch_name} if batch_name else {}
+        if self.dagman:
+            options["dagman"] = self.dagman
+        # update_submit: a resubmission after a stop reuses the .condor.sub and DAGMan
+        # picks up the newest rescue DAG by itself.
+        if dag_file.with_name(dag_file.name + ".condor.sub").exists():
+            options["update_submit"] = True
+        cwd = os.getcwd()
+        try:
+            os.chdir(dag_file.parent)  # from_dag resolves relative paths against the cwd
+            submit = self.htcondor.Submit.from_dag(str(dag_file), options)
+        finally:
+            os.chdir(cwd)
+        if batch_name:
+            submit["batch_name"] = batch_name  # find_dag relies on JobBatchName
+        result = self._schedd().submit(submit)
+        return DagHandle(
+            backend=self.name,
+            cluster_id=str(result.cluster()),
+            schedd=self._schedd_label(),
+            dag_file=str(dag_file),
+            batch_name=batch_name,
+        )
+
+    def submit_job(self, submit_file: Path, batch_name: str = "") -> JobHandle:
+        submit_file = Path(submit_file).resolve()
+        submit = self.htcondor.Submit(submit_file.read_text())
+        submit["initialdir"] = str(submit_file.parent)
+        if batch_name:
+            submit["batch_name"] = batch_name
+        result = self._schedd().submit(submit)
+        return JobHandle(
+            backend=self.name,
+            cluster_id=str(result.cluster()),
+            schedd=self._schedd_label(),
+            submit_file=str(submit_file),
+        )
+
+    def query(self, handle: DagHandle | JobHandle) -> JobStatus:
+        schedd = self._schedd()
+        constraint = f"ClusterId == {int(handle.cluster_id)}"
+        ads = schedd.query(constraint=constraint, projection=PROJECTION)
+        if ads:
+            ad = ads[0]
+            if ad.get("JobStatus") in (IDLE, RUNNING, HELD):
+                detail = str(ad.get("HoldReason", "")) if ad.get("JobStatus") == HELD else ""
+                return JobStatus(state=JobState.ALIVE, detail=detail)
+        else:
+            history = list(schedd.history(constraint, PROJECTION, 1))
+            if not history:
+                return JobStatus(
+                    state=JobState.MISSING, detail=f"cluster {handle.cluster_id} is unknown"
+                )
+            ad = history[0]
+        if ad.get("JobStatus") == REMOVED:
+            return JobStatus(
+                state=JobState.FINISHED, exit_code=2, detail=str(ad.get("RemoveReason", "removed"))
+            )
+        if ad.get("ExitBySignal"):
+            return JobStatus(state=JobState.FINISHED, exit_code=-int(ad.get("ExitSignal", 0)))
+        return JobStatus(state=JobState.FINISHED, exit_code=int(ad.get("ExitCode", 0)))
+
+    def remove(self, handle: DagHandle | JobHandle) -> bool:
+        result = self._schedd().act(
+            self.htcondor.JobAction.Remove,
+            f"ClusterId == {int(handle.cluster_id)}",
+            ("removed by WMS2 (clean stop)", 0),
+        )
+        return int(result.get("TotalSuccess", 0)) > 0

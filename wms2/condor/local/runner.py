@@ -1,0 +1,338 @@
+"""The local DAGMan: runs one DAG (and its SUBDAGs, in the same process) to completion.
+
+Started detached by LocalBackend as `python -m wms2.condor.local.runner DAG ...`, so it
+outlives the process that submitted it, like a DAGMan job in a schedd. SIGTERM is
+condor_rm: write the rescue DAG, kill running nodes, write status and metrics, exit 2.
+Exit codes follow condor_dagman: 0 success, 1 failure, 2 removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from wms2.condor.dagfile import (
+    DagSpec,
+    DagSyntaxError,
+    NodeSpec,
+    apply_rescue,
+    parse_dag,
+    rescue_files,
+)
+from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, run_job, run_script
+from wms2.condor.local.records import (
+    DAG_ERROR,
+    DAG_NODE_FAILED,
+    DAG_OK,
+    DAG_RM,
+    DONE,
+    ERROR,
+    FUTILE,
+    NOT_READY,
+    POSTRUN,
+    PRERUN,
+    READY,
+    STATUS_NAMES,
+    SUBMITTED,
+    NodeRecord,
+    RunTotals,
+    write_metrics,
+    write_rescue,
+    write_status_file,
+)
+from wms2.condor.submitfile import SubmitError, load_job
+
+EXIT_OK, EXIT_FAILED, EXIT_REMOVED = 0, 1, 2
+
+
+@dataclass
+class RunContext:
+    slots: asyncio.Semaphore  # the local pool: one slot per running job, shared by SUBDAGs
+    scripts: asyncio.Semaphore  # DAGMAN_MAX_PRE/POST_SCRIPTS
+    machine: Machine
+    clusters: itertools.count
+    status_interval: float
+
+
+def load_with_rescue(dag_file: Path, directory: Path | None = None) -> tuple[DagSpec, int]:
+    """Parse a DAG and apply its newest rescue DAG (DAGMan's AUTO_RESCUE)."""
+    spec = parse_dag(dag_file, directory)
+    rescues = rescue_files(spec.path)
+    if rescues:
+        apply_rescue(spec, rescues[-1])
+    return spec, len(rescues)
+
+
+class DagRun:
+    def __init__(self, spec: DagSpec, ctx: RunContext, rescue_number: int = 0) -> None:
+        self.spec, self.ctx, self.rescue_number = spec, ctx, rescue_number
+        self.dagman_id = next(ctx.clusters)
+        self.records = {name: NodeRecord(name) for name in spec.nodes}
+        self.waiting = {name: 0 for name in spec.nodes}  # parents not yet DONE
+        self.ready: dict[str | None, deque[str]] = {}
+        self.running: dict[asyncio.Task[bool], str] = {}
+        self.in_category: Counter[str] = Counter()
+        self.totals = RunTotals()
+        self.failed = 0
+        self.script_log = spec.path.with_name(spec.path.name + ".scripts.log")
+        for name, node in spec.nodes.items():
+            if node.done:
+                self.records[name].status = DONE
+        for name, node in spec.nodes.items():
+            if node.done:
+                continue
+            self.waiting[name] = sum(not spec.nodes[p].done for p in node.parents)
+            if self.waiting[name] == 0:
+                self._make_ready(name)
+
+    # ── scheduling ──────────────────────────────────────────────────────────
+
+    def _make_ready(self, name: str) -> None:
+        self.records[name].status = READY
+        self.ready.setdefault(self.spec.nodes[name].category, deque()).append(name)
+
+    def _launch(self) -> None:
+        for category, queue in self.ready.items():
+            limit = self.spec.maxjobs.get(category) if category else None
+            while queue and (limit is None or self.in_category[category] < limit):
+                name = queue.popleft()
+                if category:
+                    self.in_category[category] += 1
+                self.running[asyncio.create_task(self._run_node(self.spec.nodes[name]))] = name
+
+    def _finish(self, name: str, ok: bool) -> None:
+        category = self.spec.nodes[name].category
+        if category:
+            self.in_category[category] -= 1
+        if not ok:
+            self.failed += 1
+            return
+        for child in self.spec.nodes[name].children:
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0:
+                self._make_ready(child)
+
+    async def run(self) -> int:
+        status_task = asyncio.create_task(self._status_loop())
+        try:
+            self._launch()
+            while self.running:
+                done, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    self._finish(self.running.pop(task), task.result())
+                self._launch()
+        except asyncio.CancelledError:
+            return await self._remove(status_task)
+        status_task.cancel()
+        for rec in self.records.values():
+            if rec.status in (NOT_READY, READY):
+                rec.status, rec.details = FUTILE, "Had an ancestor node fail"
+        if self.failed:
+            write_rescue(self.spec.path, self.records.values())
+            return self._close(EXIT_FAILED, DAG_NODE_FAILED)
+        return self._close(EXIT_OK, DAG_OK)
+
+    async def _remove(self, status_task: asyncio.Task[None]) -> int:
+        """condor_rm: rescue DAG first, then kill what runs, then status and metrics."""
+        write_rescue(self.spec.path, self.records.values())
+        status_task.cancel()
+        for task in self.running:
+            task.cancel()
+        await asyncio.gather(*self.running, return_exceptions=True)
+        for name in self.running.values():
+            rec = self.records[name]
+            if rec.status in (PRERUN, SUBMITTED, POSTRUN):
+                rec.details, rec.status = f"Was {STATUS_NAMES[rec.status]}", READY
+        self.running.clear()
+        return self._close(EXIT_REMOVED, DAG_RM)
+
+    def _close(self, exit_code: int, dag_status: int) -> int:
+        self._write_status(dag_status, next_update=0)
+        subdags = {n for n, spec in self.spec.nodes.items() if spec.subdag}
+        write_metrics(
+            self.spec.path,
+            self.records.values(),
+            self.totals,
+            exit_code,
+            dag_status,
+            self.dagman_id,
+            self.rescue_number,
+            subdags,
+        )
+        return exit_code
+
+    def _write_status(self, dag_status: int, next_update: int) -> None:
+        if self.spec.status_file is not None:
+            write_status_file(
+                self.spec.status_file,
+                self.spec.path,
+                dag_status,
+                self.records.values(),
+                next_update,
+            )
+
+    async def _status_loop(self) -> None:
+        interval = min(self.spec.status_interval, self.ctx.status_interval)
+        while True:
+            self._write_status(DAG_ERROR if self.failed else DAG_OK, int(time.time() + interval))
+            await asyncio.sleep(interval)
+
+    # ── one node ────────────────────────────────────────────────────────────
+
+    async def _run_node(self, node: NodeSpec) -> bool:
+        rec = self.records[node.name]
+        if node.noop:
+            rec.status = DONE
+            return True
+        while True:
+            value = await self._attempt(node, rec)
+            if value == 0:
+                rec.status, rec.details = DONE, ""
+                return True
+            stop_on = node.unless_exit if node.unless_exit not in (None, 0) else None
+            if rec.retry < node.retries and value != stop_on:
+                rec.retry += 1
+                continue
+            rec.status = ERROR
+            rec.details = rec.details or f"exit value {value}"
+            return False
+
+    async def _attempt(self, node: NodeSpec, rec: NodeRecord) -> int:
+        macros = {
+            "JOB": node.name,
+            "NODE": node.name,
+            "RETRY": str(rec.retry),
+            "MAX_RETRIES": str(node.retries),
+            "DAGID": str(self.dagman_id),
+            "FAILED_COUNT": str(self.failed),
+            "DAG_STATUS": str(DAG_NODE_FAILED if self.failed else DAG_OK),
+        }
+        rec.details = ""
+        pre_value = -1
+        if node.pre is not None:
+            rec.status = PRERUN
+            async with self.ctx.scripts:
+                pre_value = await run_script(node.pre, macros, node.directory, self.script_log)
+            if node.pre_skip is not None and pre_value == node.pre_skip:
+                return 0
+            if pre_value != 0:
+                rec.details = f"PRE script failed with status {pre_value}"
+                return pre_value
+        rec.status = SUBMITTED
+        cluster = next(self.ctx.clusters)
+        if node.subdag:
+            value = await self._run_subdag(node, rec)
+        else:
+            value = await self._run_job(node, rec, cluster)
+        if node.post is not None:
+            rec.status = POSTRUN
+            macros |= {
+                "RETURN": str(value),
+                "PRE_SCRIPT_RETURN": str(pre_value),
+                "JOBID": f"{cluster}.0",
+                "CLUSTERID": str(cluster),
+                "EXIT_CODES": str(value),
+            }
+            async with self.ctx.scripts:
+                value = await run_script(node.post, macros, node.directory, self.script_log)
+            rec.details = "" if value == 0 else f"POST script failed with status {value}"
+        return value
+
+    async def _run_job(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> int:
+        try:
+            job = load_job(node.directory / node.submit_file, node.directory, node.vars, cluster)
+        except SubmitError as e:
+            rec.details = str(e)
+            return SUBMIT_FAILED
+        async with self.ctx.slots:
+            self.totals.jobs_submitted += 1
+            value = await run_job(job, node.name, cluster, self.ctx.machine)
+        if value == 0:
+            self.totals.jobs_succeeded += 1
+        else:
+            self.totals.jobs_failed += 1
+            rec.details = f"Job proc ({cluster}.0.0) failed with status {value}"
+        return value
+
+    async def _run_subdag(self, node: NodeSpec, rec: NodeRecord) -> int:
+        try:
+            spec, rescues = load_with_rescue(node.directory / node.submit_file, node.directory)
+        except DagSyntaxError as e:
+            rec.details = str(e)
+            return EXIT_FAILED
+        inner = DagRun(spec, self.ctx, rescues)
+        self.totals.jobs_submitted += 1
+        value = await inner.run()
+        if value == 0:
+            self.totals.jobs_succeeded += 1
+        else:
+            self.totals.jobs_failed += 1
+            rec.details = f"SUBDAG exited with {value}"
+        return value
+
+
+async def run_dag(dag_file: Path, ctx: RunContext) -> int:
+    spec, rescues = load_with_rescue(dag_file)
+    run = DagRun(spec, ctx, rescues)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await run.run()
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("dag_file", type=Path)
+    p.add_argument("--record", type=Path, required=True, help="JSON file for the exit code")
+    p.add_argument("--machine-ad", type=Path, required=True)
+    p.add_argument("--scratch", type=Path, required=True)
+    p.add_argument("--slots", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--cluster", type=int, required=True)
+    p.add_argument("--status-interval", type=float, default=2.0)
+    args = p.parse_args(argv)
+    dag_file = args.dag_file.resolve()
+    lock = dag_file.with_name(dag_file.name + ".lock")
+    started = time.time()
+    print(f"{time.ctime()} local DAGMan {os.getpid()} starting {dag_file}", flush=True)
+    code, detail = EXIT_FAILED, ""
+    try:
+        lock.write_text(str(os.getpid()))
+        config = parse_dag(dag_file).config
+        ctx = RunContext(
+            slots=asyncio.Semaphore(args.slots),
+            scripts=asyncio.Semaphore(int(config.get("DAGMAN_MAX_PRE_SCRIPTS", 20))),
+            machine=Machine(args.machine_ad, args.scratch),
+            clusters=itertools.count(args.cluster * 1000 + 1),
+            status_interval=args.status_interval,
+        )
+        code = asyncio.run(run_dag(dag_file, ctx))
+    except DagSyntaxError as e:
+        detail = str(e)
+        print(f"ERROR: {e}", flush=True)
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        record = {"exit_code": code, "detail": detail, "started": started, "finished": time.time()}
+        tmp = args.record.with_name(args.record.name + ".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, args.record)
+    print(f"{time.ctime()} local DAGMan exiting with {code}", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

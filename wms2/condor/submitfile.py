@@ -1,0 +1,128 @@
+"""Submit-description reader for the local backend: the condor_submit subset WMS2 writes.
+
+Macros `$(name)` expand from DAG VARS, from the description's own keys and from
+$(Cluster)/$(Process); `include : file` is read relative to the node's directory (the
+latest definition of a key wins, as in condor_submit).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MACRO = re.compile(r"\$\((\w+)\)")
+
+
+class SubmitError(ValueError):
+    """The submit description cannot be run locally; the message names the file."""
+
+
+@dataclass
+class JobDescription:
+    executable: Path
+    arguments: list[str]
+    universe: str
+    initialdir: Path
+    environment: dict[str, str] = field(default_factory=dict)
+    output: Path | None = None
+    error: Path | None = None
+    log: Path | None = None
+    transfer_input_files: list[str] = field(default_factory=list)
+    transfer_output_files: list[str] | None = None
+    transfer: bool = True
+    request_cpus: int = 1
+    request_memory: int = 0
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def read_submit_lines(path: Path, cwd: Path, depth: int = 0) -> list[tuple[str, str]]:
+    """(key, raw value) pairs in order, includes expanded."""
+    if depth > 5:
+        raise SubmitError(f"{path}: includes nested too deep")
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SubmitError(f"cannot read submit file {path}: {e}") from e
+    pairs: list[tuple[str, str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        low = line.lower()
+        if low.startswith("queue"):
+            break
+        if low.startswith("include"):
+            _, _, target = line.partition(":")
+            target = target.strip()
+            pairs += read_submit_lines(
+                (cwd / target) if not Path(target).is_absolute() else Path(target), cwd, depth + 1
+            )
+            continue
+        if "=" not in line:
+            raise SubmitError(f"{path}: cannot read line {line!r}")
+        key, value = line.split("=", 1)
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _environment(value: str) -> dict[str, str]:
+    value = value.strip()
+    if value.startswith('"') and value.endswith('"'):
+        items = value[1:-1].split()
+    else:
+        items = [x for x in value.split(";") if x]
+    env = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        env[k.strip()] = v.strip().strip("'")
+    return env
+
+
+def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int) -> JobDescription:
+    pairs = read_submit_lines(path, node_dir)
+    keys: dict[str, str] = {}
+    for k, v in pairs:
+        keys[k.lower()] = v
+    macros = {k: v for k, v in keys.items()}
+    macros.update({k.lower(): v for k, v in variables.items()})
+    macros.update(
+        {"cluster": str(cluster), "clusterid": str(cluster), "process": "0", "procid": "0"}
+    )
+
+    def expand(value: str, depth: int = 0) -> str:
+        out = MACRO.sub(lambda m: macros.get(m.group(1).lower(), ""), value)
+        return expand(out, depth + 1) if "$(" in out and depth < 5 else out
+
+    get = {k: expand(v) for k, v in keys.items()}
+    if "executable" not in get:
+        raise SubmitError(f"{path}: no executable")
+    initialdir = node_dir / get["initialdir"] if "initialdir" in get else node_dir
+
+    def at(value: str | None) -> Path | None:
+        return None if not value else (initialdir / value)
+
+    def listed(value: str | None) -> list[str]:
+        return [x.strip() for x in (value or "").split(",") if x.strip()]
+
+    universe = get.get("universe", "vanilla").lower()
+    if universe not in ("vanilla", "local", "scheduler"):
+        raise SubmitError(f"{path}: universe {universe!r} is not supported by the local backend")
+    return JobDescription(
+        executable=initialdir / get["executable"],
+        arguments=get.get("arguments", "").strip('"').split(),
+        universe=universe,
+        initialdir=initialdir,
+        environment=_environment(get["environment"]) if "environment" in get else {},
+        output=at(get.get("output")),
+        error=at(get.get("error")),
+        log=at(get.get("log")),
+        transfer_input_files=listed(get.get("transfer_input_files")),
+        transfer_output_files=listed(get["transfer_output_files"])
+        if "transfer_output_files" in get
+        else None,
+        transfer=universe == "vanilla" and get.get("should_transfer_files", "YES").upper() != "NO",
+        request_cpus=int(get.get("request_cpus", "1") or 1),
+        request_memory=int(float(get.get("request_memory", "0") or 0)),
+        attributes={k: v for k, v in get.items() if k.startswith(("+", "my."))},
+    )

@@ -1,0 +1,129 @@
+"""WMS2 settings, read from the environment (prefix ``WMS2_``) and an optional ``.env`` file.
+
+Dict-valued settings take JSON, e.g. ``WMS2_STUCK_TIMEOUTS='{"queued": 3600}'``; keys
+that are not given keep their defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wms2.models import DEFAULT_CATEGORY_THROTTLES, RequestStatus
+
+# Spec section 4.2: how long a request may stay in each status before the
+# status-aware stuck handling (DD-10) kicks in, in seconds.
+DEFAULT_STUCK_TIMEOUTS: dict[RequestStatus, int] = {
+    RequestStatus.SUBMITTED: 3600,
+    RequestStatus.QUEUED: 7 * 86400,
+    RequestStatus.PILOT_RUNNING: 86400,
+    RequestStatus.PLANNING: 3600,
+    RequestStatus.ACTIVE: 30 * 86400,
+    RequestStatus.STOPPING: 3600,
+    RequestStatus.RESUBMITTING: 600,
+}
+
+
+class ExecutionBackend(StrEnum):
+    LOCAL = "local"
+    HTCONDOR = "htcondor"
+
+
+class ServiceBackend(StrEnum):
+    CATALOG = "catalog"
+    CMSWEB = "cmsweb"
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("WMS2_STATE_DIR", ".wms2"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WMS2_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    state_dir: Path = Field(default_factory=_state_dir)
+    database_url: str = ""
+
+    temporal_address: str = Field(
+        default="localhost:7233",
+        validation_alias=AliasChoices("WMS2_TEMPORAL_ADDRESS", "TEMPORAL_ADDRESS"),
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("WMS2_TEMPORAL_NAMESPACE", "TEMPORAL_NAMESPACE"),
+    )
+    task_queue: str = "wms2"
+
+    execution_backend: ExecutionBackend = ExecutionBackend.LOCAL
+    service_backend: ServiceBackend = ServiceBackend.CATALOG
+    catalog_dir: Path = Path("catalog")
+    submit_dir: Path = Field(default_factory=lambda: _state_dir() / "submit")
+    output_dir: Path = Field(default_factory=lambda: _state_dir() / "storage")
+    local_site: str = "T2_CH_WMS2Local"
+    local_slots: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    local_status_interval_sec: float = Field(default=2.0, gt=0)
+
+    reqmgr_url: str = "https://cmsweb.cern.ch/reqmgr2"
+    dbs_url: str = "https://cmsweb.cern.ch/dbs/prod/global/DBSReader"
+    dbs_writer_url: str = "https://cmsweb.cern.ch/dbs/prod/global/DBSWriter"
+    rucio_url: str = "https://cms-rucio.cern.ch"
+    rucio_account: str = "wms2"
+    x509_cert: Path | None = None
+    x509_key: Path | None = None
+    x509_ca_dir: Path = Path("/etc/grid-security/certificates")
+    http_timeout_sec: float = Field(default=30.0, gt=0)
+    http_retries: int = Field(default=3, ge=0)
+
+    collector_host: str | None = None
+    schedd_name: str | None = None
+
+    payload_mode: str = Field(default="synthetic", pattern="^(synthetic|cmssw)$")
+    synthetic_time_scale: float = Field(default=0.01, ge=0)
+    synthetic_size_scale: float = Field(default=1e-4, ge=0)
+    synthetic_max_seconds: float = Field(default=2.0, ge=0)
+    synthetic_max_output_bytes: int = Field(default=1_000_000, ge=1)
+
+    max_active_dags: int = Field(default=300, ge=1)
+    monitor_window_sec: float = Field(default=300.0, gt=0)
+    monitor_poll_sec: float = Field(default=10.0, gt=0)
+    heartbeat_timeout_sec: float = Field(default=60.0, gt=0)
+    metrics_interval_sec: float = Field(default=30.0, gt=0)
+    stuck_timeouts: dict[RequestStatus, int] = Field(
+        default_factory=lambda: dict(DEFAULT_STUCK_TIMEOUTS)
+    )
+    category_throttles: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_THROTTLES)
+    )
+    target_merged_size_bytes: int = Field(default=4 * 1000**3, gt=0)
+    transfer_poll_interval_sec: int = Field(default=300, gt=0)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _default_database(cls, v: str, info: Any) -> str:
+        if v:
+            return v
+        state_dir = info.data.get("state_dir") or _state_dir()
+        return f"sqlite:///{Path(state_dir) / 'wms2.db'}"
+
+    @field_validator("stuck_timeouts", mode="after")
+    @classmethod
+    def _merge_timeouts(cls, v: dict[RequestStatus, int]) -> dict[RequestStatus, int]:
+        for status, seconds in v.items():
+            if seconds <= 0:
+                raise ValueError(f"stuck_timeouts[{status.value}] {seconds!r} must be > 0")
+        return {**DEFAULT_STUCK_TIMEOUTS, **v}
+
+    @field_validator("category_throttles", mode="after")
+    @classmethod
+    def _merge_throttles(cls, v: dict[str, int]) -> dict[str, int]:
+        for category, limit in v.items():
+            if limit < 1:
+                raise ValueError(f"category_throttles[{category}] {limit!r} must be >= 1")
+        return {**DEFAULT_CATEGORY_THROTTLES, **v}

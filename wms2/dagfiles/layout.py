@@ -1,0 +1,75 @@
+"""Names of the files in a DAG directory, shared by the writer, the backends and the
+monitor so that each name is spelled once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DAG_FILE = "workflow.dag"
+GROUP_DAG = "group.dag"
+GROUP_MANIFEST = "group_manifest.json"
+MERGE_OUTPUT = "merge_output.json"
+ELECTED_SITE = "elected_site"
+SITE_SUBMIT = "site.sub"
+LANDING_OUTPUT = "landing.out"
+SANDBOX = "sandbox.tar.gz"
+PLAN_FILE = "plan.json"
+PILOT_DIR = "pilot"
+PILOT_SUBMIT = "pilot.sub"
+PILOT_METRICS = "pilot_metrics.json"
+
+
+class PathEscapeError(ValueError):
+    """A path computed from request data would leave the submit directory."""
+
+
+def dag_directory(submit_dir: Path, request_name: str) -> Path:
+    """The DAG directory of a request, guaranteed to lie inside `submit_dir`."""
+    root = Path(submit_dir).resolve()
+    path = (root / request_name).resolve()
+    if path.parent != root:
+        raise PathEscapeError(
+            f"request name {request_name!r} would place its DAG directory at {path}, "
+            f"outside the submit directory {root}"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class DagLayout:
+    root: Path
+
+    @property
+    def dag_file(self) -> Path:
+        return self.root / DAG_FILE
+
+    @property
+    def status_file(self) -> Path:
+        return self.root / f"{DAG_FILE}.status"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.root / f"{DAG_FILE}.metrics"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def sandbox(self) -> Path:
+        return self.root / SANDBOX
+
+    @property
+    def plan_file(self) -> Path:
+        return self.root / PLAN_FILE
+
+    @property
+    def pilot_dir(self) -> Path:
+        return self.root / PILOT_DIR
+
+    def group_dir(self, work_unit: str) -> Path:
+        return self.root / work_unit
+
+    def merge_output(self, work_unit: str) -> Path:
+        return self.group_dir(work_unit) / MERGE_OUTPUT

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""WMS2 payload wrapper: runs one processing node (or the pilot) on a worker node.
+
+Modes (from the sandbox manifest): "synthetic" sleeps and writes output of the size the
+request predicts, scaled and capped so that a demo finishes in seconds; "cmssw" runs
+scram + cmsRun per step when /cvmfs is present, and otherwise falls back to synthetic with
+a warning. Outputs go to unmerged/<node>.out<i>.root with a <same>.json sidecar.
+Exit codes (a process exit status is one byte, so sysexits values, not CMSSW's
+8001-style codes): 0 ok, 1 transient failure, 78 bad configuration (permanent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+BAD_CONFIG = 78  # EX_CONFIG
+
+
+def load_sandbox(path: Path) -> dict:
+    dest = Path("sandbox")
+    if not dest.exists():
+        with tarfile.open(path) as tar:
+            tar.extractall(dest, filter="data")
+    return json.loads((dest / "manifest.json").read_text())
+
+
+def write_output(path: Path, size: int, seed: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = (seed.encode() * (4096 // max(len(seed), 1) + 1))[:4096]
+    with open(path, "wb") as f:
+        remaining = size
+        while remaining > 0:
+            f.write(block[: min(remaining, len(block))])
+            remaining -= len(block)
+
+
+def synthetic(manifest: dict, node: str, events: int) -> float:
+    """Sleep for the scaled time and write every output; returns seconds slept."""
+    syn = manifest["synthetic"]
+    seconds = min(events * manifest["time_per_event_sec"] * syn["time_scale"], syn["max_seconds"])
+    time.sleep(seconds)
+    size = int(events * manifest["size_per_event_kb"] * 1024 * syn["size_scale"])
+    size = max(1, min(size, syn["max_output_bytes"]))
+    for i, out in enumerate(manifest["outputs"]):
+        write_output(Path("unmerged") / f"{node}.out{i}.root", size, f"{node}:{out['dataset']}")
+        sidecar = {"dataset": out["dataset"], "events": events, "node": node}
+        (Path("unmerged") / f"{node}.out{i}.json").write_text(json.dumps(sidecar))
+    return seconds
+
+
+def cmssw(manifest: dict, node: str, events: int) -> int:
+    """Run each step with scram + cmsRun; the step configs come in the sandbox."""
+    env_script = "/cvmfs/cms.cern.ch/cmsset_default.sh"
+    for step in manifest["steps"]:
+        cfg = Path("sandbox") / step["config_file"]
+        cmd = (
+            f"source {env_script} && export SCRAM_ARCH={step['scram_arch']} && "
+            f"scram project {step['cmssw_version']} && cd {step['cmssw_version']}/src && "
+            f"eval $(scram runtime -sh) && cd ../.. && cmsRun -j {node}.fjr.xml {cfg} "
+            f"maxEvents={events}"
+        )
+        rc = subprocess.call(["bash", "-c", cmd])
+        if rc != 0:
+            return rc
+    return 0
+
+
+def run(manifest: dict, node: str, events: int) -> int:
+    mode = manifest.get("mode", "synthetic")
+    if mode == "cmssw":
+        if Path("/cvmfs/cms.cern.ch").is_dir():
+            return cmssw(manifest, node, events)
+        print("WARNING: /cvmfs is not mounted; running the synthetic payload", file=sys.stderr)
+    elif mode != "synthetic":
+        print(f"ERROR: unknown payload mode {mode!r}", file=sys.stderr)
+        return BAD_CONFIG
+    synthetic(manifest, node, events)
+    return 0
+
+
+def pilot(manifest: dict, base_events: int, iterations: int) -> int:
+    """Pilot mode (spec 5.2): N, 2N, 4N events, measured; writes pilot_metrics.json."""
+    results = []
+    for it in range(iterations):
+        events = base_events * 2**it
+        start = time.monotonic()
+        cpu0 = time.process_time()
+        synthetic(manifest, f"pilot_{it}", events)
+        wall = max(time.monotonic() - start, 1e-6)
+        out_bytes = sum(p.stat().st_size for p in Path("unmerged").glob(f"pilot_{it}.out*.root"))
+        results.append(
+            {
+                "events": events,
+                "wall_time_sec": round(wall, 6),
+                "memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                "cpu_efficiency": round(min(1.0, (time.process_time() - cpu0) / wall), 4),
+                "output_bytes": out_bytes,
+            }
+        )
+    syn = manifest["synthetic"]
+    last = results[-1]
+    # Measured values, unscaled back to what a real job would see.
+    tpe = manifest["time_per_event_sec"]
+    if syn["time_scale"] > 0 and last["wall_time_sec"] < syn["max_seconds"]:
+        tpe = last["wall_time_sec"] / last["events"] / syn["time_scale"]
+    spe_kb = manifest["size_per_event_kb"]
+    if syn["size_scale"] > 0 and last["output_bytes"] < syn["max_output_bytes"] * len(
+        manifest["outputs"]
+    ):
+        spe_kb = (
+            last["output_bytes"]
+            / len(manifest["outputs"])
+            / last["events"]
+            / 1024
+            / syn["size_scale"]
+        )
+    memory = max(r["memory_mb"] for r in results)
+    target = manifest.get("target_job_hours", 8) * 3600
+    events_per_job = max(1, int(target / max(tpe, 1e-9)))
+    report = {
+        "iterations": results,
+        "per_step": [
+            {
+                "step": s["name"],
+                "time_per_event": tpe / max(len(manifest["steps"]), 1),
+                "memory_mb": memory,
+                "output_size_per_event_kb": spe_kb,
+                "threads": manifest.get("cores", 1),
+            }
+            for s in manifest["steps"]
+        ],
+        "recommended": {
+            "events_per_job": events_per_job,
+            "memory_mb": max(manifest["memory_mb"], int(memory * 1.2)),
+            "time_per_job_sec": int(events_per_job * tpe),
+            "output_size_per_event_kb": spe_kb,
+        },
+    }
+    Path("pilot_metrics.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sandbox", type=Path, required=True)
+    p.add_argument("--node", default="pilot")
+    p.add_argument("--manifest", type=Path, help="group manifest with this node's inputs")
+    p.add_argument("--pilot", action="store_true")
+    p.add_argument("--pilot-events", type=int, default=10)
+    p.add_argument("--pilot-iterations", type=int, default=3)
+    args = p.parse_args(argv)
+    try:
+        manifest = load_sandbox(args.sandbox)
+    except (OSError, ValueError, tarfile.TarError) as e:
+        print(f"ERROR: cannot read sandbox {args.sandbox}: {e}", file=sys.stderr)
+        return BAD_CONFIG
+    if args.pilot:
+        return pilot(manifest, args.pilot_events, args.pilot_iterations)
+    try:
+        node = json.loads(args.manifest.read_text())["nodes"][args.node]
+    except (OSError, ValueError, KeyError, AttributeError) as e:
+        print(f"ERROR: no inputs for node {args.node} in {args.manifest}: {e}", file=sys.stderr)
+        return BAD_CONFIG
+    fail = os.environ.get("WMS2_FAIL_NODES", "")
+    if args.node in fail.split(","):  # fault injection for tests and demos
+        print(f"ERROR: failing {args.node} on request (WMS2_FAIL_NODES)", file=sys.stderr)
+        return 1
+    return run(manifest, args.node, int(node["events"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Submit descriptions. One per role for the whole DAG: per-node values come through DAG
+VARS ($(node), $(sites)) and through files relative to the node's group directory (the
+group manifest, the site fragment), so 100,000 nodes do not mean 100,000 submit files.
+
+Nothing here puts JSON or shell metacharacters into `arguments`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wms2.dagfiles.layout import GROUP_MANIFEST, LANDING_OUTPUT, SITE_SUBMIT
+
+
+def _common(request_name: str, role: str) -> list[str]:
+    return [
+        "universe = vanilla",
+        "should_transfer_files = YES",
+        "when_to_transfer_output = ON_EXIT",
+        "log = group.log",
+        f'+CMS_RequestName = "{request_name}"',
+        f'+CMS_NodeRole = "{role}"',
+        f"batch_name = {request_name}",
+    ]
+
+
+def landing_submit(bin_dir: Path, request_name: str) -> str:
+    return "\n".join(
+        [
+            f"executable = {bin_dir / 'wms2_landing.py'}",
+            *_common(request_name, "Landing"),
+            f"output = {LANDING_OUTPUT}",
+            "error = landing.err",
+            "request_cpus = 1",
+            "request_memory = 100",
+            "request_disk = 1000",
+            "+WMS2_LandingNode = true",
+            '+DESIRED_Sites = "$(sites)"',
+            "queue",
+            "",
+        ]
+    )
+
+
+def processing_submit(
+    bin_dir: Path,
+    sandbox: Path,
+    request_name: str,
+    cores: int,
+    memory_mb: int,
+    disk_kb: int,
+    wall_minutes: int,
+) -> str:
+    return "\n".join(
+        [
+            f"executable = {bin_dir / 'wms2_payload.py'}",
+            f"arguments = --node $(node) --manifest {GROUP_MANIFEST} --sandbox {sandbox.name}",
+            *_common(request_name, "Processing"),
+            f"transfer_input_files = {sandbox}, {GROUP_MANIFEST}",
+            "transfer_output_files = unmerged",
+            "output = $(node).out",
+            "error = $(node).err",
+            f"request_cpus = {cores}",
+            f"request_memory = {memory_mb}",
+            f"request_disk = {disk_kb}",
+            f"+MaxWallTimeMins = {wall_minutes}",
+            # The PRE script writes this fragment: it pins the node to the elected site.
+            f"include : {SITE_SUBMIT}",
+            "queue",
+            "",
+        ]
+    )
+
+
+def merge_submit(bin_dir: Path, request_name: str, memory_mb: int) -> str:
+    return "\n".join(
+        [
+            f"executable = {bin_dir / 'wms2_merge.py'}",
+            f"arguments = --manifest {GROUP_MANIFEST}",
+            *_common(request_name, "Merge"),
+            f"transfer_input_files = {GROUP_MANIFEST}, elected_site, unmerged",
+            "output = merge.out",
+            "error = merge.err",
+            "request_cpus = 1",
+            f"request_memory = {memory_mb}",
+            f"include : {SITE_SUBMIT}",
+            "queue",
+            "",
+        ]
+    )
+
+
+def cleanup_submit(bin_dir: Path, request_name: str) -> str:
+    # Local universe: the unmerged files live in the group directory on the submit host.
+    lines = [
+        line.replace("universe = vanilla", "universe = local")
+        for line in _common(request_name, "Cleanup")
+        if "transfer" not in line
+    ]
+    return "\n".join(
+        [
+            f"executable = {bin_dir / 'wms2_cleanup.py'}",
+            f"arguments = --manifest {GROUP_MANIFEST}",
+            *lines,
+            "output = cleanup.out",
+            "error = cleanup.err",
+            "queue",
+            "",
+        ]
+    )
+
+
+def pilot_submit(
+    bin_dir: Path, sandbox: Path, request_name: str, memory_mb: int, sites: list[str]
+) -> str:
+    return "\n".join(
+        [
+            f"executable = {bin_dir / 'wms2_payload.py'}",
+            f"arguments = --pilot --sandbox {sandbox.name}",
+            *_common(request_name, "Pilot"),
+            f"transfer_input_files = {sandbox}",
+            "transfer_output_files = pilot_metrics.json",
+            "output = pilot.out",
+            "error = pilot.err",
+            "request_cpus = 1",
+            f"request_memory = {memory_mb}",
+            f'+DESIRED_Sites = "{",".join(sites)}"',
+            "queue",
+            "",
+        ]
+    ).replace("log = group.log", "log = pilot.log")

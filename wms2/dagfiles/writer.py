@@ -1,0 +1,282 @@
+"""Writes a request's DAG directory (spec Appendix C).
+
+    <dag_dir>/workflow.dag        outer DAG: one SUBDAG EXTERNAL per work unit, MergeGroup throttle
+    <dag_dir>/dagman.config       DAGMan configuration (CONFIG, absolute path)
+    <dag_dir>/{landing,processing,merge,cleanup}.sub   one submit description per role
+    <dag_dir>/sandbox.tar.gz      payload configuration shipped to every node
+    <dag_dir>/bin/                worker-node scripts and DAG scripts
+    <dag_dir>/mg_NNNNNN/group.dag landing -> processing -> merge -> cleanup
+    <dag_dir>/mg_NNNNNN/group_manifest.json   each node's inputs, the group's outputs
+
+Paths inside DAG and submit files are absolute: DAGMan resolves relative ones against the
+submitter's working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wms2.dagfiles import submit
+from wms2.dagfiles.dagtext import (
+    Script,
+    edge_line,
+    job_lines,
+    meta_lines,
+    subdag_lines,
+    write_dag_file,
+)
+from wms2.dagfiles.layout import (
+    ELECTED_SITE,
+    GROUP_DAG,
+    GROUP_MANIFEST,
+    LANDING_OUTPUT,
+    PILOT_SUBMIT,
+    SITE_SUBMIT,
+    DagLayout,
+)
+from wms2.dagfiles.sandbox import sandbox_manifest, write_sandbox
+from wms2.merging import MergeGroup
+from wms2.models import Request
+from wms2.splitting import Resources
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+STATUS_UPDATE_SEC = 30
+
+
+@dataclass(frozen=True)
+class PayloadOptions:
+    mode: str = "synthetic"
+    time_scale: float = 0.01
+    size_scale: float = 1e-4
+    max_seconds: float = 2.0
+    max_output_bytes: int = 1_000_000
+
+    def synthetic(self) -> dict[str, float | int]:
+        return {
+            "time_scale": self.time_scale,
+            "size_scale": self.size_scale,
+            "max_seconds": self.max_seconds,
+            "max_output_bytes": self.max_output_bytes,
+        }
+
+
+@dataclass
+class WrittenDag:
+    dag_file: Path
+    files_written: int
+    node_counts: dict[str, int]
+    total_edges: int
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _install_scripts(bin_dir: Path) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for script in SCRIPTS_DIR.glob("*.py"):
+        dest = bin_dir / script.name
+        shutil.copyfile(script, dest)
+        dest.chmod(0o755)
+
+
+def _prepare_root(
+    layout: DagLayout,
+    request: Request,
+    resources: Resources,
+    payload: PayloadOptions,
+    outputs: list[dict[str, Any]],
+) -> None:
+    """What the DAG and the pilot share: the scripts and the request's sandbox."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _install_scripts(layout.bin_dir)
+    manifest = sandbox_manifest(
+        request,
+        payload.mode,
+        payload.synthetic(),
+        resources.time_per_event_sec,
+        resources.size_per_event_kb,
+        resources.memory_mb,
+        [{"dataset": o["dataset"]} for o in outputs],
+    )
+    write_sandbox(layout.sandbox, manifest, request)
+
+
+def _lumi_ranges(lumis: list[tuple[int, int]]) -> list[list[int]]:
+    """[(run, lumi)] -> [[run, first, last]] (compact, for manifests)."""
+    ranges: list[list[int]] = []
+    for run, lumi in sorted(lumis):
+        if ranges and ranges[-1][0] == run and ranges[-1][2] + 1 == lumi:
+            ranges[-1][2] = lumi
+        else:
+            ranges.append([run, lumi, lumi])
+    return ranges
+
+
+def _group_manifest(
+    request: Request, group: MergeGroup, outputs: list[dict[str, Any]], output_dir: Path
+) -> dict[str, Any]:
+    return {
+        "request": request.request_name,
+        "group": group.name,
+        "group_index": group.index,
+        "output_dir": str(output_dir),
+        "outputs": [{"dataset": o["dataset"], "lfn": o["lfns"][group.index]} for o in outputs],
+        "nodes": {
+            n.name: {
+                "files": n.files,
+                "events": n.events,
+                "lumis": _lumi_ranges(n.lumis),
+                "first_event": n.first_event,
+                "last_event": n.last_event,
+                "sites": n.sites,
+            }
+            for n in group.nodes
+        },
+    }
+
+
+def _group_dag_lines(
+    layout: DagLayout, group: MergeGroup, throttles: dict[str, int]
+) -> Iterator[str]:
+    gdir, bin_dir, root = layout.group_dir(group.name), layout.bin_dir, layout.root
+    pin = Script(bin_dir / "pin_site.py", (ELECTED_SITE, SITE_SUBMIT))
+    post = Script(bin_dir / "post_script.py", ("$JOB", "$RETURN"))
+    limits = {k: v for k, v in throttles.items() if k in ("Processing", "Merge", "Cleanup")}
+    yield f"# {group.name}: landing elects the site, every other node is pinned to it"
+    yield from meta_lines(
+        status_file=gdir / f"{GROUP_DAG}.status",
+        status_update_sec=STATUS_UPDATE_SEC,
+        maxjobs=limits,
+    )
+    yield from job_lines(
+        "landing",
+        root / "landing.sub",
+        vars={"sites": ",".join(group.sites)},
+        retry=2,
+        post=Script(
+            bin_dir / "elect_site.py", (LANDING_OUTPUT, ELECTED_SITE, SITE_SUBMIT, "$RETURN")
+        ),
+    )
+    procs = [n.name for n in group.nodes]
+    for name in procs:
+        yield from job_lines(
+            name,
+            root / "processing.sub",
+            vars={"node": name},
+            retry=3,
+            unless_exit=2,
+            pre=pin,
+            post=post,
+            category="Processing",
+        )
+    yield from job_lines(
+        "merge", root / "merge.sub", retry=2, unless_exit=2, pre=pin, post=post, category="Merge"
+    )
+    yield from job_lines("cleanup", root / "cleanup.sub", retry=1, pre=pin, category="Cleanup")
+    yield edge_line(["landing"], procs)
+    yield edge_line(procs, ["merge"])
+    yield edge_line(["merge"], ["cleanup"])
+
+
+def _outer_dag_lines(
+    layout: DagLayout, groups: list[MergeGroup], config: Path, merge_groups: int
+) -> Iterator[str]:
+    yield f"# WMS2 DAG of {len(groups)} work units; each is a self-contained SUBDAG"
+    yield from meta_lines(
+        config=config,
+        status_file=layout.status_file,
+        status_update_sec=STATUS_UPDATE_SEC,
+        maxjobs={"MergeGroup": merge_groups},
+    )
+    for group in groups:
+        yield from subdag_lines(group.name, GROUP_DAG, layout.group_dir(group.name), "MergeGroup")
+
+
+def write_dag_directory(
+    layout: DagLayout,
+    request: Request,
+    groups: list[MergeGroup],
+    outputs: list[dict[str, Any]],
+    resources: Resources,
+    payload: PayloadOptions,
+    output_dir: Path,
+    throttles: dict[str, int],
+) -> WrittenDag:
+    """Write the whole directory. `outputs` lists each output dataset with its merged LFN
+    per work unit (`{"dataset": ..., "lfns": [...]}`)."""
+    root = layout.root
+    _prepare_root(layout, request, resources, payload, outputs)
+    max_disk = max(n.est_disk_kb for g in groups for n in g.nodes)
+    max_time = max(n.est_time_sec for g in groups for n in g.nodes)
+    name = request.request_name
+    submit_files = {
+        "landing.sub": submit.landing_submit(layout.bin_dir, name),
+        "processing.sub": submit.processing_submit(
+            layout.bin_dir,
+            layout.sandbox,
+            name,
+            resources.cores,
+            resources.memory_mb,
+            max_disk,
+            max_time // 60 + 1,
+        ),
+        "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000),
+        "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name),
+    }
+    for fname, text in submit_files.items():
+        (root / fname).write_text(text)
+    config = root / "dagman.config"
+    config.write_text(
+        "DAGMAN_MAX_SUBMITS_PER_INTERVAL = 100\n"
+        "DAGMAN_USER_LOG_SCAN_INTERVAL = 5\n"
+        "DAGMAN_MAX_JOBS_IDLE = 1000\n"
+    )
+    for group in groups:
+        gdir = layout.group_dir(group.name)
+        gdir.mkdir(exist_ok=True)
+        (gdir / GROUP_MANIFEST).write_text(
+            json.dumps(_group_manifest(request, group, outputs, output_dir), separators=(",", ":"))
+        )
+        write_dag_file(gdir / GROUP_DAG, _group_dag_lines(layout, group, throttles))
+
+    write_dag_file(
+        layout.dag_file,
+        _outer_dag_lines(layout, groups, config, throttles.get("MergeGroup", 10)),
+    )
+
+    n_proc = sum(len(g.nodes) for g in groups)
+    return WrittenDag(
+        dag_file=layout.dag_file,
+        files_written=len(list(layout.bin_dir.iterdir())) + len(submit_files) + 3 + 2 * len(groups),
+        node_counts={
+            "Landing": len(groups),
+            "Processing": n_proc,
+            "Merge": len(groups),
+            "Cleanup": len(groups),
+        },
+        total_edges=2 * n_proc + len(groups),
+        outputs=outputs,
+    )
+
+
+def write_pilot_directory(
+    layout: DagLayout,
+    request: Request,
+    resources: Resources,
+    payload: PayloadOptions,
+    outputs: list[dict[str, Any]],
+    sites: list[str],
+) -> Path:
+    """The pilot job's directory: the same sandbox and payload, run in pilot mode."""
+    _prepare_root(layout, request, resources, payload, outputs)
+    layout.pilot_dir.mkdir(exist_ok=True)
+    sub = layout.pilot_dir / PILOT_SUBMIT
+    sub.write_text(
+        submit.pilot_submit(
+            layout.bin_dir, layout.sandbox, request.request_name, resources.memory_mb, sites
+        )
+    )
+    return sub

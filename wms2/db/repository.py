@@ -1,0 +1,414 @@
+"""The one place that reads and writes WMS2 records.
+
+Every write that an activity may retry is an upsert keyed by a natural key
+(request_name; workflow per request; DAG per workflow + attempt; output per workflow +
+dataset + work unit; site name), done with the database's own INSERT .. ON CONFLICT so
+that two concurrent callers cannot create two rows. Histories are append-only inserts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Engine, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from wms2.db.tables import (
+    Base,
+    DAGHistoryRow,
+    DAGRow,
+    OutputDatasetRow,
+    RequestRow,
+    SiteRow,
+    TransitionRow,
+    WorkflowRow,
+)
+from wms2.models import (
+    ACTIVE_DAG_STATUSES,
+    DAG,
+    DAGStatus,
+    OutputDataset,
+    Request,
+    RequestStatus,
+    Site,
+    StatusTransition,
+    Workflow,
+    utcnow,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RecordNotFound(LookupError):
+    """A record that the caller named does not exist."""
+
+
+def _aware(value: Any) -> Any:
+    # SQLite hands datetimes back without a zone; everything WMS2 writes is UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _row_dict(row: Base) -> dict[str, Any]:
+    return {c.key: _aware(getattr(row, c.key)) for c in row.__table__.columns}
+
+
+def _column_values(model: BaseModel, row_cls: type[Base]) -> dict[str, Any]:
+    """Model fields that are columns of `row_cls`: JSON columns get JSON-safe values,
+    enums their string value, everything else the Python value."""
+    plain = model.model_dump()
+    as_json = model.model_dump(mode="json")
+    values: dict[str, Any] = {}
+    for col in row_cls.__table__.columns:
+        if col.key not in plain:
+            continue
+        value = plain[col.key]
+        if isinstance(col.type, JSON) or isinstance(value, Enum):
+            value = as_json[col.key]
+        values[col.key] = value
+    return values
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    # ── generic helpers ────────────────────────────────────────────────────
+
+    def _upsert(
+        self,
+        s: Session,
+        row_cls: type[Base],
+        values: dict[str, Any],
+        keys: Sequence[str],
+        insert_only: Sequence[str] = (),
+    ) -> None:
+        """Insert, or update every non-key column of the existing row (keeping its id
+        and created_at, which other rows and the audit trail depend on)."""
+        dialect = self.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(row_cls.__table__).values(**values)
+        keep = {*keys, *insert_only, "id", "created_at"}
+        changes = {k: stmt.excluded[k] for k in values if k not in keep}
+        if "updated_at" in row_cls.__table__.columns:
+            changes["updated_at"] = func.now()
+        s.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+
+    @staticmethod
+    def _one(s: Session, stmt: Select[Any], what: str) -> Any:
+        row = s.scalars(stmt).first()
+        if row is None:
+            raise RecordNotFound(what)
+        return row
+
+    def _update(self, row_cls: type[Base], where: Any, what: str, **fields: Any) -> None:
+        if "updated_at" in row_cls.__table__.columns:
+            fields.setdefault("updated_at", utcnow())
+        with self.session() as s:
+            result = s.execute(update(row_cls).where(where).values(**fields))
+            if result.rowcount == 0:
+                raise RecordNotFound(what)
+
+    # ── requests ───────────────────────────────────────────────────────────
+
+    def upsert_request(self, request: Request) -> Request:
+        values = _column_values(request, RequestRow)
+        values["request_data"] = request.model_dump(
+            mode="json", exclude={"status_transitions", "status", "created_at", "updated_at"}
+        )
+        values.pop("updated_at", None)
+        with self.session() as s:
+            # The status belongs to the state machine: a retried import must not reset it.
+            self._upsert(s, RequestRow, values, ["request_name"], insert_only=["status"])
+        return self.get_request(request.request_name)
+
+    def get_request(self, request_name: str) -> Request:
+        with self.session() as s:
+            row = self._one(
+                s,
+                select(RequestRow).where(RequestRow.request_name == request_name),
+                f"request {request_name!r}",
+            )
+            transitions = s.scalars(
+                select(TransitionRow)
+                .where(TransitionRow.request_name == request_name)
+                .order_by(TransitionRow.id)
+            ).all()
+            return self._request_model(row, transitions)
+
+    @staticmethod
+    def _request_model(row: RequestRow, transitions: Sequence[TransitionRow] = ()) -> Request:
+        # Columns that change after import override the imported document.
+        data = dict(row.request_data)
+        data.update(
+            status=row.status,
+            priority=row.priority,
+            urgent=row.urgent,
+            production_steps=row.production_steps,
+            superseded_by_request=row.superseded_by_request,
+            previous_version_request=row.previous_version_request,
+            cleanup_policy=row.cleanup_policy,
+            created_at=_aware(row.created_at),
+            updated_at=_aware(row.updated_at),
+            status_transitions=[
+                StatusTransition(
+                    from_status=t.from_status,
+                    to_status=t.to_status,
+                    timestamp=_aware(t.created_at),
+                    reason=t.reason,
+                )
+                for t in transitions
+            ],
+        )
+        return Request.model_validate(data)
+
+    def list_requests(
+        self,
+        status: RequestStatus | None = None,
+        campaign: str | None = None,
+        limit: int = 1000,
+    ) -> list[Request]:
+        stmt = select(RequestRow).order_by(RequestRow.created_at, RequestRow.request_name)
+        if status is not None:
+            stmt = stmt.where(RequestRow.status == status.value)
+        if campaign is not None:
+            stmt = stmt.where(RequestRow.campaign == campaign)
+        with self.session() as s:
+            return [self._request_model(r) for r in s.scalars(stmt.limit(limit))]
+
+    def update_request(self, request_name: str, **fields: Any) -> None:
+        """Update mutable columns (priority, production_steps, superseded_by_request, ...)."""
+        fields = {
+            k: [p.model_dump() if isinstance(p, BaseModel) else p for p in v]
+            if k == "production_steps"
+            else (v.value if isinstance(v, Enum) else v)
+            for k, v in fields.items()
+        }
+        self._update(
+            RequestRow,
+            RequestRow.request_name == request_name,
+            f"request {request_name!r}",
+            **fields,
+        )
+
+    def record_transition(
+        self, request_name: str, to_status: RequestStatus, reason: str = ""
+    ) -> StatusTransition:
+        """Append a transition and set the request's status, atomically. The from-status is
+        read under a row lock (PostgreSQL) / the database write lock (SQLite, whose
+        transactions begin IMMEDIATE), so concurrent transitions form a consistent chain."""
+        with self.session() as s:
+            row = self._one(
+                s,
+                select(RequestRow).where(RequestRow.request_name == request_name).with_for_update(),
+                f"request {request_name!r}",
+            )
+            now = utcnow()
+            from_status = row.status
+            s.add(
+                TransitionRow(
+                    request_name=request_name,
+                    from_status=from_status,
+                    to_status=to_status.value,
+                    reason=reason,
+                    created_at=now,
+                )
+            )
+            row.status = to_status.value
+            row.updated_at = now
+        return StatusTransition(
+            from_status=from_status, to_status=to_status, timestamp=now, reason=reason
+        )
+
+    def transitions(self, request_name: str) -> list[StatusTransition]:
+        return self.get_request(request_name).status_transitions
+
+    def queued_requests(self, limit: int = 1000) -> list[Request]:
+        """QUEUED requests in admission order: priority descending, then oldest first."""
+        stmt = (
+            select(RequestRow)
+            .where(RequestRow.status == RequestStatus.QUEUED.value)
+            .order_by(RequestRow.priority.desc(), RequestRow.created_at, RequestRow.id)
+            .limit(limit)
+        )
+        with self.session() as s:
+            return [self._request_model(r) for r in s.scalars(stmt)]
+
+    # ── workflows ──────────────────────────────────────────────────────────
+
+    def upsert_workflow(self, workflow: Workflow) -> Workflow:
+        with self.session() as s:
+            self._upsert(s, WorkflowRow, _column_values(workflow, WorkflowRow), ["request_name"])
+        return self.get_workflow_by_request(workflow.request_name)
+
+    def get_workflow_by_request(self, request_name: str) -> Workflow:
+        with self.session() as s:
+            row = self._one(
+                s,
+                select(WorkflowRow).where(WorkflowRow.request_name == request_name),
+                f"workflow of request {request_name!r}",
+            )
+            return Workflow.model_validate(_row_dict(row))
+
+    def update_workflow(self, workflow_id: uuid.UUID, **fields: Any) -> None:
+        self._update(
+            WorkflowRow, WorkflowRow.id == workflow_id, f"workflow {workflow_id}", **fields
+        )
+
+    # ── DAGs ───────────────────────────────────────────────────────────────
+
+    def upsert_dag(self, dag: DAG) -> DAG:
+        with self.session() as s:
+            self._upsert(s, DAGRow, _column_values(dag, DAGRow), ["workflow_id", "attempt"])
+            row = self._one(
+                s,
+                select(DAGRow).where(
+                    DAGRow.workflow_id == dag.workflow_id, DAGRow.attempt == dag.attempt
+                ),
+                f"dag {dag.workflow_id}/{dag.attempt}",
+            )
+            return DAG.model_validate(_row_dict(row))
+
+    def get_dag(self, dag_id: uuid.UUID) -> DAG:
+        with self.session() as s:
+            row = self._one(s, select(DAGRow).where(DAGRow.id == dag_id), f"dag {dag_id}")
+            return DAG.model_validate(_row_dict(row))
+
+    def dag_attempt(self, workflow_id: uuid.UUID, attempt: int) -> DAG | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(DAGRow).where(DAGRow.workflow_id == workflow_id, DAGRow.attempt == attempt)
+            ).first()
+            return None if row is None else DAG.model_validate(_row_dict(row))
+
+    def latest_dag(self, workflow_id: uuid.UUID) -> DAG | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(DAGRow)
+                .where(DAGRow.workflow_id == workflow_id)
+                .order_by(DAGRow.attempt.desc())
+            ).first()
+            return None if row is None else DAG.model_validate(_row_dict(row))
+
+    def update_dag(self, dag_id: uuid.UUID, **fields: Any) -> None:
+        fields = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+        self._update(DAGRow, DAGRow.id == dag_id, f"dag {dag_id}", **fields)
+
+    def set_dag_status(
+        self, dag_id: uuid.UUID, status: DAGStatus, unless: Sequence[DAGStatus] = (), **fields: Any
+    ) -> bool:
+        """Set a DAG's status atomically unless it is already in one of `unless` (a clean
+        stop's STOPPED must not be overwritten by a monitor that saw DAGMan exit)."""
+        fields = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+        with self.session() as s:
+            result = s.execute(
+                update(DAGRow)
+                .where(DAGRow.id == dag_id, DAGRow.status.not_in([u.value for u in unless]))
+                .values(status=status.value, **fields)
+            )
+            return result.rowcount > 0
+
+    def count_active_dags(self) -> int:
+        statuses = [s.value for s in ACTIVE_DAG_STATUSES]
+        with self.session() as s:
+            return s.scalar(select(func.count()).where(DAGRow.status.in_(statuses))) or 0
+
+    def append_dag_history(
+        self,
+        dag_id: uuid.UUID,
+        event_type: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        nodes_done: int | None = None,
+        nodes_failed: int | None = None,
+        nodes_running: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                DAGHistoryRow(
+                    dag_id=dag_id,
+                    event_type=event_type,
+                    from_status=from_status,
+                    to_status=to_status,
+                    nodes_done=nodes_done,
+                    nodes_failed=nodes_failed,
+                    nodes_running=nodes_running,
+                    detail=detail,
+                    created_at=utcnow(),
+                )
+            )
+
+    def dag_history(self, dag_id: uuid.UUID) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(DAGHistoryRow)
+                .where(DAGHistoryRow.dag_id == dag_id)
+                .order_by(DAGHistoryRow.id)
+            )
+            return [_row_dict(r) for r in rows]
+
+    # ── outputs ────────────────────────────────────────────────────────────
+
+    def upsert_output(self, output: OutputDataset) -> OutputDataset:
+        keys = ["workflow_id", "dataset_name", "work_unit"]
+        with self.session() as s:
+            self._upsert(s, OutputDatasetRow, _column_values(output, OutputDatasetRow), keys)
+            row = self._one(
+                s,
+                select(OutputDatasetRow).where(
+                    OutputDatasetRow.workflow_id == output.workflow_id,
+                    OutputDatasetRow.dataset_name == output.dataset_name,
+                    OutputDatasetRow.work_unit == output.work_unit,
+                ),
+                f"output {output.dataset_name} {output.work_unit}",
+            )
+            return OutputDataset.model_validate(_row_dict(row))
+
+    def list_outputs(self, workflow_id: uuid.UUID) -> list[OutputDataset]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(OutputDatasetRow)
+                .where(OutputDatasetRow.workflow_id == workflow_id)
+                .order_by(OutputDatasetRow.dataset_name, OutputDatasetRow.work_unit)
+            )
+            return [OutputDataset.model_validate(_row_dict(r)) for r in rows]
+
+    def update_output(self, output_id: uuid.UUID, **fields: Any) -> None:
+        fields = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+        self._update(
+            OutputDatasetRow, OutputDatasetRow.id == output_id, f"output {output_id}", **fields
+        )
+
+    # ── sites ──────────────────────────────────────────────────────────────
+
+    def upsert_site(self, site: Site) -> Site:
+        with self.session() as s:
+            self._upsert(s, SiteRow, _column_values(site, SiteRow), ["name"])
+        return self.get_site(site.name)
+
+    def get_site(self, name: str) -> Site:
+        with self.session() as s:
+            row = self._one(s, select(SiteRow).where(SiteRow.name == name), f"site {name!r}")
+            return Site.model_validate(_row_dict(row))
+
+    def list_sites(self) -> list[Site]:
+        with self.session() as s:
+            return [
+                Site.model_validate(_row_dict(r))
+                for r in s.scalars(select(SiteRow).order_by(SiteRow.name))
+            ]

@@ -1,0 +1,318 @@
+"""Inputs and outputs of WMS2's workflows and activities: one model per call, small
+(Temporal payloads stay far below 2 MB), fields added compatibly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from wms2.condor.handles import DagHandle, JobHandle, JobStatus
+from wms2.config import DEFAULT_STUCK_TIMEOUTS
+from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
+
+ADMISSION_WORKFLOW_ID = "wms2-admission"
+
+# Exception types (by name) that mean bad input: activities raise them as non-retryable
+# ApplicationErrors, and workflows list them in every retry policy.
+NON_RETRYABLE_ERRORS = [
+    "RequestImportError",
+    "SplittingError",
+    "PathEscapeError",
+    "ServiceRequestError",
+    "NotFoundError",
+    "DagSyntaxError",
+    "PilotReportError",
+    "RecordNotFound",
+]
+
+
+def request_workflow_id(request_name: str) -> str:
+    return f"request-{request_name}"
+
+
+class Activity(StrEnum):
+    """Activity names: workflows call activities by name, tests fake them by name."""
+
+    IMPORT_REQUEST = "import_request"
+    RECORD_TRANSITION = "record_transition"
+    UPDATE_REQUEST = "update_request"
+    CREATE_VERSION = "create_version_increment"
+    ENQUEUE = "enqueue_for_admission"
+    SUBMIT_PILOT = "submit_pilot"
+    AWAIT_PILOT = "await_pilot"
+    READ_PILOT_METRICS = "read_pilot_metrics"
+    PLAN_DAG = "plan_dag"
+    SUBMIT_DAG = "submit_dag"
+    MONITOR_DAG = "monitor_dag"
+    REMOVE_DAG = "remove_dag"
+    AWAIT_DAG_EXIT = "await_dag_exit"
+    QUERY_JOB = "query_job"
+    PING_BACKEND = "ping_backend"
+
+
+# ── the request workflow ────────────────────────────────────────────────────
+
+
+class Alert(BaseModel):
+    kind: str  # stuck_in_queue, slow_dag, schedd_unreachable, stuck_stopping, ...
+    status: RequestStatus
+    message: str
+    at: datetime
+
+
+class TransitionView(BaseModel):
+    from_status: RequestStatus | None
+    to_status: RequestStatus
+    at: datetime
+    reason: str = ""
+
+
+class DagProgress(BaseModel):
+    nodes_total: int = 0
+    nodes_done: int = 0
+    nodes_failed: int = 0
+    nodes_running: int = 0
+    work_units_total: int = 0
+    work_units_done: int = 0
+
+
+class RequestState(BaseModel):
+    """Everything the request workflow knows; carried across continue-as-new."""
+
+    request_name: str
+    status: RequestStatus = RequestStatus.SUBMITTED
+    status_since: datetime | None = None
+    priority: int = 0
+    urgent: bool = False
+    campaign: str = ""
+    request_type: str = ""
+    processing_version: int = 1
+    production_steps: list[ProductionStep] = Field(default_factory=list)
+    cleanup_policy: CleanupPolicy = CleanupPolicy.KEEP_UNTIL_REPLACED
+    previous_version_request: str | None = None
+    superseded_by_request: str | None = None
+    imported: bool = False
+    admitted: bool = False
+    pilot: JobHandle | None = None
+    pilot_metrics: PilotMetrics | None = None
+    dag_file: str | None = None
+    dag: DagHandle | None = None
+    dag_attempt: int = 0
+    auto_rescues: int = 0
+    progress: DagProgress = Field(default_factory=DagProgress)
+    completed_work_units: list[str] = Field(default_factory=list)
+    transitions: list[TransitionView] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+    stuck: bool = False
+    rejected_signals: list[str] = Field(default_factory=list)
+    stop_reason: str | None = None
+    stop_for_step: bool = False  # the stop was a partial-production step
+    enqueued: bool = False
+    abort_reason: str | None = None
+    restart: RestartRequest | None = None
+    failure_reason: str | None = None
+    outputs_by_state: dict[str, int] = Field(default_factory=dict)
+
+
+class RestartRequest(BaseModel):
+    catastrophic: bool = False
+    cleanup_policy: CleanupPolicy = CleanupPolicy.KEEP_UNTIL_REPLACED
+    reason: str = ""
+
+
+class LifecycleConfig(BaseModel):
+    """Timing of a request workflow, filled from Settings by whoever starts it (workflow
+    code cannot read the environment)."""
+
+    stuck_timeouts: dict[RequestStatus, int] = Field(
+        default_factory=lambda: dict(DEFAULT_STUCK_TIMEOUTS)
+    )
+    monitor_window_sec: float = 300.0  # a monitor call returns at least this often
+    poll_sec: float = 10.0  # how often it reads the status file
+    heartbeat_sec: float = 60.0
+    max_active_dags: int = 300
+    continue_as_new_after_events: int | None = None  # None: when the server suggests it
+
+    def timeout(self, status: RequestStatus) -> int | None:
+        return self.stuck_timeouts.get(status)
+
+
+class RequestInput(BaseModel):
+    request_name: str
+    config: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    urgent: bool | None = None  # overrides the request document when given
+    request_document: dict | None = None  # a ReqMgr2 document (starter.py --file)
+    previous_version_request: str | None = None
+    cleanup_policy: CleanupPolicy | None = None
+    state: RequestState | None = None  # set by continue-as-new only
+
+
+class RequestResult(BaseModel):
+    request_name: str
+    status: RequestStatus
+    reason: str | None = None
+    work_units_done: int = 0
+    superseded_by_request: str | None = None
+
+
+class StopSignal(BaseModel):
+    reason: str = "operator stop"
+
+
+class AbortSignal(BaseModel):
+    reason: str = "operator abort"
+
+
+# ── admission ────────────────────────────────────────────────────────────────
+
+
+class AdmissionEntry(BaseModel):
+    request_name: str
+    priority: int
+    enqueued_at: datetime
+
+
+class AdmissionState(BaseModel):
+    limit: int
+    queue: list[AdmissionEntry] = Field(default_factory=list)
+    active: list[str] = Field(default_factory=list)
+    admitted_total: int = 0
+
+
+class AdmissionInput(BaseModel):
+    limit: int = 300
+    state: AdmissionState | None = None
+    continue_as_new_after: int | None = None  # admissions per run; None: when suggested
+
+
+class PriorityChange(BaseModel):
+    request_name: str
+    priority: int
+
+
+# ── activities ───────────────────────────────────────────────────────────────
+
+
+class ImportInput(BaseModel):
+    request_name: str
+    urgent: bool | None = None
+    request_document: dict | None = None
+    previous_version_request: str | None = None
+    cleanup_policy: CleanupPolicy | None = None
+
+
+class ImportResult(BaseModel):
+    request_name: str
+    priority: int
+    urgent: bool
+    campaign: str
+    request_type: str
+    processing_version: int
+    production_steps: list[ProductionStep]
+    cleanup_policy: CleanupPolicy
+    output_datasets: list[str]
+
+
+class TransitionInput(BaseModel):
+    request_name: str
+    to_status: RequestStatus
+    reason: str = ""
+
+
+class RequestUpdate(BaseModel):
+    request_name: str
+    priority: int | None = None
+    production_steps: list[ProductionStep] | None = None
+    superseded_by_request: str | None = None
+
+
+class VersionInput(BaseModel):
+    request_name: str
+    cleanup_policy: CleanupPolicy
+
+
+class EnqueueInput(BaseModel):
+    request_name: str
+    priority: int
+    submitted_at: datetime  # admission order: priority, then submission time
+    max_active_dags: int
+
+
+class PilotInput(BaseModel):
+    request_name: str
+
+
+class AwaitJobInput(BaseModel):
+    handle: JobHandle
+    max_seconds: float = 300.0
+    poll_seconds: float = 5.0
+
+
+class AwaitJobResult(BaseModel):
+    status: JobStatus
+    finished: bool
+
+
+class PlanInput(BaseModel):
+    request_name: str
+    pilot_metrics: PilotMetrics | None = None
+
+
+class PlanResult(BaseModel):
+    dag_file: str
+    work_units: int
+    node_counts: dict[str, int]
+    total_nodes: int
+
+
+class SubmitDagInput(BaseModel):
+    request_name: str
+    dag_file: str
+    attempt: int
+
+
+class MonitorInput(BaseModel):
+    request_name: str
+    dag: DagHandle
+    attempt: int
+    known_work_units: list[str] = Field(default_factory=list)
+    max_seconds: float = 300.0
+    poll_seconds: float = 5.0
+
+
+class WorkUnitOutput(BaseModel):
+    dataset: str
+    lfn: str
+    site: str
+    size: int
+    events: int
+    adler32: str
+
+
+class CompletedWorkUnit(BaseModel):
+    name: str
+    outputs: list[WorkUnitOutput]
+
+
+class MonitorResult(BaseModel):
+    new_work_units: list[CompletedWorkUnit] = Field(default_factory=list)
+    progress: DagProgress = Field(default_factory=DagProgress)
+    finished: bool = False
+    exit_code: int | None = None
+    detail: str = ""
+
+
+class RemoveInput(BaseModel):
+    request_name: str
+    dag: DagHandle
+    reason: str
+
+
+class DagExit(BaseModel):
+    exit_code: int | None
+    rescue_file: str | None = None
+
+
+RequestState.model_rebuild()

@@ -1,0 +1,425 @@
+"""Domain models shared by every layer: the spec's enums and records (spec section 3.1).
+
+Validators raise ``ValueError`` with messages that name the field and the bad value, so
+an operator reading a failed import knows exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# ReqMgr2 request names use these characters only; refusing "/" and a leading dot means a
+# request name can always be used as a directory name without escaping its parent.
+REQUEST_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
+# /Primary/Processed/TIER, e.g. /QCD_Pt-15/Run3Summer23-130X_v1-v2/AODSIM
+DATASET_RE = re.compile(r"^/[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+/[A-Z][A-Z0-9\-]*$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RequestStatus(StrEnum):
+    NEW = "new"
+    SUBMITTED = "submitted"
+    QUEUED = "queued"
+    PILOT_RUNNING = "pilot_running"
+    PLANNING = "planning"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    RESUBMITTING = "resubmitting"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_REQUEST_STATUSES
+
+
+TERMINAL_REQUEST_STATUSES = frozenset(
+    {RequestStatus.COMPLETED, RequestStatus.FAILED, RequestStatus.ABORTED}
+)
+
+
+class WorkflowStatus(StrEnum):
+    NEW = "new"
+    PILOT_RUNNING = "pilot_running"
+    PLANNING = "planning"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    RESUBMITTING = "resubmitting"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class DAGStatus(StrEnum):
+    PLANNING = "planning"
+    READY = "ready"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    REMOVED = "removed"
+    HALTED = "halted"
+    STOPPED = "stopped"
+
+
+# DAGs in these states hold an admission slot.
+ACTIVE_DAG_STATUSES = frozenset({DAGStatus.SUBMITTED, DAGStatus.RUNNING})
+
+
+class OutputStatus(StrEnum):
+    PENDING = "pending"
+    DBS_REGISTERED = "dbs_registered"
+    SOURCE_PROTECTED = "source_protected"
+    TRANSFERS_REQUESTED = "transfers_requested"
+    TRANSFERRING = "transferring"
+    TRANSFERRED = "transferred"
+    SOURCE_RELEASED = "source_released"
+    ANNOUNCED = "announced"
+    INVALIDATED = "invalidated"
+    FAILED = "failed"
+
+
+class SiteStatus(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    DRAINING = "draining"
+    MAINTENANCE = "maintenance"
+
+
+class SplittingAlgo(StrEnum):
+    FILE_BASED = "FileBased"
+    EVENT_BASED = "EventBased"
+    LUMI_BASED = "LumiBased"
+    EVENT_AWARE_LUMI = "EventAwareLumiBased"
+
+
+class CleanupPolicy(StrEnum):
+    KEEP_UNTIL_REPLACED = "keep_until_replaced"
+    IMMEDIATE_CLEANUP = "immediate_cleanup"
+
+
+class NodeRole(StrEnum):
+    LANDING = "Landing"
+    PROCESSING = "Processing"
+    MERGE = "Merge"
+    CLEANUP = "Cleanup"
+
+
+def check_request_name(value: str, field: str = "request_name") -> str:
+    if not isinstance(value, str) or not REQUEST_NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"{field} {value!r} is invalid: use 1-255 letters, digits, '_', '-' or '.', "
+            "not starting with '.' or '-'"
+        )
+    return value
+
+
+def check_dataset_name(value: str, field: str) -> str:
+    if not isinstance(value, str) or not DATASET_RE.fullmatch(value):
+        raise ValueError(
+            f"{field} {value!r} is not a dataset name of the form /Primary/Processed/TIER"
+        )
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_enum_values=False, validate_assignment=True)
+
+
+class ProductionStep(_Model):
+    """One step of partial production: at `fraction` of work units done, stop and resume
+    the remainder at `priority`."""
+
+    fraction: float
+    priority: int
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_range(cls, v: float) -> float:
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"production_steps fraction {v!r} must be strictly between 0 and 1")
+        return v
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_non_negative(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"production_steps priority {v!r} must be >= 0")
+        return v
+
+
+class StatusTransition(_Model):
+    from_status: RequestStatus | None
+    to_status: RequestStatus
+    timestamp: datetime = Field(default_factory=utcnow)
+    reason: str = ""
+
+
+class LumiRange(_Model):
+    run: int = Field(ge=1)
+    lumi_start: int = Field(ge=1)
+    lumi_end: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LumiRange:
+        if self.lumi_end < self.lumi_start:
+            raise ValueError(
+                f"lumi_end {self.lumi_end} is before lumi_start {self.lumi_start} in run {self.run}"
+            )
+        return self
+
+
+class InputFile(_Model):
+    lfn: str
+    size_bytes: int = Field(ge=0)
+    events: int = Field(ge=0)
+    checksums: dict[str, str] = Field(default_factory=dict)
+    locations: list[str] = Field(default_factory=list)
+    parent_lfns: list[str] = Field(default_factory=list)
+
+
+class Request(_Model):
+    """A production request as WMS2 sees it (ReqMgr2-compatible, spec 3.1.1)."""
+
+    request_name: str
+    requestor: str
+    requestor_dn: str | None = None
+    group: str = ""
+    request_type: str = ""  # StepChain, TaskChain, ReReco, ... (metadata only)
+
+    input_dataset: str | None = None  # None for generation requests
+    secondary_input_dataset: str | None = None
+    output_datasets: list[str] = Field(default_factory=list)
+
+    cmssw_version: str
+    scram_arch: str
+    global_tag: str = ""
+
+    memory_mb: int = Field(default=2048, gt=0)
+    time_per_event_sec: float = Field(default=1.0, gt=0)
+    size_per_event_kb: float = Field(default=1.5, gt=0)
+    multicore: int = Field(default=1, ge=1)
+
+    site_whitelist: list[str] = Field(default_factory=list)
+    site_blacklist: list[str] = Field(default_factory=list)
+
+    splitting_algo: SplittingAlgo
+    splitting_params: dict[str, Any] = Field(default_factory=dict)
+
+    campaign: str = ""
+    processing_string: str = ""
+    acquisition_era: str = ""
+    processing_version: int = Field(default=1, ge=0)
+    priority: int = 100000
+    urgent: bool = False
+    production_steps: list[ProductionStep] = Field(default_factory=list)
+
+    payload_config: dict[str, Any] = Field(default_factory=dict)
+
+    previous_version_request: str | None = None
+    superseded_by_request: str | None = None
+    cleanup_policy: CleanupPolicy = CleanupPolicy.KEEP_UNTIL_REPLACED
+
+    status: RequestStatus = RequestStatus.SUBMITTED
+    status_transitions: list[StatusTransition] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("request_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_request_name(v)
+
+    @field_validator("previous_version_request", "superseded_by_request")
+    @classmethod
+    def _linked_name(cls, v: str | None, info: Any) -> str | None:
+        return None if v is None else check_request_name(v, info.field_name)
+
+    @field_validator("input_dataset", "secondary_input_dataset")
+    @classmethod
+    def _input(cls, v: str | None, info: Any) -> str | None:
+        return None if v is None else check_dataset_name(v, info.field_name)
+
+    @field_validator("output_datasets")
+    @classmethod
+    def _outputs(cls, v: list[str]) -> list[str]:
+        for name in v:
+            check_dataset_name(name, "output_datasets")
+        return v
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"priority {v!r} must be >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _production_steps(self) -> Request:
+        steps = self.production_steps
+        if steps and self.urgent:
+            raise ValueError(
+                f"urgent=True and production_steps ({len(steps)} steps) are mutually exclusive"
+            )
+        for prev, step in itertools.pairwise(steps):
+            if step.fraction <= prev.fraction:
+                raise ValueError(
+                    f"production_steps fractions must be strictly increasing: "
+                    f"{step.fraction!r} follows {prev.fraction!r}"
+                )
+            if step.priority >= prev.priority:
+                raise ValueError(
+                    f"production_steps priorities must be strictly decreasing: "
+                    f"{step.priority!r} follows {prev.priority!r}"
+                )
+        if steps and steps[0].priority >= self.priority:
+            raise ValueError(
+                f"production_steps priority {steps[0].priority!r} must be below the request "
+                f"priority {self.priority!r}"
+            )
+        return self
+
+
+class StepProfile(_Model):
+    step_name: str
+    time_per_event_sec: float = Field(ge=0)
+    memory_peak_mb: int = Field(ge=0)
+    output_size_per_event_kb: float = Field(ge=0)
+    threads_used: int = Field(default=1, ge=1)
+
+
+class PilotMetrics(_Model):
+    time_per_event_sec: float = Field(gt=0)
+    memory_peak_mb: int = Field(ge=0)
+    output_size_per_event_kb: float = Field(ge=0)
+    cpu_efficiency: float = Field(ge=0)
+    events_processed: int = Field(ge=0)
+    steps_profiled: list[StepProfile] = Field(default_factory=list)
+    recommended_events_per_job: int = Field(gt=0)
+    recommended_memory_mb: int = Field(gt=0)
+    recommended_time_per_job_sec: int = Field(gt=0)
+
+
+DEFAULT_CATEGORY_THROTTLES = {"Processing": 5000, "Merge": 100, "Cleanup": 50, "MergeGroup": 10}
+
+
+class Workflow(_Model):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    request_name: str
+    input_dataset: str | None = None
+    splitting_algo: SplittingAlgo
+    splitting_params: dict[str, Any] = Field(default_factory=dict)
+    sandbox_url: str = ""
+    config_data: dict[str, Any] = Field(default_factory=dict)
+    pilot_cluster_id: str | None = None
+    pilot_schedd: str | None = None
+    pilot_output_path: str | None = None
+    pilot_metrics: PilotMetrics | None = None
+    dag_id: uuid.UUID | None = None
+    category_throttles: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_THROTTLES)
+    )
+    total_nodes: int = 0
+    nodes_done: int = 0
+    nodes_failed: int = 0
+    nodes_queued: int = 0
+    nodes_running: int = 0
+    status: WorkflowStatus = WorkflowStatus.NEW
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DAG(_Model):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    workflow_id: uuid.UUID
+    attempt: int = Field(default=1, ge=1)  # 1 = original DAG, 2+ = rescue submissions
+    dag_file_path: str
+    submit_dir: str
+    rescue_dag_path: str | None = None
+    dagman_cluster_id: str | None = None
+    schedd_name: str | None = None
+    parent_dag_id: uuid.UUID | None = None
+    stop_requested_at: datetime | None = None
+    stop_reason: str | None = None
+    total_nodes: int = 0
+    total_edges: int = 0
+    node_counts: dict[str, int] = Field(default_factory=dict)
+    nodes_idle: int = 0
+    nodes_running: int = 0
+    nodes_done: int = 0
+    nodes_failed: int = 0
+    nodes_held: int = 0
+    total_work_units: int = 0
+    completed_work_units: list[str] = Field(default_factory=list)
+    status: DAGStatus = DAGStatus.PLANNING
+    created_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class OutputDataset(_Model):
+    """One work unit's merged output of one dataset, tracked through the output pipeline."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    workflow_id: uuid.UUID
+    dataset_name: str
+    work_unit: str  # outer DAG node name, e.g. mg_000003
+    source_site: str | None = None
+    lfn: str | None = None
+    size_bytes: int | None = None
+    events: int | None = None
+    adler32: str | None = None
+    dbs_registered: bool = False
+    dbs_registered_at: datetime | None = None
+    source_rule_id: str | None = None
+    source_protected: bool = False
+    transfer_rule_ids: list[str] = Field(default_factory=list)
+    transfer_destinations: list[str] = Field(default_factory=list)
+    transfers_complete: bool = False
+    transfers_complete_at: datetime | None = None
+    last_transfer_check: datetime | None = None
+    source_released: bool = False
+    invalidated: bool = False
+    invalidated_at: datetime | None = None
+    invalidation_reason: str | None = None
+    dbs_invalidated: bool = False
+    rucio_rules_deleted: bool = False
+    error: str | None = None
+    status: OutputStatus = OutputStatus.PENDING
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("dataset_name")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        return check_dataset_name(v, "dataset_name")
+
+
+class Site(_Model):
+    name: str
+    total_slots: int = Field(default=0, ge=0)
+    running_slots: int = Field(default=0, ge=0)
+    pending_slots: int = Field(default=0, ge=0)
+    status: SiteStatus = SiteStatus.ENABLED
+    drain_until: datetime | None = None
+    thresholds: dict[str, int] = Field(default_factory=dict)
+    schedd_name: str | None = None
+    collector_host: str | None = None
+    storage_element: str | None = None
+    storage_path: str | None = None
+    config_data: dict[str, Any] = Field(default_factory=dict)
+    updated_at: datetime = Field(default_factory=utcnow)

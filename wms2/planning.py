@@ -1,0 +1,187 @@
+"""Planning entry point: request (+ pilot metrics) -> a DAG directory ready for DAGMan.
+
+Fetches files and lumis (DBS or catalog), replicas (Rucio or catalog), splits, plans merge
+groups and writes the directory. Returns a small summary; Temporal payloads must stay far
+below 2 MB, so nothing here returns node lists.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from wms2.config import Settings
+from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_directory
+from wms2.dagfiles.layout import PILOT_DIR
+from wms2.dagfiles.writer import write_pilot_directory
+from wms2.lfn import is_mc, merged_lfn
+from wms2.merging import plan_merge_groups
+from wms2.models import PilotMetrics, Request
+from wms2.services.lumimask import LumiFilter
+from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
+from wms2.splitting import Resources, SplitInput, SplittingError, split
+
+MAX_WARNINGS = 20
+
+
+class PlanSummary(BaseModel):
+    request_name: str
+    dag_dir: str
+    dag_file: str
+    total_nodes: int
+    total_edges: int
+    node_counts: dict[str, int]
+    work_units: int
+    events: int
+    input_files: int
+    output_datasets: list[str]
+    files_written: int
+    seconds: float
+    warnings: list[str] = Field(default_factory=list)
+
+
+def resources_for(request: Request, metrics: PilotMetrics | None) -> Resources:
+    """Pilot measurements when there are any, else the requestor's estimates (urgent)."""
+    if metrics is not None:
+        return Resources(
+            time_per_event_sec=metrics.time_per_event_sec,
+            size_per_event_kb=metrics.output_size_per_event_kb or request.size_per_event_kb,
+            memory_mb=metrics.recommended_memory_mb,
+            cores=request.multicore,
+        )
+    return Resources(
+        time_per_event_sec=request.time_per_event_sec,
+        size_per_event_kb=request.size_per_event_kb,
+        memory_mb=request.memory_mb,
+        cores=request.multicore,
+    )
+
+
+def payload_options(settings: Settings) -> PayloadOptions:
+    return PayloadOptions(
+        mode=settings.payload_mode,
+        time_scale=settings.synthetic_time_scale,
+        size_scale=settings.synthetic_size_scale,
+        max_seconds=settings.synthetic_max_seconds,
+        max_output_bytes=settings.synthetic_max_output_bytes,
+    )
+
+
+def _split_input(
+    request: Request,
+    files_svc: FileCatalog,
+    replicas_svc: ReplicaCatalog,
+    resources: Resources,
+    metrics: PilotMetrics | None,
+) -> SplitInput:
+    params = dict(request.splitting_params)
+    if metrics is not None and "events_per_job" in params:
+        params["events_per_job"] = metrics.recommended_events_per_job
+    common = {
+        "algo": request.splitting_algo,
+        "params": params,
+        "resources": resources,
+        "site_whitelist": request.site_whitelist,
+        "site_blacklist": request.site_blacklist,
+    }
+    if request.input_dataset is None:
+        return SplitInput(files=[], lumis={}, generation=True, **common)
+    query = FileQuery(
+        dataset=request.input_dataset,
+        run_whitelist=list(params.get("run_whitelist") or []),
+        lumi_mask=dict(params.get("lumi_mask") or {}),
+    )
+    files = files_svc.list_files(query)
+    lumis = files_svc.file_lumis(query) if files else {}
+    locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
+    for f in files:
+        f.locations = locations.get(f.lfn, [])
+    return SplitInput(
+        files=files,
+        lumis=lumis,
+        mask_active=LumiFilter(query.run_whitelist, query.lumi_mask).active,
+        **common,
+    )
+
+
+def plan_request(
+    request: Request,
+    files_svc: FileCatalog,
+    replicas_svc: ReplicaCatalog,
+    settings: Settings,
+    metrics: PilotMetrics | None = None,
+) -> PlanSummary:
+    started = time.monotonic()
+    if not request.output_datasets:
+        raise SplittingError(f"request {request.request_name!r} names no output dataset")
+    layout = DagLayout(dag_directory(settings.submit_dir, request.request_name))
+    # A fresh plan starts from an empty directory: status, rescue and merge files of an
+    # earlier run of this request must never be read as this run's progress.
+    if layout.dag_file.exists():
+        for child in layout.root.iterdir():
+            if child.name != PILOT_DIR:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    resources = resources_for(request, metrics)
+    inp = _split_input(request, files_svc, replicas_svc, resources, metrics)
+    result = split(inp)
+    groups = plan_merge_groups(
+        result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
+    )
+    mc = is_mc(request.output_datasets[0], request.input_dataset)
+    outputs = [
+        {
+            "dataset": ds,
+            "lfns": [merged_lfn(ds, g.index, request.request_name, mc) for g in groups],
+        }
+        for ds in request.output_datasets
+    ]
+    written = write_dag_directory(
+        layout,
+        request,
+        groups,
+        outputs,
+        resources,
+        payload_options(settings),
+        Path(settings.output_dir).resolve(),
+        settings.category_throttles,
+    )
+    summary = PlanSummary(
+        request_name=request.request_name,
+        dag_dir=str(layout.root),
+        dag_file=str(written.dag_file),
+        total_nodes=sum(written.node_counts.values()),
+        total_edges=written.total_edges,
+        node_counts=written.node_counts,
+        work_units=len(groups),
+        events=sum(n.events for n in result.nodes),
+        input_files=len(inp.files),
+        output_datasets=list(request.output_datasets),
+        files_written=written.files_written,
+        seconds=round(time.monotonic() - started, 3),
+        warnings=result.warnings[:MAX_WARNINGS]
+        + (
+            [f"... and {len(result.warnings) - MAX_WARNINGS} more"]
+            if len(result.warnings) > MAX_WARNINGS
+            else []
+        ),
+    )
+    layout.plan_file.write_text(summary.model_dump_json(indent=1))
+    return summary
+
+
+def prepare_pilot(request: Request, settings: Settings) -> Path:
+    """Write the pilot's sandbox and submit file; returns the submit file."""
+    layout = DagLayout(dag_directory(settings.submit_dir, request.request_name))
+    sites = request.site_whitelist or [settings.local_site]
+    outputs = [{"dataset": ds} for ds in request.output_datasets]
+    return write_pilot_directory(
+        layout, request, resources_for(request, None), payload_options(settings), outputs, sites
+    )
+
+
+def load_plan(dag_dir: Path) -> PlanSummary:
+    return PlanSummary.model_validate(json.loads(DagLayout(Path(dag_dir)).plan_file.read_text()))

@@ -1,0 +1,221 @@
+"""Offline catalog: ReqMgr2, DBS and Rucio served from a directory of JSON files.
+
+Layout of the catalog directory:
+
+    requests/*.json   ReqMgr2 request documents (the inner dict, with "RequestName")
+    datasets/*.json   {"dataset": "/P/Proc/TIER", "blocks": [{"name": ...,
+                        "files": [{"lfn", "size", "events", "adler32",
+                                   "lumis": {"<run>": [lumi, ...]},
+                                   "replicas": ["T1_US_FNAL_Disk", ...]}]}]}
+    config.json       optional: {"destinations": {"<TIER or dataset>": ["RSE", ...]},
+                                 "rule_polls_to_ok": 2, "stuck_rses": ["RSE", ...]}
+
+What WMS2 asks the catalog to do (rules) is recorded under a separate state directory, so
+the shipped catalog stays read-only. Rules progress REPLICATING -> OK after
+`rule_polls_to_ok` polls, like a transfer that takes time; rules to a `stuck_rses` RSE go
+STUCK.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from wms2.models import InputFile
+from wms2.services.errors import NotFoundError, ServiceRequestError
+from wms2.services.lumimask import LumiFilter
+from wms2.services.protocols import FileQuery, Rule, RuleState
+from wms2.services.rucio import sites_of
+
+
+class OfflineCatalog:
+    service = "catalog"
+
+    def __init__(self, catalog_dir: Path, state_dir: Path) -> None:
+        self.root = Path(catalog_dir)
+        if not self.root.is_dir():
+            raise ServiceRequestError("catalog", f"catalog directory {self.root} does not exist")
+        self.state_dir = Path(state_dir)
+
+    # ── loading ────────────────────────────────────────────────────────────
+
+    def _read(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
+
+    @cached_property
+    def _request_paths(self) -> dict[str, Path]:
+        paths = {}
+        for p in sorted((self.root / "requests").glob("*.json")):
+            paths[self._read(p).get("RequestName", p.stem)] = p
+        return paths
+
+    @cached_property
+    def _dataset_paths(self) -> dict[str, Path]:
+        return {
+            self._read(p)["dataset"]: p for p in sorted((self.root / "datasets").glob("*.json"))
+        }
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        path = self.root / "config.json"
+        return self._read(path) if path.exists() else {}
+
+    def _dataset(self, dataset: str) -> dict[str, Any]:
+        path = self._dataset_paths.get(dataset)
+        if path is None:
+            raise NotFoundError("dbs", f"dataset {dataset} does not exist")
+        return self._read(path)
+
+    def _files(self, dataset: str) -> Iterator[dict[str, Any]]:
+        for block in self._dataset(dataset)["blocks"]:
+            yield from block["files"]
+
+    # ── ReqMgr2 ────────────────────────────────────────────────────────────
+
+    def get_request(self, request_name: str) -> dict[str, Any]:
+        path = self._request_paths.get(request_name)
+        if path is None:
+            raise NotFoundError("reqmgr2", f"request {request_name!r} does not exist")
+        return self._read(path)
+
+    def request_names(self) -> list[str]:
+        return sorted(self._request_paths)
+
+    # ── DBS ────────────────────────────────────────────────────────────────
+
+    def list_blocks(self, dataset: str) -> list[str]:
+        return [b["name"] for b in self._dataset(dataset)["blocks"]]
+
+    def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
+        keep = LumiFilter(query.run_whitelist, query.lumi_mask)
+        result = {}
+        for f in self._files(query.dataset):
+            pairs = sorted(
+                (int(run), int(lumi))
+                for run, lumis in f.get("lumis", {}).items()
+                for lumi in lumis
+                if keep(int(run), int(lumi))
+            )
+            if pairs:
+                result[f["lfn"]] = pairs
+        return result
+
+    def list_files(self, query: FileQuery) -> list[InputFile]:
+        kept = (
+            self.file_lumis(query)
+            if LumiFilter(query.run_whitelist, query.lumi_mask).active
+            else None
+        )
+        return sorted(
+            (
+                InputFile(
+                    lfn=f["lfn"],
+                    size_bytes=int(f["size"]),
+                    events=int(f["events"]),
+                    checksums={"adler32": f["adler32"]} if f.get("adler32") else {},
+                )
+                for f in self._files(query.dataset)
+                if f.get("valid", True) and (kept is None or f["lfn"] in kept)
+            ),
+            key=lambda f: f.lfn,
+        )
+
+    # ── Rucio ──────────────────────────────────────────────────────────────
+
+    @cached_property
+    def _replica_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for dataset in self._dataset_paths:
+            for f in self._files(dataset):
+                index[f["lfn"]] = sites_of(f.get("replicas", []))
+        return index
+
+    def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
+        return {lfn: list(self._replica_index.get(lfn, [])) for lfn in lfns}
+
+    def destinations(self, dataset: str) -> list[str]:
+        """RSEs an output dataset should be transferred to (Rucio subscriptions offline)."""
+        table = self.config.get("destinations", {})
+        return list(table.get(dataset) or table.get(dataset.rsplit("/", 1)[-1]) or [])
+
+    @contextmanager
+    def _state(self, name: str) -> Iterator[dict[str, Any]]:
+        """Read-modify-write of one state file under an exclusive lock (several worker
+        threads or processes may use the catalog at once)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / f"{name}.json"
+        with open(self.state_dir / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = json.loads(path.read_text()) if path.exists() else {}
+            yield data
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+
+    def create_rule(
+        self,
+        dids: list[str],
+        rse_expression: str,
+        copies: int = 1,
+        grouping: str = "DATASET",
+        lifetime: int | None = None,
+        comment: str = "",
+    ) -> str:
+        if copies < 1:
+            raise ServiceRequestError("rucio", f"copies {copies} must be >= 1")
+        rule_id = uuid.uuid4().hex
+        with self._state("rules") as rules:
+            rules[rule_id] = {
+                "dids": dids,
+                "rse_expression": rse_expression,
+                "copies": copies,
+                "grouping": grouping,
+                "lifetime": lifetime,
+                "comment": comment,
+                "polls": 0,
+                "deleted": False,
+            }
+        return rule_id
+
+    def get_rule(self, rule_id: str) -> Rule:
+        with self._state("rules") as rules:
+            rule = rules.get(rule_id)
+            if rule is None or rule["deleted"]:
+                raise NotFoundError("rucio", f"rule {rule_id} does not exist")
+            rule["polls"] += 1
+            if rule["rse_expression"] in self.config.get("stuck_rses", []):
+                state = RuleState.STUCK
+            elif rule["polls"] >= int(self.config.get("rule_polls_to_ok", 2)):
+                state = RuleState.OK
+            else:
+                state = RuleState.REPLICATING
+        n = len(rule["dids"])
+        return Rule(
+            id=rule_id,
+            rse_expression=rule["rse_expression"],
+            state=state,
+            dids=tuple(rule["dids"]),
+            locks_ok=n if state is RuleState.OK else 0,
+            locks_replicating=n if state is RuleState.REPLICATING else 0,
+            locks_stuck=n if state is RuleState.STUCK else 0,
+        )
+
+    def delete_rule(self, rule_id: str) -> None:
+        with self._state("rules") as rules:
+            if rule_id not in rules or rules[rule_id]["deleted"]:
+                raise NotFoundError("rucio", f"rule {rule_id} does not exist")
+            rules[rule_id]["deleted"] = True
+
+    def recorded_rules(self) -> dict[str, dict[str, Any]]:
+        with self._state("rules") as rules:
+            return dict(rules)

@@ -1,0 +1,59 @@
+"""DBS reader: files, blocks and file lumis of a dataset.
+
+DBS rejects a `limit` parameter on /files, so none is sent. Lumis come per block from
+/filelumis; the run whitelist and lumi mask are applied here, on what DBS returned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from wms2.models import InputFile
+from wms2.services.errors import ServiceRequestError
+from wms2.services.http import ServiceClient
+from wms2.services.lumimask import LumiFilter
+from wms2.services.protocols import FileQuery
+
+
+class DBSClient:
+    def __init__(self, http: ServiceClient) -> None:
+        self.http = http
+
+    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        rows = self.http.get_json(path, params=params)
+        if not isinstance(rows, list):
+            raise ServiceRequestError("dbs", f"{path} returned {type(rows).__name__}, not a list")
+        return rows
+
+    def list_blocks(self, dataset: str) -> list[str]:
+        return [r["block_name"] for r in self._list("/blocks", dataset=dataset)]
+
+    def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
+        keep = LumiFilter(query.run_whitelist, query.lumi_mask)
+        lumis: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for block in self.list_blocks(query.dataset):
+            for row in self._list("/filelumis", block_name=block, validFileOnly=1):
+                run = int(row["run_num"])
+                sections = row["lumi_section_num"]
+                for lumi in sections if isinstance(sections, list) else [sections]:
+                    if keep(run, int(lumi)):
+                        lumis[row["logical_file_name"]].append((run, int(lumi)))
+        return {lfn: sorted(set(pairs)) for lfn, pairs in lumis.items()}
+
+    def list_files(self, query: FileQuery) -> list[InputFile]:
+        rows = self._list("/files", dataset=query.dataset, detail=1, validFileOnly=1)
+        files = [
+            InputFile(
+                lfn=r["logical_file_name"],
+                size_bytes=int(r.get("file_size") or 0),
+                events=int(r.get("event_count") or 0),
+                checksums={"adler32": r["adler32"]} if r.get("adler32") else {},
+            )
+            for r in rows
+            if r.get("is_file_valid", 1)
+        ]
+        if query.run_whitelist or query.lumi_mask:
+            kept = self.file_lumis(query)
+            files = [f for f in files if f.lfn in kept]
+        return sorted(files, key=lambda f: f.lfn)

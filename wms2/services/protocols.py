@@ -1,0 +1,90 @@
+"""What WMS2 needs from ReqMgr2, DBS and Rucio. Both the HTTP clients and the offline
+catalog implement these, so planning and the output pipeline do not care which is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from wms2.models import InputFile
+
+
+class RuleState(StrEnum):
+    REPLICATING = "REPLICATING"
+    OK = "OK"
+    STUCK = "STUCK"
+    SUSPENDED = "SUSPENDED"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    rse_expression: str
+    state: RuleState
+    dids: tuple[str, ...] = ()
+    locks_ok: int = 0
+    locks_replicating: int = 0
+    locks_stuck: int = 0
+
+
+@dataclass
+class FileQuery:
+    """A dataset's files, optionally cut by run whitelist and lumi mask
+    (``{"run": [[first, last], ...]}``, the CMS golden-JSON shape)."""
+
+    dataset: str
+    run_whitelist: list[int] = field(default_factory=list)
+    lumi_mask: dict[str, list[list[int]]] = field(default_factory=dict)
+
+
+class RequestSource(Protocol):
+    def get_request(self, request_name: str) -> dict[str, Any]:
+        """The ReqMgr2 document of one request (the inner dict of the envelope)."""
+        ...
+
+
+class FileCatalog(Protocol):
+    def list_files(self, query: FileQuery) -> list[InputFile]:
+        """Valid files of a dataset with size, events and adler32. Only files that keep at
+        least one lumi after the query's whitelist and mask are returned."""
+        ...
+
+    def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
+        """(run, lumi) pairs per LFN, already cut by the query's whitelist and mask."""
+        ...
+
+    def list_blocks(self, dataset: str) -> list[str]: ...
+
+
+class ReplicaCatalog(Protocol):
+    def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
+        """CMS site names holding a disk replica of each LFN (tape-only excluded)."""
+        ...
+
+    def create_rule(
+        self,
+        dids: list[str],
+        rse_expression: str,
+        copies: int = 1,
+        grouping: str = "DATASET",
+        lifetime: int | None = None,
+        comment: str = "",
+    ) -> str: ...
+
+    def get_rule(self, rule_id: str) -> Rule: ...
+
+    def delete_rule(self, rule_id: str) -> None: ...
+
+
+class DataService(RequestSource, FileCatalog, ReplicaCatalog, Protocol):
+    """Everything planning needs, in one object."""
+
+
+@dataclass
+class Services:
+    """The backends a worker was configured with."""
+
+    requests: RequestSource
+    files: FileCatalog
+    replicas: ReplicaCatalog

@@ -1,0 +1,114 @@
+"""Rucio client: replica lookup and replication rules, scope `cms`.
+
+RSE names are reported as CMS site names: `_Disk`, `_Tape`, `_Test` and `_Temp` suffixes
+are dropped, and tape RSEs are skipped, so a file that exists only on tape has no location.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wms2.services.errors import ServiceRequestError
+from wms2.services.http import ServiceClient
+from wms2.services.protocols import Rule, RuleState
+
+SCOPE = "cms"
+REPLICA_BATCH = 1000
+_SUFFIXES = ("_Disk", "_Tape", "_Test", "_Temp")
+
+
+def rse_to_site(rse: str) -> str | None:
+    """CMS site name of an RSE, or None for a tape RSE."""
+    if rse.endswith("_Tape") or rse.endswith("_MSS"):
+        return None
+    for suffix in _SUFFIXES:
+        if rse.endswith(suffix):
+            return rse[: -len(suffix)]
+    return rse
+
+
+def sites_of(rses: Any) -> list[str]:
+    return sorted({s for rse in rses if (s := rse_to_site(rse)) is not None})
+
+
+class RucioClient:
+    def __init__(self, http: ServiceClient, account: str) -> None:
+        self.http = http
+        self.account = account
+        self._token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            response = self.http.request(
+                "GET", "/auth/x509", headers={"X-Rucio-Account": self.account}
+            )
+            token = response.headers.get("X-Rucio-Auth-Token")
+            if not token:
+                raise ServiceRequestError("rucio", "authentication returned no token")
+            self._token = token
+        return {"X-Rucio-Auth-Token": self._token, "X-Rucio-Account": self.account}
+
+    def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {lfn: [] for lfn in lfns}
+        for i in range(0, len(lfns), REPLICA_BATCH):
+            batch = lfns[i : i + REPLICA_BATCH]
+            response = self.http.request(
+                "POST",
+                "/replicas/list",
+                headers={**self._headers(), "Accept": "application/x-json-stream"},
+                json={"dids": [{"scope": SCOPE, "name": n} for n in batch], "all_states": False},
+            )
+            for row in _json_rows(response.text):
+                found[row["name"]] = sites_of((row.get("rses") or {}).keys())
+        return found
+
+    def create_rule(
+        self,
+        dids: list[str],
+        rse_expression: str,
+        copies: int = 1,
+        grouping: str = "DATASET",
+        lifetime: int | None = None,
+        comment: str = "",
+    ) -> str:
+        payload = {
+            "dids": [{"scope": SCOPE, "name": d} for d in dids],
+            "copies": copies,
+            "rse_expression": rse_expression,
+            "grouping": grouping,
+            "lifetime": lifetime,
+            "account": self.account,
+            "comment": comment,
+        }
+        ids = self.http.post_json("/rules/", payload, headers=self._headers())
+        if not isinstance(ids, list) or not ids:
+            raise ServiceRequestError("rucio", f"rule creation returned {ids!r}")
+        return str(ids[0])
+
+    def get_rule(self, rule_id: str) -> Rule:
+        r = self.http.get_json(f"/rules/{rule_id}", headers=self._headers())
+        return Rule(
+            id=r["id"],
+            rse_expression=r["rse_expression"],
+            state=RuleState(r["state"]),
+            dids=(r.get("name", ""),),
+            locks_ok=int(r.get("locks_ok_cnt", 0)),
+            locks_replicating=int(r.get("locks_replicating_cnt", 0)),
+            locks_stuck=int(r.get("locks_stuck_cnt", 0)),
+        )
+
+    def delete_rule(self, rule_id: str) -> None:
+        self.http.request(
+            "DELETE", f"/rules/{rule_id}", headers=self._headers(), json={"purge_replicas": False}
+        )
+
+
+def _json_rows(text: str) -> list[dict[str, Any]]:
+    """Rucio streams one JSON object per line; some proxies turn it into a JSON list."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

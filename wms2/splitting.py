@@ -1,0 +1,253 @@
+"""Splitters: pure functions from input files (and their lumis) to processing nodes.
+
+A ProcessingNode is the planning-time form of the spec's DAGNodeSpec for processing: a
+slotted dataclass, because a large request has 100,000 of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wms2.models import InputFile, SplittingAlgo
+
+
+class SplittingError(ValueError):
+    """The splitting parameters cannot produce any valid node for this input."""
+
+
+@dataclass(slots=True)
+class ProcessingNode:
+    index: int
+    files: list[str]
+    events: int
+    lumis: list[tuple[int, int]] = field(default_factory=list)  # (run, lumi)
+    first_event: int | None = None  # 1-based, inclusive; within the file for EventBased
+    last_event: int | None = None
+    sites: list[str] = field(default_factory=list)
+    est_time_sec: int = 0
+    est_memory_mb: int = 0
+    est_disk_kb: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"proc_{self.index:06d}"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one event costs, from pilot metrics or the requestor's estimates."""
+
+    time_per_event_sec: float
+    size_per_event_kb: float
+    memory_mb: int
+    cores: int = 1
+
+
+@dataclass(frozen=True)
+class SplitInput:
+    algo: SplittingAlgo
+    params: dict[str, Any]
+    files: list[InputFile]  # with locations filled in; empty for generation
+    lumis: dict[str, list[tuple[int, int]]]  # LFN -> (run, lumi), after whitelist/mask
+    resources: Resources
+    site_whitelist: list[str] = field(default_factory=list)
+    site_blacklist: list[str] = field(default_factory=list)
+    generation: bool = False
+    mask_active: bool = False
+
+
+@dataclass
+class SplitResult:
+    nodes: list[ProcessingNode]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _positive_int(params: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = params.get(key, default)
+    if value is None:
+        raise SplittingError(f"splitting parameter {key} is required")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SplittingError(f"splitting parameter {key} {value!r} must be a positive integer")
+    return value
+
+
+def choose_sites(locations: Iterable[str], whitelist: list[str], blacklist: list[str]) -> list[str]:
+    """Where a node may run: the data's sites within the whitelist, minus the blacklist.
+    With no usable data site, any whitelisted site (reading remotely through AAA)."""
+    sites = set(locations)
+    if whitelist:
+        sites = (sites & set(whitelist)) or set(whitelist)
+    return sorted(sites - set(blacklist))
+
+
+def _by_location(files: list[InputFile]) -> Iterator[list[InputFile]]:
+    """Files grouped by their set of locations, groups in first-seen order (data locality:
+    a node never mixes files that live at different sites)."""
+    groups: dict[tuple[str, ...], list[InputFile]] = {}
+    for f in files:
+        groups.setdefault(tuple(sorted(f.locations)), []).append(f)
+    yield from groups.values()
+
+
+def _file_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    per_job = _positive_int(inp.params, "files_per_job", 1)
+    for group in _by_location(inp.files):
+        for i in range(0, len(group), per_job):
+            batch = group[i : i + per_job]
+            make(
+                batch,
+                sum(f.events for f in batch),
+                [lumi for f in batch for lumi in inp.lumis.get(f.lfn, [])],
+            )
+
+
+def _event_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    per_job = _positive_int(inp.params, "events_per_job")
+    for f in inp.files:
+        if f.events == 0:
+            out.warnings.append(f"{f.lfn} has no events and was skipped")
+            continue
+        for start in range(1, f.events + 1, per_job):
+            end = min(start + per_job - 1, f.events)
+            make([f], end - start + 1, inp.lumis.get(f.lfn, []), start, end)
+
+
+def _lumi_units(inp: SplitInput) -> Iterator[tuple[InputFile, tuple[int, int], float]]:
+    """(file, (run, lumi), estimated events) for every kept lumi, in locality order."""
+    for group in _by_location(inp.files):
+        for f in group:
+            lumis = inp.lumis.get(f.lfn, [])
+            for lumi in lumis:
+                yield f, lumi, f.events / len(lumis)
+
+
+def _lumi_jobs(
+    inp: SplitInput, make: _NodeFactory, full: Callable[[int, float, float], bool]
+) -> None:
+    """Accumulate lumis into jobs until `full(lumis, events, next_events)` says the next
+    lumi does not fit; never across a location group, nor across runs if split_on_run."""
+    split_on_run = bool(inp.params.get("split_on_run", False))
+    files: dict[str, InputFile] = {}
+    lumis: list[tuple[int, int]] = []
+    events = 0.0
+    locations: tuple[str, ...] | None = None
+
+    def flush() -> None:
+        nonlocal files, lumis, events
+        if lumis:
+            make(list(files.values()), round(events), lumis)
+        files, lumis, events = {}, [], 0.0
+
+    for f, lumi, ev in _lumi_units(inp):
+        loc = tuple(sorted(f.locations))
+        if lumis and (
+            loc != locations
+            or (split_on_run and lumi[0] != lumis[-1][0])
+            or full(len(lumis), events, ev)
+        ):
+            flush()
+        locations = loc
+        files.setdefault(f.lfn, f)
+        lumis.append(lumi)
+        events += ev
+    flush()
+
+
+def _lumi_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    per_job = _positive_int(inp.params, "lumis_per_job", 8)
+    _lumi_jobs(inp, make, lambda n, _ev, _next: n >= per_job)
+
+
+def _event_aware_lumi(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    per_job = _positive_int(inp.params, "events_per_job")
+    for f, lumi, ev in _lumi_units(inp):
+        if ev > per_job:
+            out.warnings.append(
+                f"lumi {lumi[0]}:{lumi[1]} of {f.lfn} has ~{ev:.0f} events, more than "
+                f"events_per_job {per_job}: it runs as a job of its own"
+            )
+    # A job takes lumis while it stays within events_per_job; a lumi that alone exceeds
+    # it still gets a job (of its own, since nothing else fits beside it).
+    _lumi_jobs(inp, make, lambda _n, ev, nxt: ev + nxt > per_job)
+
+
+def _generation(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    total = _positive_int(inp.params, "request_num_events")
+    per_job = _positive_int(inp.params, "events_per_job")
+    per_lumi = _positive_int(inp.params, "events_per_lumi", per_job)
+    if per_lumi > per_job:
+        raise SplittingError(
+            f"splitting parameter events_per_lumi {per_lumi} exceeds events_per_job {per_job}"
+        )
+    first_lumi = _positive_int(inp.params, "first_lumi", 1)
+    first_event = _positive_int(inp.params, "first_event", 1)
+    lumi = first_lumi
+    for start in range(0, total, per_job):
+        n = min(per_job, total - start)
+        n_lumis = math.ceil(n / per_lumi)
+        lumis = [(1, lumi + k) for k in range(n_lumis)]
+        lumi += n_lumis
+        make([], n, lumis, first_event + start, first_event + start + n - 1)
+
+
+_NodeFactory = Callable[..., ProcessingNode]
+
+SPLITTERS: dict[SplittingAlgo, Callable[[SplitInput, SplitResult, _NodeFactory], None]] = {
+    SplittingAlgo.FILE_BASED: _file_based,
+    SplittingAlgo.EVENT_BASED: _event_based,
+    SplittingAlgo.LUMI_BASED: _lumi_based,
+    SplittingAlgo.EVENT_AWARE_LUMI: _event_aware_lumi,
+}
+
+
+def split(inp: SplitInput) -> SplitResult:
+    """Split the input into processing nodes, numbered from 0 in a deterministic order."""
+    if not inp.generation:
+        if not inp.files:
+            raise SplittingError(
+                "the run whitelist / lumi mask excludes every file of the input dataset"
+                if inp.mask_active
+                else "the input dataset has no valid files"
+            )
+        needs_lumis = inp.algo in (SplittingAlgo.LUMI_BASED, SplittingAlgo.EVENT_AWARE_LUMI)
+        if needs_lumis and not any(inp.lumis.get(f.lfn) for f in inp.files):
+            raise SplittingError(f"{inp.algo.value} splitting needs lumis, and no file has any")
+    res = inp.resources
+    out = SplitResult(nodes=[])
+
+    def make(
+        files: list[InputFile],
+        events: int,
+        lumis: list[tuple[int, int]],
+        first: int | None = None,
+        last: int | None = None,
+    ) -> ProcessingNode:
+        locations = set(files[0].locations) if files else set()
+        for f in files[1:]:
+            locations &= set(f.locations)
+        input_kb = sum(f.size_bytes for f in files) // 1024
+        if first is not None and files and files[0].events:
+            input_kb = input_kb * events // files[0].events  # a slice of one file
+        node = ProcessingNode(
+            index=len(out.nodes),
+            files=[f.lfn for f in files],
+            events=events,
+            lumis=lumis,
+            first_event=first,
+            last_event=last,
+            sites=choose_sites(locations, inp.site_whitelist, inp.site_blacklist),
+            est_time_sec=max(1, round(events * res.time_per_event_sec / res.cores)),
+            est_memory_mb=res.memory_mb,
+            est_disk_kb=input_kb + round(events * res.size_per_event_kb) + 1,
+        )
+        out.nodes.append(node)
+        return node
+
+    splitter = _generation if inp.generation else SPLITTERS[inp.algo]
+    splitter(inp, out, make)
+    if not out.nodes:
+        raise SplittingError("splitting produced no processing node (every file has 0 events)")
+    return out

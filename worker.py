@@ -1,0 +1,160 @@
+"""WMS2 worker: all workflows and activities on one task queue.
+
+    python worker.py [--metrics-port 9464]
+
+Connects to TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (default localhost:7233 / default),
+uses the task queue, database, service and execution backends from the WMS2_ settings,
+and shuts down gracefully on SIGINT/SIGTERM (running activities are given time to end;
+long-running ones resume elsewhere from their heartbeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.admission import AdmissionActivities
+from activities.dags import DagActivities
+from activities.deps import ActivityDeps
+from activities.pilot import PilotActivities
+from activities.requests import RequestActivities
+from wms2.condor import build_backend
+from wms2.config import Settings
+from wms2.db import Repository, make_engine, upgrade_database
+from wms2.services.factory import build_services
+from workflows.admission import AdmissionWorkflow
+from workflows.request import RequestWorkflow
+
+WORKFLOWS = [RequestWorkflow, AdmissionWorkflow]
+
+
+def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    req, pilot, dags, adm = (
+        RequestActivities(deps),
+        PilotActivities(deps),
+        DagActivities(deps),
+        AdmissionActivities(deps),
+    )
+    return [
+        req.import_request, req.record_transition, req.update_request, req.create_version_increment,
+        adm.enqueue_for_admission,
+        pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
+        dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,
+        dags.query_job, dags.ping_backend,
+    ]  # fmt: skip
+
+
+def metrics_runtime(metrics_port: int) -> Runtime:
+    """A Temporal runtime that serves the SDK's and WMS2's metrics for Prometheus."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
+    )
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+
+
+def build_deps(settings: Settings, client: Client | None) -> ActivityDeps:
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    return ActivityDeps(
+        settings=settings,
+        repo=Repository(engine),
+        services=build_services(settings),
+        backend=build_backend(settings),
+        client=client,
+    )
+
+
+async def publish_request_counts(client: Client, meter: MetricMeter, settings: Settings) -> None:
+    """Gauges of requests by status and of stuck requests, from visibility counts (only
+    with --metrics-port). Every worker publishes the same fleet-wide numbers."""
+    from wms2.models import RequestStatus
+
+    by_status = meter.create_gauge("wms2_requests", "requests by WMS2 status")
+    stuck = meter.create_gauge("wms2_requests_stuck", "requests with a stuck alert")
+    base = "WorkflowType = 'RequestWorkflow' AND ExecutionStatus = 'Running'"
+    while True:
+        try:
+            for status in RequestStatus:
+                count = await client.count_workflows(
+                    f"WorkflowType = 'RequestWorkflow' AND WMS2Status = '{status.value}'"
+                )
+                by_status.set(count.count, {"status": status.value})
+            stuck.set((await client.count_workflows(f"{base} AND WMS2Stuck = true")).count)
+        except Exception as e:  # visibility may lag or be down: try again next round
+            logging.warning("request counts for metrics failed: %s", e)
+        await asyncio.sleep(settings.metrics_interval_sec)
+
+
+async def run(settings: Settings, metrics_port: int | None) -> None:
+    runtime = metrics_runtime(metrics_port) if metrics_port is not None else None
+    client = await connect(settings, runtime)
+    deps = build_deps(settings, client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=WORKFLOWS,
+            activities=all_activities(deps),
+            activity_executor=pool,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        logging.info(
+            "WMS2 worker on %s/%s, task queue %s, %s backend, %s services",
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.task_queue,
+            settings.execution_backend.value,
+            settings.service_backend.value,
+        )
+        async with worker:
+            counts = None
+            if runtime is not None:
+                counts = asyncio.create_task(
+                    publish_request_counts(client, runtime.metric_meter, settings)
+                )
+            await stop.wait()
+            logging.info("shutting down")
+            if counts is not None:
+                counts.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(run(Settings(), args.metrics_port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

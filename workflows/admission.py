@@ -1,0 +1,119 @@
+"""AdmissionWorkflow: the single global admission queue (workflow id `wms2-admission`).
+
+Requests join with signal-with-start (`enqueue`), wait for an `admitted` signal, and
+`release` their slot when they leave ACTIVE or end. The queue is ordered by priority
+(highest first), then submission time; the limit of active requests changes by update.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from wms2.messages import (
+        AdmissionEntry,
+        AdmissionInput,
+        AdmissionState,
+        PriorityChange,
+        request_workflow_id,
+    )
+
+
+def _order(entry: AdmissionEntry) -> tuple[int, str, str]:
+    return (-entry.priority, entry.enqueued_at.isoformat(), entry.request_name)
+
+
+@workflow.defn
+class AdmissionWorkflow:
+    @workflow.init
+    def __init__(self, inp: AdmissionInput) -> None:
+        # Built from the input before any signal is handled: signal-with-start delivers
+        # `enqueue` in the very first activation.
+        self.state = inp.state or AdmissionState(limit=inp.limit)
+
+    def _publish(self) -> None:
+        meter = workflow.metric_meter()
+        meter.create_gauge("wms2_admission_queue_depth", "requests waiting for admission").set(
+            len(self.state.queue)
+        )
+        meter.create_gauge("wms2_admission_active", "requests holding an admission slot").set(
+            len(self.state.active)
+        )
+
+    @workflow.run
+    async def run(self, inp: AdmissionInput) -> None:
+        s = self.state
+        admitted_here = 0
+
+        def continue_as_new_due() -> bool:
+            limit = inp.continue_as_new_after
+            return workflow.info().is_continue_as_new_suggested() or (
+                limit is not None and admitted_here >= limit
+            )
+
+        while True:
+            await workflow.wait_condition(
+                lambda: (bool(s.queue) and len(s.active) < s.limit) or continue_as_new_due()
+            )
+            if continue_as_new_due():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    AdmissionInput(
+                        limit=s.limit, state=s, continue_as_new_after=inp.continue_as_new_after
+                    )
+                )
+            self._publish()
+            s.queue.sort(key=_order)
+            entry = s.queue.pop(0)
+            s.active.append(entry.request_name)
+            s.admitted_total += 1
+            admitted_here += 1
+            try:
+                await workflow.get_external_workflow_handle(
+                    request_workflow_id(entry.request_name)
+                ).signal("admitted")
+                workflow.logger.info(
+                    "admitted %s (priority %d)", entry.request_name, entry.priority
+                )
+            except Exception as e:  # the request workflow is gone: free the slot again
+                workflow.logger.warning("could not admit %s: %s", entry.request_name, e)
+                s.active.remove(entry.request_name)
+            self._publish()
+
+    @workflow.signal
+    def enqueue(self, entry: AdmissionEntry) -> None:
+        s = self.state
+        if entry.request_name in s.active:
+            return  # a retried enqueue of an admitted request
+        s.queue = [e for e in s.queue if e.request_name != entry.request_name]
+        s.queue.append(entry)
+        s.queue.sort(key=_order)
+
+    @workflow.signal
+    def release(self, request_name: str) -> None:
+        s = self.state
+        if request_name in s.active:
+            s.active.remove(request_name)
+        s.queue = [e for e in s.queue if e.request_name != request_name]
+        self._publish()
+
+    @workflow.signal
+    def set_priority(self, change: PriorityChange) -> None:
+        for e in self.state.queue:
+            if e.request_name == change.request_name:
+                e.priority = change.priority
+        self.state.queue.sort(key=_order)
+
+    @workflow.update
+    def set_limit(self, limit: int) -> int:
+        previous, self.state.limit = self.state.limit, limit
+        return previous
+
+    @set_limit.validator
+    def _validate_limit(self, limit: int) -> None:
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"admission limit {limit!r} must be an integer >= 1")
+
+    @workflow.query
+    def snapshot(self) -> AdmissionState:
+        return self.state

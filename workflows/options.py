@@ -1,0 +1,54 @@
+"""Activity call options: every call has explicit timeouts and a retry policy; errors of
+bad input are non-retryable by type."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from wms2.messages import NON_RETRYABLE_ERRORS as NON_RETRYABLE_TYPES
+
+# Short database/bookkeeping calls: retried until they work (the database may restart).
+RECORD = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(minutes=1),
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}
+
+# Calls to services and the scheduler: bounded retries with backoff.
+SERVICE = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=10,
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}
+
+PROBE = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE_TYPES),
+}
+
+
+def long_running(window_sec: float, heartbeat_sec: float) -> dict[str, Any]:
+    """Monitoring calls: they return within `window_sec`; a worker that dies is noticed
+    after `heartbeat_sec` without a heartbeat and the call is retried on another worker."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=window_sec + 120),
+        "heartbeat_timeout": timedelta(seconds=heartbeat_sec),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            maximum_interval=timedelta(seconds=30),
+            non_retryable_error_types=NON_RETRYABLE_TYPES,
+        ),
+    }

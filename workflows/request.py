@@ -1,0 +1,510 @@
+"""RequestWorkflow: one CMS request's lifecycle, from import to a terminal status.
+
+The workflow is a loop over the request's status; each status has one handler that
+returns once the status changed. All state lives in RequestState so continue-as-new
+resumes anywhere. Side effects are activities, called by name (wms2.messages.Activity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from wms2.condor.handles import DagHandle, JobHandle
+    from wms2.lifecycle import (
+        DagOutcome,
+        dag_outcome,
+        production_step_reached,
+    )
+    from wms2.messages import (
+        AbortSignal,
+        Activity,
+        AwaitJobInput,
+        AwaitJobResult,
+        DagExit,
+        EnqueueInput,
+        ImportInput,
+        ImportResult,
+        MonitorResult,
+        PilotInput,
+        PlanInput,
+        PlanResult,
+        PriorityChange,
+        RemoveInput,
+        RequestInput,
+        RequestResult,
+        RequestState,
+        RequestUpdate,
+        RestartRequest,
+        StopSignal,
+        SubmitDagInput,
+        VersionInput,
+        request_workflow_id,
+    )
+    from wms2.models import PilotMetrics, RequestStatus
+
+from workflows import options
+from workflows.request_support import RequestSupport, _reason
+from workflows.visibility import publish
+
+T = TypeVar("T")
+S = RequestStatus
+
+
+@workflow.defn
+class RequestWorkflow(RequestSupport):
+    @workflow.init
+    def __init__(self, inp: RequestInput) -> None:
+        # State exists before any signal, query or update is handled.
+        self.inp = inp
+        self.cfg = inp.config
+        self.resumed = inp.state is not None
+        self.s: RequestState = inp.state or RequestState(
+            request_name=inp.request_name,
+            urgent=bool(inp.urgent),
+            previous_version_request=inp.previous_version_request,
+        )
+        self.stuck_counter: Any = None
+
+    # ── entry ────────────────────────────────────────────────────────────────
+
+    @workflow.run
+    async def run(self, inp: RequestInput) -> RequestResult:
+        self.stuck_counter = workflow.metric_meter().create_counter(
+            "wms2_request_stuck", "requests that exceeded their status timeout"
+        )
+        if self.resumed:
+            publish(self.s)
+        else:
+            await self._transition(S.SUBMITTED, "submitted")
+        handlers: dict[RequestStatus, Callable[[], Awaitable[None]]] = {
+            S.SUBMITTED: self._submitted,
+            S.QUEUED: self._queued,
+            S.PILOT_RUNNING: self._pilot,
+            S.PLANNING: self._planning,
+            S.ACTIVE: self._active,
+            S.STOPPING: self._stopping,
+            S.RESUBMITTING: self._resubmitting,
+            S.PARTIAL: self._partial,
+        }
+        while not self.s.status.is_terminal:
+            if self.s.abort_reason is not None:
+                await self._abort()
+                break
+            if self.s.restart is not None and self.s.restart.catastrophic:
+                await self._catastrophic_restart()
+                break
+            await handlers[self.s.status]()
+            if self._continue_as_new_due():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    RequestInput(request_name=self.s.request_name, config=self.cfg, state=self.s)
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RequestResult(
+            request_name=self.s.request_name,
+            status=self.s.status,
+            reason=self.s.failure_reason,
+            work_units_done=len(self.s.completed_work_units),
+            superseded_by_request=self.s.superseded_by_request,
+        )
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        limit = self.cfg.continue_as_new_after_events
+        if limit is not None and info.get_current_history_length() >= limit:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    # ── signals, updates, queries ──────────────────────────────────────────────
+
+    @workflow.signal
+    def admitted(self) -> None:
+        assert self.s is not None
+        if self.s.status is S.QUEUED:
+            self.s.admitted = True
+        else:
+            self._reject(f"admitted while {self.s.status.value}")
+
+    @workflow.signal
+    def stop(self, sig: StopSignal) -> None:
+        assert self.s is not None
+        if self.s.status is S.ACTIVE and self.s.stop_reason is None:
+            self.s.stop_reason = sig.reason
+            self.s.stop_for_step = False
+        else:
+            self._reject(
+                f"stop ({sig.reason}) while {self.s.status.value}: only an ACTIVE request stops"
+            )
+
+    @workflow.signal
+    def restart(self, req: RestartRequest) -> None:
+        assert self.s is not None
+        status = self.s.status
+        if (req.catastrophic and not status.is_terminal and status is not S.SUBMITTED) or (
+            not req.catastrophic and status is S.PARTIAL
+        ):
+            self.s.restart = req
+        else:
+            kind = "catastrophic restart" if req.catastrophic else "restart"
+            self._reject(f"{kind} while {status.value}: a restart resumes a PARTIAL request")
+
+    @workflow.signal
+    def abort(self, sig: AbortSignal) -> None:
+        assert self.s is not None
+        if self.s.status.is_terminal:
+            self._reject(f"abort while {self.s.status.value}")
+        elif self.s.abort_reason is None:
+            self.s.abort_reason = sig.reason
+
+    @workflow.update
+    async def set_priority(self, priority: int) -> int:
+        assert self.s is not None
+        previous, self.s.priority = self.s.priority, priority
+        await self._act(
+            Activity.UPDATE_REQUEST,
+            RequestUpdate(request_name=self.s.request_name, priority=priority),
+            None,
+            **options.RECORD,
+        )
+        if self.s.status is S.QUEUED:
+            await self._signal_admission(
+                "set_priority", PriorityChange(request_name=self.s.request_name, priority=priority)
+            )
+        publish(self.s)
+        return previous
+
+    @set_priority.validator
+    def _validate_priority(self, priority: int) -> None:
+        assert self.s is not None
+        if not isinstance(priority, int) or priority < 0:
+            raise ValueError(f"priority {priority!r} must be an integer >= 0")
+        if self.s.status.is_terminal:
+            raise ValueError(f"request is {self.s.status.value}: its priority can no longer change")
+
+    @workflow.query
+    def status(self) -> RequestState:
+        assert self.s is not None
+        return self.s
+
+    # ── status handlers ──────────────────────────────────────────────────────
+
+    async def _submitted(self) -> None:
+        s, inp = self.s, self.inp
+        res = await self._internal_step(
+            Activity.IMPORT_REQUEST,
+            ImportInput(
+                request_name=s.request_name,
+                urgent=inp.urgent,
+                request_document=inp.request_document,
+                previous_version_request=inp.previous_version_request,
+                cleanup_policy=inp.cleanup_policy,
+            ),
+            ImportResult,
+            "import",
+        )
+        if res is None:
+            return  # failed (recorded) or aborted
+        s.imported, s.priority, s.urgent = True, res.priority, res.urgent
+        s.campaign, s.request_type = res.campaign, res.request_type
+        s.processing_version, s.production_steps = res.processing_version, res.production_steps
+        s.cleanup_policy = res.cleanup_policy
+        await self._transition(S.QUEUED, "imported and validated")
+
+    async def _queued(self) -> None:
+        s = self.s
+        assert s is not None
+        await self._act(
+            Activity.ENQUEUE,
+            EnqueueInput(
+                request_name=s.request_name,
+                priority=s.priority,
+                submitted_at=s.transitions[0].at,
+                max_active_dags=self.cfg.max_active_dags,
+            ),
+            None,
+            **options.SERVICE,
+        )
+        s.enqueued = True
+        if not await self._wait(lambda: s.admitted):
+            return
+        if s.dag_file is not None:  # a stopped DAG: resubmit its rescue DAG, no pilot, no planning
+            await self._submit_dag("admitted: resubmitting the rescue DAG")
+        elif s.urgent:
+            await self._transition(S.PLANNING, "admitted (urgent: no pilot)")
+        else:
+            await self._transition(S.PILOT_RUNNING, "admitted")
+
+    async def _pilot(self) -> None:
+        s = self.s
+        assert s is not None
+        if s.pilot is None:
+            try:
+                s.pilot = await self._act(
+                    Activity.SUBMIT_PILOT,
+                    PilotInput(request_name=s.request_name),
+                    JobHandle,
+                    **options.SERVICE,
+                )
+            except ActivityError as e:
+                await self._transition(S.FAILED, f"pilot submission failed: {_reason(e)}")
+                return
+        while s.status is S.PILOT_RUNNING:
+            res = await self._interruptible(
+                self._act(
+                    Activity.AWAIT_PILOT,
+                    AwaitJobInput(
+                        handle=s.pilot,
+                        max_seconds=self.cfg.monitor_window_sec,
+                        poll_seconds=self.cfg.poll_sec,
+                    ),
+                    AwaitJobResult,
+                    **self._monitor_opts(),
+                )
+            )
+            if res is None:
+                return  # abort or catastrophic restart: the main loop handles it
+            if res.finished:
+                if res.status.exit_code != 0:
+                    await self._transition(
+                        S.FAILED,
+                        f"pilot failed with exit code {res.status.exit_code} "
+                        f"{res.status.detail}".strip(),
+                    )
+                    return
+                try:
+                    s.pilot_metrics = await self._act(
+                        Activity.READ_PILOT_METRICS,
+                        PilotInput(request_name=s.request_name),
+                        PilotMetrics,
+                        **options.SERVICE,
+                    )
+                except ActivityError as e:
+                    await self._transition(S.FAILED, f"pilot report unusable: {_reason(e)}")
+                    return
+                await self._transition(S.PLANNING, "pilot finished")
+                return
+            if self._overdue():
+                await self._on_stuck()
+
+    async def _planning(self) -> None:
+        s = self.s
+        plan = await self._internal_step(
+            Activity.PLAN_DAG,
+            PlanInput(request_name=s.request_name, pilot_metrics=s.pilot_metrics),
+            PlanResult,
+            "planning",
+        )
+        if plan is None:
+            return  # failed (recorded) or aborted
+        s.dag_file = plan.dag_file
+        s.progress.work_units_total = plan.work_units
+        s.progress.nodes_total = plan.total_nodes
+        await self._submit_dag(f"planned {plan.work_units} work units, {plan.total_nodes} nodes")
+
+    async def _submit_dag(self, reason: str) -> None:
+        s = self.s
+        assert s is not None and s.dag_file is not None
+        s.dag_attempt += 1
+        try:
+            s.dag = await self._act(
+                Activity.SUBMIT_DAG,
+                SubmitDagInput(
+                    request_name=s.request_name, dag_file=s.dag_file, attempt=s.dag_attempt
+                ),
+                DagHandle,
+                **options.SERVICE,
+            )
+        except ActivityError as e:
+            await self._transition(S.FAILED, f"DAG submission failed: {_reason(e)}")
+            return
+        if s.status is not S.ACTIVE:
+            await self._transition(S.ACTIVE, reason)
+        else:
+            publish(s)
+
+    async def _active(self) -> None:
+        s = self.s
+        assert s is not None and s.dag is not None
+        while s.status is S.ACTIVE:
+            if s.stop_reason is not None:
+                await self._transition(S.STOPPING, s.stop_reason)
+                return
+            res = await self._interruptible(
+                self._act(
+                    Activity.MONITOR_DAG,
+                    self._monitor_input(),
+                    MonitorResult,
+                    **self._monitor_opts(),
+                ),
+                stop_too=True,
+            )
+            if res is None:
+                if s.abort_reason is not None or s.restart is not None:
+                    return
+                continue  # a stop arrived: handled at the top of the loop
+            self._record_progress(res)
+            step = production_step_reached(
+                s.production_steps, len(s.completed_work_units), s.progress.work_units_total
+            )
+            if step is not None and not res.finished and s.stop_reason is None:
+                s.stop_reason = (
+                    f"partial production: {len(s.completed_work_units)}/"
+                    f"{s.progress.work_units_total} work units reached step "
+                    f"{step.fraction:.0%}; the rest runs at priority {step.priority}"
+                )
+                s.stop_for_step = True
+                continue
+            if res.finished:
+                await self._dag_finished(res)
+                return
+            if self._overdue():
+                await self._on_stuck()
+            if self._continue_as_new_due():
+                return
+
+    def _record_progress(self, res: MonitorResult) -> None:
+        s = self.s
+        assert s is not None
+        total = s.progress.work_units_total
+        s.progress = res.progress
+        s.progress.work_units_total = max(res.progress.work_units_total, total)
+        completed = workflow.metric_meter().create_counter(
+            "wms2_work_units_completed", "work units (merge groups) completed"
+        )
+        for wu in res.new_work_units:
+            if wu.name in s.completed_work_units:
+                continue  # already recorded: never processed twice
+            s.completed_work_units.append(wu.name)
+            completed.add(1)
+            s.outputs_by_state["produced"] = s.outputs_by_state.get("produced", 0) + len(wu.outputs)
+        s.progress.work_units_done = len(s.completed_work_units)
+        publish(s)
+
+    async def _dag_finished(self, res: MonitorResult) -> None:
+        s = self.s
+        assert s is not None
+        p = s.progress
+        outcome = dag_outcome(
+            p.nodes_failed,
+            p.nodes_total,
+            res.exit_code if res.exit_code is not None else -1,
+            s.auto_rescues,
+        )
+        summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
+        if outcome is DagOutcome.COMPLETED:
+            await self._transition(S.COMPLETED, f"all {p.work_units_total} work units done")
+        elif outcome is DagOutcome.RESCUE:
+            s.auto_rescues += 1
+            workflow.logger.warning(
+                "request %s: %s; submitting the rescue DAG", s.request_name, summary
+            )
+            await self._submit_dag(f"automatic rescue {s.auto_rescues}: {summary}")
+        elif outcome is DagOutcome.PARTIAL:
+            await self._transition(
+                S.PARTIAL, f"{summary}: waiting for an operator's restart or abort"
+            )
+        else:
+            await self._transition(S.FAILED, summary)
+
+    async def _stopping(self) -> None:
+        s = self.s
+        assert s is not None
+        if s.dag is not None:
+            await self._act(
+                Activity.REMOVE_DAG,
+                RemoveInput(request_name=s.request_name, dag=s.dag, reason=s.stop_reason or "stop"),
+                bool,
+                **options.SERVICE,
+            )
+            task = asyncio.ensure_future(
+                self._act(
+                    Activity.AWAIT_DAG_EXIT,
+                    self._monitor_input(),
+                    DagExit,
+                    **self._monitor_opts(),
+                )
+            )
+            # While DAGMan exits, the STOPPING timer runs: on timeout the removal is retried.
+            if not await self._wait(task.done):
+                task.cancel()
+                return
+            gone = task.result()
+            await self._transition(S.RESUBMITTING, f"DAGMan gone; rescue DAG {gone.rescue_file}")
+            return
+        await self._transition(S.RESUBMITTING, "no DAG to stop")
+
+    async def _resubmitting(self) -> None:
+        s = self.s
+        update = RequestUpdate(request_name=s.request_name)
+        if s.stop_for_step and s.production_steps:
+            step, s.production_steps = s.production_steps[0], s.production_steps[1:]
+            s.priority = step.priority
+            update.priority, update.production_steps = step.priority, s.production_steps
+        deadline = self.cfg.timeout(S.RESUBMITTING)
+        call = self._act(
+            Activity.UPDATE_REQUEST,
+            update,
+            None,
+            schedule_to_close_timeout=timedelta(seconds=deadline) if deadline else None,
+            **options.RECORD,
+        )
+        try:
+            await self._interruptible(call)
+        except ActivityError as e:
+            await self._transition(S.FAILED, f"stuck in resubmitting: {_reason(e)}")
+            return
+        if s.abort_reason is not None or (s.restart is not None and s.restart.catastrophic):
+            return
+        s.stop_reason, s.stop_for_step, s.restart = None, False, None
+        await self._transition(S.QUEUED, f"waiting for admission at priority {s.priority}")
+
+    async def _partial(self) -> None:
+        s = self.s
+        assert s is not None
+        if await self._wait(lambda: s.restart is not None) and s.restart is not None:
+            await self._transition(S.RESUBMITTING, s.restart.reason or "operator restart")
+
+    # ── abort and catastrophic restart ───────────────────────────────────────
+
+    async def _abort(self) -> None:
+        s = self.s
+        assert s is not None and s.abort_reason is not None
+        await self._remove_running(s.abort_reason)
+        await self._transition(S.ABORTED, s.abort_reason)
+
+    async def _catastrophic_restart(self) -> None:
+        """Spec 6.3: a new request with processing_version + 1, linked both ways."""
+        s = self.s
+        assert s is not None and s.restart is not None
+        policy = s.restart.cleanup_policy
+        await self._remove_running("catastrophic restart")
+        new_name = await self._act(
+            Activity.CREATE_VERSION,
+            VersionInput(request_name=s.request_name, cleanup_policy=policy),
+            str,
+            **options.SERVICE,
+        )
+        await workflow.start_child_workflow(
+            RequestWorkflow.run,
+            RequestInput(
+                request_name=new_name,
+                config=self.cfg,
+                previous_version_request=s.request_name,
+                cleanup_policy=policy,
+            ),
+            id=request_workflow_id(new_name),
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        s.superseded_by_request = new_name
+        await self._transition(
+            S.FAILED,
+            f"catastrophic restart: superseded by {new_name} ({policy.value})"
+            + (f"; {s.restart.reason}" if s.restart.reason else ""),
+        )
