@@ -38,7 +38,9 @@ def validate_dag(dag_file: Path, directory: Path | None = None, depth: int = 0) 
             )
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, young: bool = False) -> bool:
+    """Is `pid` a live runner? Between fork and exec a just-submitted runner still shows
+    its parent's command line, so a `young` record only needs a live, non-zombie pid."""
     try:
         os.kill(pid, 0)
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -46,7 +48,7 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, ProcessLookupError):
         return False
     state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z" and RUNNER_MODULE.encode() in cmdline
+    return state != "Z" and (young or RUNNER_MODULE.encode() in cmdline)
 
 
 class LocalBackend:
@@ -101,7 +103,8 @@ class LocalBackend:
 
     def _running(self, rec: dict) -> bool:
         # A runner that wrote its exit record has ended, even while its process exits.
-        return self._exit(str(rec["cluster"])) is None and _pid_alive(rec["pid"])
+        young = time.time() - rec.get("submitted", 0) < 30
+        return self._exit(str(rec["cluster"])) is None and _pid_alive(rec["pid"], young)
 
     def _handle(self, rec: dict) -> DagHandle:
         return DagHandle(
@@ -177,18 +180,28 @@ class LocalBackend:
         rec = self._record(handle.cluster_id)
         if rec is None:
             return JobStatus(state=JobState.MISSING, detail=f"no job {handle.cluster_id}")
-        exit_rec = self._exit(handle.cluster_id)
-        if exit_rec is not None:
-            return JobStatus(
-                state=JobState.FINISHED,
-                exit_code=exit_rec["exit_code"],
-                detail=exit_rec.get("detail", ""),
-            )
+        finished = self._finished(handle.cluster_id)
+        if finished is not None:
+            return finished
         if self._running(rec):
             return JobStatus(state=JobState.ALIVE)
+        # The runner may have written its record and exited between the two checks.
+        finished = self._finished(handle.cluster_id)
+        if finished is not None:
+            return finished
         return JobStatus(
             state=JobState.MISSING,
             detail=f"runner {rec['pid']} of job {handle.cluster_id} died without an exit record",
+        )
+
+    def _finished(self, cluster_id: str) -> JobStatus | None:
+        exit_rec = self._exit(cluster_id)
+        if exit_rec is None:
+            return None
+        return JobStatus(
+            state=JobState.FINISHED,
+            exit_code=exit_rec["exit_code"],
+            detail=exit_rec.get("detail", ""),
         )
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:
