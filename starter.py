@@ -64,6 +64,17 @@ def lifecycle_config(settings: Settings) -> Any:
         poll_sec=settings.monitor_poll_sec,
         heartbeat_sec=settings.heartbeat_timeout_sec,
         max_active_dags=settings.max_active_dags,
+        output=output_config(settings),
+    )
+
+
+def output_config(settings: Settings) -> Any:
+    from wms2.outputs.messages import OutputConfig
+
+    return OutputConfig(
+        transfer_poll_sec=settings.transfer_poll_interval_sec,
+        transfer_copies=settings.transfer_copies,
+        transfer_lifetime_sec=settings.transfer_lifetime_sec,
     )
 
 

@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from activities.admission import AdmissionActivities
 from activities.dags import DagActivities
 from activities.deps import ActivityDeps
+from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
 from wms2.condor import build_backend
@@ -36,17 +37,19 @@ from wms2.config import Settings
 from wms2.db import Repository, make_engine, upgrade_database
 from wms2.services.factory import build_services
 from workflows.admission import AdmissionWorkflow
+from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
 
-WORKFLOWS = [RequestWorkflow, AdmissionWorkflow]
+WORKFLOWS = [RequestWorkflow, AdmissionWorkflow, OutputWorkflow]
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm = (
+    req, pilot, dags, adm, out = (
         RequestActivities(deps),
         PilotActivities(deps),
         DagActivities(deps),
         AdmissionActivities(deps),
+        OutputActivities(deps),
     )
     return [
         req.import_request, req.record_transition, req.update_request, req.create_version_increment,
@@ -54,6 +57,10 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
         dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,
         dags.query_job, dags.ping_backend,
+        out.register_output_in_dbs, out.protect_output_source, out.request_output_transfers,
+        out.poll_output_transfers, out.release_output_source, out.announce_output,
+        out.record_output_failure, out.invalidate_output, out.load_outputs,
+        out.invalidate_request_outputs,
     ]  # fmt: skip
 
 

@@ -102,7 +102,9 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_CATEGORY_THROTTLES)
     )
     target_merged_size_bytes: int = Field(default=4 * 1000**3, gt=0)
-    transfer_poll_interval_sec: int = Field(default=300, gt=0)
+    transfer_poll_interval_sec: float = Field(default=300, gt=0)
+    transfer_copies: int = Field(default=1, ge=1)
+    transfer_lifetime_sec: int | None = Field(default=None, gt=0)
 
     @field_validator("database_url", mode="after")
     @classmethod

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
+from wms2.outputs.messages import OutputConfig, OutputProgress
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
@@ -50,6 +51,17 @@ class Activity(StrEnum):
     AWAIT_DAG_EXIT = "await_dag_exit"
     QUERY_JOB = "query_job"
     PING_BACKEND = "ping_backend"
+    # output pipeline: one activity per transition of a work unit's output
+    REGISTER_OUTPUT = "register_output_in_dbs"
+    PROTECT_OUTPUT = "protect_output_source"
+    REQUEST_TRANSFERS = "request_output_transfers"
+    POLL_TRANSFERS = "poll_output_transfers"
+    RELEASE_SOURCE = "release_output_source"
+    ANNOUNCE_OUTPUT = "announce_output"
+    FAIL_OUTPUT = "record_output_failure"
+    INVALIDATE_OUTPUT = "invalidate_output"
+    LOAD_OUTPUTS = "load_outputs"
+    INVALIDATE_REQUEST_OUTPUTS = "invalidate_request_outputs"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -114,6 +126,10 @@ class RequestState(BaseModel):
     restart: RestartRequest | None = None
     failure_reason: str | None = None
     outputs_by_state: dict[str, int] = Field(default_factory=dict)
+    output_datasets: list[str] = Field(default_factory=list)
+    output_workflows: dict[str, str] = Field(default_factory=dict)  # dataset -> workflow id
+    outputs: dict[str, OutputProgress] = Field(default_factory=dict)  # by dataset
+    outputs_closed: bool = False
 
 
 class RestartRequest(BaseModel):
@@ -134,6 +150,7 @@ class LifecycleConfig(BaseModel):
     heartbeat_sec: float = 60.0
     max_active_dags: int = 300
     continue_as_new_after_events: int | None = None  # None: when the server suggests it
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
     def timeout(self, status: RequestStatus) -> int | None:
         return self.stuck_timeouts.get(status)

@@ -52,3 +52,16 @@ def long_running(window_sec: float, heartbeat_sec: float) -> dict[str, Any]:
             non_retryable_error_types=NON_RETRYABLE_TYPES,
         ),
     }
+
+
+# Output pipeline steps: DBS and Rucio outages are waited out (the output must not be
+# lost), with backoff up to 10 minutes; only a refusal (non-retryable) fails the output.
+OUTPUT_STEP = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}

@@ -48,9 +48,11 @@ with workflow.unsafe.imports_passed_through():
         request_workflow_id,
     )
     from wms2.models import PilotMetrics, RequestStatus
+    from wms2.outputs.messages import OutputProgress
 
 from workflows import options
-from workflows.request_support import RequestSupport, _reason
+from workflows.request_outputs import RequestOutputs
+from workflows.request_support import _reason
 from workflows.visibility import publish
 
 T = TypeVar("T")
@@ -58,7 +60,7 @@ S = RequestStatus
 
 
 @workflow.defn
-class RequestWorkflow(RequestSupport):
+class RequestWorkflow(RequestOutputs):
     @workflow.init
     def __init__(self, inp: RequestInput) -> None:
         # State exists before any signal, query or update is handled.
@@ -106,6 +108,7 @@ class RequestWorkflow(RequestSupport):
                 workflow.continue_as_new(
                     RequestInput(request_name=self.s.request_name, config=self.cfg, state=self.s)
                 )
+        await self._close_outputs()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RequestResult(
             request_name=self.s.request_name,
@@ -188,6 +191,11 @@ class RequestWorkflow(RequestSupport):
         if self.s.status.is_terminal:
             raise ValueError(f"request is {self.s.status.value}: its priority can no longer change")
 
+    @workflow.signal
+    def output_progress(self, progress: OutputProgress) -> None:
+        """From an OutputWorkflow child: its counts by state, failures, alerts."""
+        self._on_output_progress(progress)
+
     @workflow.query
     def status(self) -> RequestState:
         assert self.s is not None
@@ -215,6 +223,7 @@ class RequestWorkflow(RequestSupport):
         s.campaign, s.request_type = res.campaign, res.request_type
         s.processing_version, s.production_steps = res.processing_version, res.production_steps
         s.cleanup_policy = res.cleanup_policy
+        s.output_datasets = list(res.output_datasets)
         await self._transition(S.QUEUED, "imported and validated")
 
     async def _queued(self) -> None:
@@ -349,7 +358,7 @@ class RequestWorkflow(RequestSupport):
                 if s.abort_reason is not None or s.restart is not None:
                     return
                 continue  # a stop arrived: handled at the top of the loop
-            self._record_progress(res)
+            await self._record_progress(res)
             step = production_step_reached(
                 s.production_steps, len(s.completed_work_units), s.progress.work_units_total
             )
@@ -369,7 +378,7 @@ class RequestWorkflow(RequestSupport):
             if self._continue_as_new_due():
                 return
 
-    def _record_progress(self, res: MonitorResult) -> None:
+    async def _record_progress(self, res: MonitorResult) -> None:
         s = self.s
         assert s is not None
         total = s.progress.work_units_total
@@ -378,13 +387,16 @@ class RequestWorkflow(RequestSupport):
         completed = workflow.metric_meter().create_counter(
             "wms2_work_units_completed", "work units (merge groups) completed"
         )
+        new = []
         for wu in res.new_work_units:
-            if wu.name in s.completed_work_units:
+            if wu.name in s.completed_work_units or any(w.name == wu.name for w in new):
                 continue  # already recorded: never processed twice
-            s.completed_work_units.append(wu.name)
+            new.append(wu)
             completed.add(1)
-            s.outputs_by_state["produced"] = s.outputs_by_state.get("produced", 0) + len(wu.outputs)
+        s.completed_work_units.extend(wu.name for wu in new)
         s.progress.work_units_done = len(s.completed_work_units)
+        if new:
+            await self._feed_outputs(new)  # outputs enter their pipeline at once (DD-4)
         publish(s)
 
     async def _dag_finished(self, res: MonitorResult) -> None:
@@ -399,7 +411,7 @@ class RequestWorkflow(RequestSupport):
         )
         summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
         if outcome is DagOutcome.COMPLETED:
-            await self._transition(S.COMPLETED, f"all {p.work_units_total} work units done")
+            await self._outputs_done(f"all {p.work_units_total} work units done")
         elif outcome is DagOutcome.RESCUE:
             s.auto_rescues += 1
             workflow.logger.warning(
@@ -412,6 +424,27 @@ class RequestWorkflow(RequestSupport):
             )
         else:
             await self._transition(S.FAILED, summary)
+
+    async def _outputs_done(self, dag_summary: str) -> None:
+        """COMPLETED only once every output is ANNOUNCED; a refused output fails the
+        request with its reason (the others are announced)."""
+        s = self.s
+        await self._close_outputs()
+        publish(s)
+        if not await self._wait(self._outputs_finished):
+            return  # abort or catastrophic restart: the main loop handles it
+        failures = self._output_failures()
+        if failures:
+            await self._transition(
+                S.FAILED,
+                f"{dag_summary}, but {len(failures)} output(s) failed: " + "; ".join(failures[:5]),
+            )
+            return
+        note = await self._clean_previous_version()
+        await self._transition(
+            S.COMPLETED,
+            f"{dag_summary}; {self._outputs_announced()} outputs announced{note}",
+        )
 
     async def _stopping(self) -> None:
         s = self.s

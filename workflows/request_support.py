@@ -152,13 +152,14 @@ class RequestSupport:
         deadline = self._deadline()
         return deadline is not None and workflow.now() >= deadline and not self.s.stuck  # type: ignore[union-attr]
 
-    def _alert(self, kind: str, message: str) -> None:
+    def _alert(self, kind: str, message: str, stuck: bool = True) -> None:
+        """Record an alert; `stuck` ones are the status timer's and mark the request."""
         s = self.s
         assert s is not None
         s.alerts.append(Alert(kind=kind, status=s.status, message=message, at=workflow.now()))
-        s.stuck = True
+        s.stuck = s.stuck or stuck
         workflow.logger.error("ALERT [%s] request %s: %s", kind, s.request_name, message)
-        if self.stuck_counter is not None:
+        if stuck and self.stuck_counter is not None:
             self.stuck_counter.add(1, {"status": s.status.value, "kind": kind})
         publish(s)
 

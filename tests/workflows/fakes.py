@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from tests.workflows.fake_outputs import FakeDataServices
 from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
 from wms2.lifecycle import next_version_name
 from wms2.messages import (
@@ -70,6 +71,7 @@ class RequestScript:
     pilot_missing: bool = False
     removal_needs: int = 1  # removals before DAGMan exits (stuck STOPPING)
     hold_at: int | None = None  # the first DAG attempt stalls after this many work units
+    datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
 
 
 class FakeWorld:
@@ -84,6 +86,7 @@ class FakeWorld:
         self.removals: dict[str, int] = {}
         self.clusters = itertools.count(100)
         self.admitted_order: list[str] = []
+        self.data = FakeDataServices()
 
     def script(self, name: str) -> RequestScript:
         return self.scripts.setdefault(name, RequestScript())
@@ -121,7 +124,7 @@ class FakeWorld:
                 processing_version=1,
                 production_steps=[] if urgent else sc.production_steps,
                 cleanup_policy=inp.cleanup_policy or CleanupPolicy.KEEP_UNTIL_REPLACED,
-                output_datasets=["/A/Era-Proc-v1/AODSIM"],
+                output_datasets=list(sc.datasets),
             )
 
         @activity.defn(name=Activity.RECORD_TRANSITION)
@@ -239,13 +242,14 @@ class FakeWorld:
                     name=f"mg_{i:06d}",
                     outputs=[
                         WorkUnitOutput(
-                            dataset="/A/Era-Proc-v1/AODSIM",
-                            lfn=f"/store/x{i}.root",
+                            dataset=d,
+                            lfn=f"/store/{name}/{k}/x{i}.root",
                             site="T2_X",
                             size=10,
                             events=5,
                             adler32="00000001",
                         )
+                        for k, d in enumerate(sc.datasets)
                     ],
                 )
                 for i in range(done, new_done)
@@ -311,4 +315,5 @@ class FakeWorld:
             await_dag_exit,
             query_job,
             ping_backend,
+            *w.data.activities(),
         ]

@@ -24,10 +24,18 @@ from wms2.messages import (
     request_workflow_id,
 )
 from wms2.models import RequestStatus
+from wms2.outputs.messages import OutputConfig
 from workflows.admission import AdmissionWorkflow
+from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
 
-FAST = LifecycleConfig(monitor_window_sec=1, poll_sec=0.05, heartbeat_sec=10, max_active_dags=300)
+FAST = LifecycleConfig(
+    monitor_window_sec=1,
+    poll_sec=0.05,
+    heartbeat_sec=10,
+    max_active_dags=300,
+    output=OutputConfig(transfer_poll_sec=0.2),
+)
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
 
@@ -37,7 +45,7 @@ async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
     async with Worker(
         env.client,
         task_queue=world.task_queue,
-        workflows=[RequestWorkflow, AdmissionWorkflow],
+        workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow],
         activities=world.activities(),
     ):
         try:

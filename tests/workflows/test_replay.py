@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.admission import AdmissionWorkflow
+from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
@@ -31,6 +32,7 @@ def test_histories_are_committed() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[RequestWorkflow, AdmissionWorkflow], data_converter=pydantic_data_converter
+        workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow],
+        data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Engine, Select, func, select, update
+from sqlalchemy import JSON, Engine, Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -379,14 +379,34 @@ class Repository:
             )
             return OutputDataset.model_validate(_row_dict(row))
 
-    def list_outputs(self, workflow_id: uuid.UUID) -> list[OutputDataset]:
+    def list_outputs(
+        self, workflow_id: uuid.UUID, dataset: str | None = None
+    ) -> list[OutputDataset]:
+        query = select(OutputDatasetRow).where(OutputDatasetRow.workflow_id == workflow_id)
+        if dataset is not None:
+            query = query.where(OutputDatasetRow.dataset_name == dataset)
         with self.session() as s:
             rows = s.scalars(
-                select(OutputDatasetRow)
-                .where(OutputDatasetRow.workflow_id == workflow_id)
-                .order_by(OutputDatasetRow.dataset_name, OutputDatasetRow.work_unit)
+                query.order_by(OutputDatasetRow.dataset_name, OutputDatasetRow.work_unit)
             )
             return [OutputDataset.model_validate(_row_dict(r)) for r in rows]
+
+    def get_output(
+        self, workflow_id: uuid.UUID, dataset: str, work_unit: str
+    ) -> OutputDataset | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(OutputDatasetRow).where(
+                    OutputDatasetRow.workflow_id == workflow_id,
+                    OutputDatasetRow.dataset_name == dataset,
+                    OutputDatasetRow.work_unit == work_unit,
+                )
+            ).first()
+            return OutputDataset.model_validate(_row_dict(row)) if row is not None else None
+
+    def delete_output(self, output_id: uuid.UUID) -> None:
+        with self.session() as s:
+            s.execute(delete(OutputDatasetRow).where(OutputDatasetRow.id == output_id))
 
     def update_output(self, output_id: uuid.UUID, **fields: Any) -> None:
         fields = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}

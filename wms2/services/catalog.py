@@ -8,12 +8,14 @@ Layout of the catalog directory:
                                    "lumis": {"<run>": [lumi, ...]},
                                    "replicas": ["T1_US_FNAL_Disk", ...]}]}]}
     config.json       optional: {"destinations": {"<TIER or dataset>": ["RSE", ...]},
-                                 "rule_polls_to_ok": 2, "stuck_rses": ["RSE", ...]}
+                                 "rule_polls_to_ok": 2, "stuck_rses": ["RSE", ...],
+                                 "refused_datasets": ["/P/Proc/TIER", ...]}
 
-What WMS2 asks the catalog to do (rules) is recorded under a separate state directory, so
-the shipped catalog stays read-only. Rules progress REPLICATING -> OK after
-`rule_polls_to_ok` polls, like a transfer that takes time; rules to a `stuck_rses` RSE go
-STUCK.
+What WMS2 asks the catalog to do (DBS blocks, Rucio rules) is recorded under a separate
+state directory, so the shipped catalog stays read-only. Rules progress REPLICATING -> OK
+after `rule_polls_to_ok` polls, like a transfer that takes time; rules to a `stuck_rses`
+RSE go STUCK. Registering a block of a `refused_datasets` dataset is refused like DBS
+refuses a bad insert (HTTP 400), to exercise the pipeline's error path.
 """
 
 from __future__ import annotations
@@ -173,10 +175,18 @@ class OfflineCatalog:
     ) -> str:
         if copies < 1:
             raise ServiceRequestError("rucio", f"copies {copies} must be >= 1")
-        rule_id = uuid.uuid4().hex
         with self._state("rules") as rules:
+            # Like Rucio, a second identical rule is not made: the first one is returned.
+            for rule_id, rule in rules.items():
+                if (
+                    rule["dids"] == list(dids)
+                    and rule["rse_expression"] == rse_expression
+                    and not rule["deleted"]
+                ):
+                    return rule_id
+            rule_id = uuid.uuid4().hex
             rules[rule_id] = {
-                "dids": dids,
+                "dids": list(dids),
                 "rse_expression": rse_expression,
                 "copies": copies,
                 "grouping": grouping,
@@ -219,3 +229,50 @@ class OfflineCatalog:
     def recorded_rules(self) -> dict[str, dict[str, Any]]:
         with self._state("rules") as rules:
             return dict(rules)
+
+    # ── DBS writer ─────────────────────────────────────────────────────────
+
+    def insert_block(self, document: dict[str, Any]) -> bool:
+        dataset = document["dataset"]["dataset"]
+        if dataset in self.config.get("refused_datasets", []):
+            raise ServiceRequestError(
+                "dbs", f"POST /bulkblocks was refused with HTTP 400: dataset {dataset} refused", 400
+            )
+        block = document["block"]["block_name"]
+        with self._state("blocks") as blocks:
+            if block in blocks:
+                return False
+            blocks[block] = {
+                "dataset": dataset,
+                "origin_site_name": document["block"]["origin_site_name"],
+                "open_for_writing": 1,
+                "files": {
+                    f["logical_file_name"]: {
+                        "file_size": f["file_size"],
+                        "event_count": f["event_count"],
+                        "adler32": f["adler32"],
+                        "lumis": len(f["file_lumi_list"]),
+                        "is_file_valid": 1,
+                    }
+                    for f in document["files"]
+                },
+            }
+        return True
+
+    def close_block(self, block: str) -> None:
+        with self._state("blocks") as blocks:
+            if block not in blocks:
+                raise NotFoundError("dbs", f"block {block} does not exist")
+            blocks[block]["open_for_writing"] = 0
+
+    def invalidate_file(self, lfn: str) -> None:
+        with self._state("blocks") as blocks:
+            for block in blocks.values():
+                if lfn in block["files"]:
+                    block["files"][lfn]["is_file_valid"] = 0
+                    return
+        raise NotFoundError("dbs", f"file {lfn} does not exist")
+
+    def recorded_blocks(self) -> dict[str, dict[str, Any]]:
+        with self._state("blocks") as blocks:
+            return dict(blocks)

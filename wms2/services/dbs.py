@@ -57,3 +57,24 @@ class DBSClient:
             kept = self.file_lumis(query)
             files = [f for f in files if f.lfn in kept]
         return sorted(files, key=lambda f: f.lfn)
+
+
+class DBSWriterClient:
+    """DBS writer: bulkblocks insertion, block closing, file invalidation. Existence is
+    checked through the reader first, so a retried registration inserts nothing twice."""
+
+    def __init__(self, http: ServiceClient, reader: DBSClient) -> None:
+        self.http, self.reader = http, reader
+
+    def insert_block(self, document: dict[str, Any]) -> bool:
+        block = document["block"]["block_name"]
+        if self.reader._list("/blocks", block_name=block):
+            return False
+        self.http.post_json("/bulkblocks", document)
+        return True
+
+    def close_block(self, block: str) -> None:
+        self.http.request("PUT", "/blocks", params={"block_name": block, "open_for_writing": 0})
+
+    def invalidate_file(self, lfn: str) -> None:
+        self.http.request("PUT", "/files", params={"logical_file_name": lfn, "is_file_valid": 0})

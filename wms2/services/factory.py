@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wms2.config import ServiceBackend, Settings
 from wms2.services.catalog import OfflineCatalog
-from wms2.services.dbs import DBSClient
+from wms2.services.dbs import DBSClient, DBSWriterClient
 from wms2.services.http import ServiceClient
 from wms2.services.protocols import Services
 from wms2.services.reqmgr import ReqMgrClient
@@ -14,7 +14,7 @@ from wms2.services.rucio import RucioClient
 def build_services(settings: Settings) -> Services:
     if settings.service_backend is ServiceBackend.CATALOG:
         catalog = OfflineCatalog(settings.catalog_dir, settings.state_dir / "catalog-state")
-        return Services(requests=catalog, files=catalog, replicas=catalog)
+        return Services(requests=catalog, files=catalog, replicas=catalog, registry=catalog)
 
     def client(name: str, url: str) -> ServiceClient:
         return ServiceClient.build(
@@ -27,8 +27,10 @@ def build_services(settings: Settings) -> Services:
             retries=settings.http_retries,
         )
 
+    reader = DBSClient(client("dbs", settings.dbs_url))
     return Services(
         requests=ReqMgrClient(client("reqmgr2", settings.reqmgr_url)),
-        files=DBSClient(client("dbs", settings.dbs_url)),
+        files=reader,
+        registry=DBSWriterClient(client("dbs", settings.dbs_writer_url), reader),
         replicas=RucioClient(client("rucio", settings.rucio_url), settings.rucio_account),
     )

@@ -76,6 +76,25 @@ class ReplicaCatalog(Protocol):
 
     def delete_rule(self, rule_id: str) -> None: ...
 
+    def destinations(self, dataset: str) -> list[str]:
+        """RSE expressions an output dataset is placed at (Rucio subscriptions): WMS2 keeps
+        no placement policy of its own (DD-9). Empty: the output stays at its source."""
+        ...
+
+
+class OutputRegistry(Protocol):
+    """The DBS writer: registration, announcement and invalidation of merged outputs."""
+
+    def insert_block(self, document: dict[str, Any]) -> bool:
+        """Insert a bulkblocks document; False if the block was already there."""
+        ...
+
+    def close_block(self, block: str) -> None:
+        """Announce: the block is complete (open_for_writing=0) and its files usable."""
+        ...
+
+    def invalidate_file(self, lfn: str) -> None: ...
+
 
 class DataService(RequestSource, FileCatalog, ReplicaCatalog, Protocol):
     """Everything planning needs, in one object."""
@@ -88,3 +107,4 @@ class Services:
     requests: RequestSource
     files: FileCatalog
     replicas: ReplicaCatalog
+    registry: OutputRegistry

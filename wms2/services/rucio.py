@@ -7,6 +7,7 @@ are dropped, and tape RSEs are skipped, so a file that exists only on tape has n
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from wms2.services.errors import ServiceRequestError
@@ -81,10 +82,45 @@ class RucioClient:
             "account": self.account,
             "comment": comment,
         }
-        ids = self.http.post_json("/rules/", payload, headers=self._headers())
+        try:
+            ids = self.http.post_json("/rules/", payload, headers=self._headers())
+        except ServiceRequestError as e:
+            # A retried creation: Rucio refuses a second identical rule; reuse the first.
+            existing = self._existing_rule(dids, rse_expression) if e.status_code == 409 else None
+            if existing is None:
+                raise
+            return existing
         if not isinstance(ids, list) or not ids:
             raise ServiceRequestError("rucio", f"rule creation returned {ids!r}")
         return str(ids[0])
+
+    def _existing_rule(self, dids: list[str], rse_expression: str) -> str | None:
+        response = self.http.request(
+            "GET", f"/dids/{SCOPE}/{dids[0]}/rules", headers=self._headers()
+        )
+        for row in _json_rows(response.text):
+            if row.get("rse_expression") == rse_expression and row.get("account") == self.account:
+                return str(row["id"])
+        return None
+
+    def destinations(self, dataset: str) -> list[str]:
+        """RSE expressions of the active subscriptions whose DID pattern matches `dataset`."""
+        response = self.http.request(
+            "GET", f"/subscriptions/{self.account}", headers=self._headers()
+        )
+        found: list[str] = []
+        for sub in _json_rows(response.text):
+            if sub.get("state", "ACTIVE") != "ACTIVE":
+                continue
+            flt = _maybe_json(sub.get("filter")) or {}
+            pattern = flt.get("pattern")
+            if pattern and not re.search(pattern, dataset):
+                continue
+            for rule in _maybe_json(sub.get("replication_rules")) or []:
+                expr = rule.get("rse_expression")
+                if expr and expr not in found:
+                    found.append(expr)
+        return found
 
     def get_rule(self, rule_id: str) -> Rule:
         r = self.http.get_json(f"/rules/{rule_id}", headers=self._headers())
@@ -102,6 +138,11 @@ class RucioClient:
         self.http.request(
             "DELETE", f"/rules/{rule_id}", headers=self._headers(), json={"purge_replicas": False}
         )
+
+
+def _maybe_json(value: Any) -> Any:
+    """Rucio returns subscription filters and rules as JSON text inside the JSON row."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _json_rows(text: str) -> list[dict[str, Any]]:

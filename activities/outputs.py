@@ -1,0 +1,298 @@
+"""Output pipeline activities: one per transition of one work unit's output, each
+idempotent (a retry finds the block, rule or record it made and reuses it) and recorded in
+output_datasets before it returns."""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import ActivityDeps, domain_errors
+from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, dag_directory
+from wms2.messages import Activity
+from wms2.models import OutputDataset, OutputStatus, utcnow
+from wms2.outputs import BlockFile, UndoOp, bulk_block, rollback_steps, site_rse, unit_block_name
+from wms2.outputs.messages import (
+    CleanupInput,
+    InvalidateInput,
+    InvalidateSignal,
+    LoadOutputsInput,
+    OutputFailure,
+    OutputInput,
+    OutputStepInput,
+    OutputUnit,
+    output_workflow_id,
+)
+from wms2.services.errors import NotFoundError
+from wms2.services.protocols import RuleState
+
+Out = OutputStatus
+
+
+class OutputActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    # ── records ─────────────────────────────────────────────────────────────
+
+    def _record(self, request_name: str, dataset: str, unit: OutputUnit) -> OutputDataset:
+        """The unit's output_datasets row, created PENDING the first time."""
+        repo = self.deps.repo
+        wf = repo.get_workflow_by_request(request_name)
+        existing = repo.get_output(wf.id, dataset, unit.work_unit)
+        if existing is not None:
+            return existing
+        return repo.upsert_output(
+            OutputDataset(
+                workflow_id=wf.id,
+                dataset_name=dataset,
+                work_unit=unit.work_unit,
+                source_site=unit.site,
+                lfn=unit.lfn,
+                size_bytes=unit.size,
+                events=unit.events,
+                adler32=unit.adler32,
+            )
+        )
+
+    def _lumis(self, request_name: str, work_unit: str) -> list[tuple[int, int]]:
+        """(run, lumi) pairs of a work unit, from the group manifest planning wrote."""
+        layout = DagLayout(dag_directory(self.deps.settings.submit_dir, request_name))
+        path = layout.group_dir(work_unit) / GROUP_MANIFEST
+        if not path.exists():
+            return []
+        manifest = json.loads(path.read_text())
+        pairs = {
+            (run, lumi)
+            for node in manifest["nodes"].values()
+            for run, first, last in node.get("lumis", [])
+            for lumi in range(first, last + 1)
+        }
+        return sorted(pairs)
+
+    # ── the forward walk ────────────────────────────────────────────────────
+
+    @activity.defn(name=Activity.REGISTER_OUTPUT)
+    def register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
+        u = inp.unit
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, u)
+            request = self.deps.repo.get_request(inp.request_name)
+            lumis = self._lumis(inp.request_name, u.work_unit)
+            doc = bulk_block(
+                inp.dataset,
+                unit_block_name(inp.dataset, u.work_unit),
+                u.site,
+                [BlockFile(u.lfn, u.size, u.events, u.adler32, lumis)],
+                processing_version=request.processing_version,
+                created_at=int(utcnow().timestamp()),
+            )
+            inserted = self.deps.services.registry.insert_block(doc)
+        if not inserted:
+            activity.logger.info("block of %s %s was already registered", inp.dataset, u.work_unit)
+        self.deps.repo.update_output(
+            rec.id, status=Out.DBS_REGISTERED, dbs_registered=True, dbs_registered_at=utcnow()
+        )
+        return u.model_copy(update={"status": Out.DBS_REGISTERED})
+
+    @activity.defn(name=Activity.PROTECT_OUTPUT)
+    def protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
+        u = inp.unit
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, u)
+            rule = self.deps.services.replicas.create_rule(
+                [unit_block_name(inp.dataset, u.work_unit)],
+                site_rse(u.site),
+                copies=1,
+                grouping="DATASET",
+                lifetime=None,  # protection lasts until WMS2 releases it
+                comment=f"WMS2 source protection for {inp.request_name}",
+            )
+        self.deps.repo.update_output(
+            rec.id, status=Out.SOURCE_PROTECTED, source_rule_id=rule, source_protected=True
+        )
+        return u.model_copy(update={"status": Out.SOURCE_PROTECTED, "source_rule_id": rule})
+
+    @activity.defn(name=Activity.REQUEST_TRANSFERS)
+    def request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+        u, cfg = inp.unit, inp.config
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, u)
+            replicas = self.deps.services.replicas
+            destinations = replicas.destinations(inp.dataset)
+            rules = [
+                replicas.create_rule(
+                    [unit_block_name(inp.dataset, u.work_unit)],
+                    dest,
+                    copies=cfg.transfer_copies,
+                    grouping="DATASET",
+                    lifetime=cfg.transfer_lifetime_sec,
+                    comment=f"WMS2 placement of {inp.dataset} for {inp.request_name}",
+                )
+                for dest in destinations
+            ]
+        self.deps.repo.update_output(
+            rec.id,
+            status=Out.TRANSFERS_REQUESTED,
+            transfer_rule_ids=rules,
+            transfer_destinations=destinations,
+        )
+        return u.model_copy(
+            update={
+                "status": Out.TRANSFERS_REQUESTED,
+                "transfer_rule_ids": rules,
+                "destinations": destinations,
+            }
+        )
+
+    @activity.defn(name=Activity.POLL_TRANSFERS)
+    def poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+        u = inp.unit
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, u)
+            states = {r: self.deps.services.replicas.get_rule(r).state for r in u.transfer_rule_ids}
+        done = all(s is RuleState.OK for s in states.values())
+        stuck = sorted(r for r, s in states.items() if s is RuleState.STUCK)
+        now = utcnow()
+        status = Out.TRANSFERRED if done else Out.TRANSFERRING
+        fields: dict = {"status": status, "last_transfer_check": now}
+        if done:
+            fields.update(transfers_complete=True, transfers_complete_at=now)
+        self.deps.repo.update_output(rec.id, **fields)
+        return u.model_copy(update={"status": status, "polls": u.polls + 1, "stuck_rules": stuck})
+
+    @activity.defn(name=Activity.RELEASE_SOURCE)
+    def release_output_source(self, inp: OutputStepInput) -> OutputUnit:
+        u = inp.unit
+        rec = self._record(inp.request_name, inp.dataset, u)
+        released = False
+        # With no destination the source is the output's home: its rule stays.
+        if u.transfer_rule_ids and u.source_rule_id:
+            # NotFound: deleted by an earlier attempt of this activity.
+            with domain_errors(), suppress(NotFoundError):
+                self.deps.services.replicas.delete_rule(u.source_rule_id)
+            released = True
+        self.deps.repo.update_output(rec.id, status=Out.SOURCE_RELEASED, source_released=released)
+        return u.model_copy(update={"status": Out.SOURCE_RELEASED})
+
+    @activity.defn(name=Activity.ANNOUNCE_OUTPUT)
+    def announce_output(self, inp: OutputStepInput) -> OutputUnit:
+        u = inp.unit
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, u)
+            self.deps.services.registry.close_block(unit_block_name(inp.dataset, u.work_unit))
+        self.deps.repo.update_output(rec.id, status=Out.ANNOUNCED)
+        return u.model_copy(update={"status": Out.ANNOUNCED})
+
+    @activity.defn(name=Activity.FAIL_OUTPUT)
+    def record_output_failure(self, inp: OutputFailure) -> OutputUnit:
+        with domain_errors():
+            rec = self._record(inp.request_name, inp.dataset, inp.unit)
+        self.deps.repo.update_output(rec.id, status=Out.FAILED, error=inp.reason)
+        return inp.unit.model_copy(update={"status": Out.FAILED, "error": inp.reason})
+
+    # ── invalidation ────────────────────────────────────────────────────────
+
+    @activity.defn(name=Activity.INVALIDATE_OUTPUT)
+    def invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
+        """Spec 6.3's rollback table for the state the record reached."""
+        repo, services = self.deps.repo, self.deps.services
+        with domain_errors():
+            wf = repo.get_workflow_by_request(inp.request_name)
+            rec = repo.get_output(wf.id, inp.dataset, inp.unit.work_unit)
+        done = inp.unit.model_copy(update={"status": Out.INVALIDATED, "error": inp.reason})
+        if rec is None:
+            return done  # never recorded: nothing was made outside
+        steps = rollback_steps(rec)
+        with domain_errors():
+            for step in steps:
+                try:
+                    if step.op in (UndoOp.DELETE_TRANSFER_RULE, UndoOp.DELETE_SOURCE_RULE):
+                        services.replicas.delete_rule(step.target)
+                    elif step.op is UndoOp.INVALIDATE_DBS:
+                        services.registry.invalidate_file(step.target)
+                    elif step.op is UndoOp.DELETE_RECORD:
+                        repo.delete_output(rec.id)
+                        return done
+                except NotFoundError:
+                    pass  # undone by an earlier attempt of this activity
+        repo.update_output(
+            rec.id,
+            status=Out.INVALIDATED,
+            invalidated=True,
+            invalidated_at=utcnow(),
+            invalidation_reason=inp.reason,
+            dbs_invalidated=any(s.op is UndoOp.INVALIDATE_DBS for s in steps),
+            rucio_rules_deleted=any(
+                s.op in (UndoOp.DELETE_TRANSFER_RULE, UndoOp.DELETE_SOURCE_RULE) for s in steps
+            ),
+        )
+        activity.logger.info(
+            "invalidated %s %s: %s", inp.dataset, inp.unit.work_unit, [s.op.value for s in steps]
+        )
+        return done
+
+    @activity.defn(name=Activity.LOAD_OUTPUTS)
+    def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
+        """The recorded units of a dataset, for a run started only to invalidate them."""
+        with domain_errors():
+            wf = self.deps.repo.get_workflow_by_request(inp.request_name)
+        return [
+            OutputUnit(
+                work_unit=r.work_unit,
+                lfn=r.lfn or "",
+                site=r.source_site or "",
+                size=r.size_bytes or 0,
+                events=r.events or 0,
+                adler32=r.adler32 or "",
+                status=r.status,
+                source_rule_id=r.source_rule_id,
+                transfer_rule_ids=list(r.transfer_rule_ids),
+                destinations=list(r.transfer_destinations),
+                error=r.error,
+            )
+            for r in self.deps.repo.list_outputs(wf.id, inp.dataset)
+        ]
+
+    @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
+    async def invalidate_request_outputs(self, inp: CleanupInput) -> list[str]:
+        """Signal-with-start `invalidate` to each output workflow of a request: a running
+        one invalidates between its own steps; a finished one is started again from the
+        records, so there is always one actor per dataset."""
+        client = self.deps.client
+        if client is None:
+            raise ApplicationError("worker has no Temporal client", non_retryable=True)
+        datasets = inp.datasets
+        if not datasets:
+            with domain_errors():
+                datasets = self.deps.repo.get_request(inp.request_name).output_datasets
+        return await start_invalidation(client, inp, datasets, activity.info().task_queue)
+
+
+async def start_invalidation(
+    client: Client, inp: CleanupInput, datasets: list[str], task_queue: str
+) -> list[str]:
+    ids = []
+    for index, dataset in enumerate(datasets, start=1):
+        wf_id = output_workflow_id(inp.request_name, index)
+        await client.start_workflow(
+            "OutputWorkflow",
+            OutputInput(
+                request_name=inp.request_name,
+                dataset=dataset,
+                index=index,
+                config=inp.config,
+                load_from_db=True,
+                closed=True,
+            ),
+            id=wf_id,
+            task_queue=task_queue,
+            start_signal="invalidate",
+            start_signal_args=[InvalidateSignal(reason=inp.reason)],
+        )
+        ids.append(wf_id)
+    return ids

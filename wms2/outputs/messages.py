@@ -1,0 +1,154 @@
+"""Inputs, outputs and state of OutputWorkflow and its activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from wms2.models import OutputStatus
+
+
+def output_workflow_id(request_name: str, index: int) -> str:
+    """`output-<request>-<n>`: n is the dataset's 1-based place in the request's list."""
+    return f"output-{request_name}-{index}"
+
+
+class OutputUnit(BaseModel):
+    """One work unit's merged file of this dataset, as the pipeline drives it."""
+
+    work_unit: str
+    lfn: str
+    site: str
+    size: int
+    events: int
+    adler32: str
+    status: OutputStatus = OutputStatus.PENDING
+    source_rule_id: str | None = None
+    transfer_rule_ids: list[str] = Field(default_factory=list)
+    destinations: list[str] = Field(default_factory=list)
+    polls: int = 0
+    error: str | None = None
+    stuck_rules: list[str] = Field(default_factory=list)
+
+
+class OutputConfig(BaseModel):
+    """Timing and rule shape, filled from Settings by whoever starts the workflow."""
+
+    transfer_poll_sec: float = 300.0
+    transfer_copies: int = 1
+    transfer_lifetime_sec: int | None = None  # None: the rule never expires
+    batch_size: int = 50  # units driven concurrently per step
+    continue_as_new_after_events: int | None = None
+
+
+class OutputAlert(BaseModel):
+    kind: str  # stuck_rule
+    work_unit: str
+    message: str
+    at: datetime
+
+
+class OutputState(BaseModel):
+    """Everything an OutputWorkflow knows; carried across continue-as-new."""
+
+    request_name: str
+    dataset: str
+    index: int
+    units: dict[str, OutputUnit] = Field(default_factory=dict)
+    closed: bool = False  # the request sends no more work units
+    invalidate_reason: str | None = None
+    invalidated: bool = False
+    duplicates_ignored: int = 0
+    alerts: list[OutputAlert] = Field(default_factory=list)
+    rejected_signals: list[str] = Field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for u in self.units.values():
+            out[u.status.value] = out.get(u.status.value, 0) + 1
+        return out
+
+
+class OutputInput(BaseModel):
+    request_name: str
+    dataset: str
+    index: int
+    parent_workflow_id: str | None = None  # told about progress and the end
+    config: OutputConfig = Field(default_factory=OutputConfig)
+    load_from_db: bool = False  # a run started only to invalidate: units come from records
+    closed: bool = False
+    state: OutputState | None = None  # set by continue-as-new only
+
+
+class WorkUnitFile(BaseModel):
+    """What the request workflow signals for each completed work unit."""
+
+    work_unit: str
+    lfn: str
+    site: str
+    size: int
+    events: int
+    adler32: str
+
+
+class WorkUnitBatch(BaseModel):
+    units: list[WorkUnitFile]
+
+
+class InvalidateSignal(BaseModel):
+    reason: str
+
+
+class OutputStepInput(BaseModel):
+    """One transition of one unit; the activity returns the unit in its new state."""
+
+    request_name: str
+    dataset: str
+    unit: OutputUnit
+    config: OutputConfig = Field(default_factory=OutputConfig)
+
+
+class OutputFailure(BaseModel):
+    request_name: str
+    dataset: str
+    unit: OutputUnit
+    reason: str
+
+
+class InvalidateInput(BaseModel):
+    request_name: str
+    dataset: str
+    unit: OutputUnit
+    reason: str
+
+
+class LoadOutputsInput(BaseModel):
+    request_name: str
+    dataset: str
+
+
+class OutputProgress(BaseModel):
+    """Sent to the request workflow when the counts change and at the end."""
+
+    dataset: str
+    counts: dict[str, int] = Field(default_factory=dict)
+    finished: bool = False
+    failures: list[str] = Field(default_factory=list)
+    alerts: list[str] = Field(default_factory=list)
+
+
+class OutputResult(BaseModel):
+    dataset: str
+    counts: dict[str, int]
+    failures: list[str] = Field(default_factory=list)
+    invalidated: bool = False
+
+
+class CleanupInput(BaseModel):
+    """Invalidate (or keep) a superseded version's outputs."""
+
+    request_name: str  # the previous version
+    reason: str
+    datasets: list[str] = Field(default_factory=list)  # empty: from its records
+    config: OutputConfig = Field(default_factory=OutputConfig)

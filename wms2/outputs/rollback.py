@@ -1,0 +1,60 @@
+"""Spec 6.3's rollback table: what undoes an output that reached a given state.
+
+Each forward state lists the external state it leaves behind; invalidating walks back
+from the state reached, newest first: transfer rules, then the source rule, then the
+DBS registration. A FAILED output is undone by what its record says was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from wms2.models import OutputDataset, OutputStatus
+
+Out = OutputStatus
+
+
+class UndoOp(StrEnum):
+    DELETE_TRANSFER_RULE = "delete_transfer_rule"
+    DELETE_SOURCE_RULE = "delete_source_rule"
+    INVALIDATE_DBS = "invalidate_dbs"
+    DELETE_RECORD = "delete_record"
+
+
+@dataclass(frozen=True)
+class UndoStep:
+    op: UndoOp
+    target: str  # rule id, LFN or record id
+
+
+_TRANSFERS = frozenset({Out.TRANSFERS_REQUESTED, Out.TRANSFERRING, Out.TRANSFERRED})
+
+
+def rollback_steps(out: OutputDataset) -> list[UndoStep]:
+    """The undo operations for `out` in its current state (empty once invalidated)."""
+    st = out.status
+    if st is Out.INVALIDATED:
+        return []
+    if st is Out.PENDING:
+        return [UndoStep(UndoOp.DELETE_RECORD, str(out.id))]
+    if st is Out.FAILED:  # stopped part-way: undo what the record shows was made
+        registered, source, transfers = out.dbs_registered, out.source_rule_id, True
+    else:
+        registered = True
+        # SOURCE_RELEASED has no source rule left; ANNOUNCED deletes whatever remains
+        # (a dataset with no destinations keeps its source rule).
+        source = out.source_rule_id if st is not Out.SOURCE_RELEASED else None
+        transfers = st in _TRANSFERS or st in (Out.SOURCE_RELEASED, Out.ANNOUNCED)
+        if st in (Out.DBS_REGISTERED,):
+            source = None
+        if st is Out.ANNOUNCED and out.source_released:
+            source = None
+    steps = []
+    if transfers:
+        steps += [UndoStep(UndoOp.DELETE_TRANSFER_RULE, r) for r in out.transfer_rule_ids]
+    if source:
+        steps.append(UndoStep(UndoOp.DELETE_SOURCE_RULE, source))
+    if registered and out.lfn:
+        steps.append(UndoStep(UndoOp.INVALIDATE_DBS, out.lfn))
+    return steps

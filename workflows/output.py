@@ -1,0 +1,291 @@
+"""OutputWorkflow: one output dataset of a request, from merged files to announced blocks.
+
+The request workflow signals each completed work unit's file; this workflow walks every
+unit through PENDING -> DBS_REGISTERED -> SOURCE_PROTECTED -> TRANSFERS_REQUESTED ->
+TRANSFERRING -> TRANSFERRED -> SOURCE_RELEASED -> ANNOUNCED, one activity per arrow.
+Each loop drives every unit one step, most urgent first (registration and protection
+guard against data loss, DD-5); transfers are polled on a durable timer. All state is in
+OutputState, so continue-as-new resumes anywhere and a unit is never processed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from wms2.messages import Activity
+    from wms2.models import OutputStatus
+    from wms2.outputs.messages import (
+        InvalidateInput,
+        InvalidateSignal,
+        LoadOutputsInput,
+        OutputAlert,
+        OutputFailure,
+        OutputInput,
+        OutputProgress,
+        OutputResult,
+        OutputState,
+        OutputStepInput,
+        OutputUnit,
+        WorkUnitBatch,
+    )
+    from wms2.outputs.states import TERMINAL
+
+from workflows import options
+from workflows.request_support import _reason
+
+Out = OutputStatus
+
+# The activity that moves a unit on from each state, in order of urgency.
+STEP = {
+    Out.PENDING: Activity.REGISTER_OUTPUT,
+    Out.DBS_REGISTERED: Activity.PROTECT_OUTPUT,
+    Out.SOURCE_PROTECTED: Activity.REQUEST_TRANSFERS,
+    Out.TRANSFERRED: Activity.RELEASE_SOURCE,
+    Out.SOURCE_RELEASED: Activity.ANNOUNCE_OUTPUT,
+}
+URGENCY = [
+    Out.PENDING,
+    Out.DBS_REGISTERED,
+    Out.SOURCE_PROTECTED,
+    Out.TRANSFERRED,
+    Out.SOURCE_RELEASED,
+]
+POLLED = (Out.TRANSFERS_REQUESTED, Out.TRANSFERRING)
+
+
+@workflow.defn
+class OutputWorkflow:
+    @workflow.init
+    def __init__(self, inp: OutputInput) -> None:
+        self.inp, self.cfg = inp, inp.config
+        self.s = inp.state or OutputState(
+            request_name=inp.request_name, dataset=inp.dataset, index=inp.index, closed=inp.closed
+        )
+        self.next_poll: datetime | None = None
+        self.reported: OutputProgress | None = None
+
+    # ── signals and queries ──────────────────────────────────────────────────
+
+    @workflow.signal
+    def add_work_units(self, batch: WorkUnitBatch) -> None:
+        s = self.s
+        for f in batch.units:
+            if s.invalidate_reason is not None:
+                s.rejected_signals.append(f"work unit {f.work_unit} after invalidation")
+            elif f.work_unit in s.units:
+                s.duplicates_ignored += 1  # already tracked: never processed twice
+            else:
+                s.units[f.work_unit] = OutputUnit(**f.model_dump())
+
+    @workflow.signal
+    def close(self) -> None:
+        self.s.closed = True
+
+    @workflow.signal
+    def invalidate(self, sig: InvalidateSignal) -> None:
+        if self.s.invalidate_reason is None:
+            self.s.invalidate_reason = sig.reason
+
+    @workflow.query
+    def status(self) -> OutputState:
+        return self.s
+
+    # ── main loop ────────────────────────────────────────────────────────────
+
+    @workflow.run
+    async def run(self, inp: OutputInput) -> OutputResult:
+        s = self.s
+        if inp.load_from_db and inp.state is None:
+            for u in await self._act(
+                Activity.LOAD_OUTPUTS,
+                LoadOutputsInput(request_name=s.request_name, dataset=s.dataset),
+                list[OutputUnit],
+            ):
+                s.units.setdefault(u.work_unit, u)
+        while True:
+            if s.invalidate_reason is not None:
+                await self._invalidate_all(s.invalidate_reason)
+                break
+            if await self._step():
+                await self._report()
+                if self._continue_as_new_due():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(
+                        OutputInput(
+                            request_name=s.request_name,
+                            dataset=s.dataset,
+                            index=s.index,
+                            parent_workflow_id=inp.parent_workflow_id,
+                            config=self.cfg,
+                            state=s,
+                        )
+                    )
+                continue
+            if s.closed and self._all_terminal():
+                break
+            await self._idle()
+        await self._report(finished=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OutputResult(
+            dataset=s.dataset,
+            counts=s.counts(),
+            failures=self._failures(),
+            invalidated=s.invalidated,
+        )
+
+    def _all_terminal(self) -> bool:
+        return all(u.status in TERMINAL for u in self.s.units.values())
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        limit = self.cfg.continue_as_new_after_events
+        if limit is not None and info.get_current_history_length() >= limit:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    async def _idle(self) -> None:
+        """Sleep until a signal makes work or the next transfer poll is due."""
+        s = self.s
+        before = len(s.units)
+        timeout = None
+        if self.next_poll is not None:
+            timeout = max(self.next_poll - workflow.now(), timedelta(seconds=1))
+        with suppress(TimeoutError):  # on timeout the poll is due
+            await workflow.wait_condition(
+                lambda: (
+                    len(s.units) != before
+                    or s.invalidate_reason is not None
+                    or (s.closed and self._all_terminal())
+                ),
+                timeout=timeout,
+            )
+
+    async def _step(self) -> bool:
+        """Drive units one step each: urgent states first, then a due transfer poll.
+        False when nothing could be done now."""
+        s = self.s
+        batch = sorted(
+            (u for u in s.units.values() if u.status in STEP),
+            key=lambda u: (URGENCY.index(u.status), u.work_unit),
+        )[: self.cfg.batch_size]
+        polled = [u for u in s.units.values() if u.status in POLLED]
+        if polled and self.next_poll is None:
+            # Rules were just made: give Rucio one interval before the first poll.
+            self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
+        poll_now = bool(polled) and workflow.now() >= (self.next_poll or workflow.now())
+        if not batch and not poll_now:
+            return False
+        calls = [self._advance(u, STEP[u.status]) for u in batch]
+        if poll_now:
+            calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in polled]
+        await asyncio.gather(*calls)
+        if poll_now:
+            still = any(u.status in POLLED for u in s.units.values())
+            interval = timedelta(seconds=self.cfg.transfer_poll_sec)
+            self.next_poll = workflow.now() + interval if still else None
+        return True
+
+    async def _advance(self, unit: OutputUnit, step: Activity) -> None:
+        s = self.s
+        arg = OutputStepInput(
+            request_name=s.request_name, dataset=s.dataset, unit=unit, config=self.cfg
+        )
+        try:
+            new = await self._act(step, arg, OutputUnit, unit.work_unit)
+        except ActivityError as e:
+            # Only a refusal reaches here (outages are retried): this output fails, the
+            # others go on.
+            reason = f"{step.value} refused: {_reason(e)}"
+            workflow.logger.error("%s %s: %s", s.dataset, unit.work_unit, reason)
+            new = await self._act(
+                Activity.FAIL_OUTPUT,
+                OutputFailure(
+                    request_name=s.request_name, dataset=s.dataset, unit=unit, reason=reason
+                ),
+                OutputUnit,
+                unit.work_unit,
+            )
+        if new.stuck_rules and not unit.stuck_rules:
+            self._alert_stuck(new)
+        s.units[unit.work_unit] = new
+
+    def _alert_stuck(self, unit: OutputUnit) -> None:
+        message = (
+            f"{self.s.dataset} {unit.work_unit}: Rucio rule(s) {', '.join(unit.stuck_rules)} "
+            f"STUCK after {unit.polls} polls"
+        )
+        workflow.logger.warning("%s", message)
+        workflow.metric_meter().create_counter(
+            "wms2_output_rules_stuck", "transfer rules found STUCK"
+        ).add(1)
+        self.s.alerts.append(
+            OutputAlert(
+                kind="stuck_rule", work_unit=unit.work_unit, message=message, at=workflow.now()
+            )
+        )
+
+    async def _invalidate_all(self, reason: str) -> None:
+        s = self.s
+        units = [u for u in s.units.values() if u.status is not Out.INVALIDATED]
+        size = self.cfg.batch_size
+        for i in range(0, len(units), size):
+            results = await asyncio.gather(
+                *(
+                    self._act(
+                        Activity.INVALIDATE_OUTPUT,
+                        InvalidateInput(
+                            request_name=s.request_name, dataset=s.dataset, unit=u, reason=reason
+                        ),
+                        OutputUnit,
+                    )
+                    for u in units[i : i + size]
+                )
+            )
+            for new in results:
+                s.units[new.work_unit] = new
+        s.invalidated = True
+        workflow.logger.info("%s: %d outputs invalidated (%s)", s.dataset, len(units), reason)
+
+    # ── helpers ──────────────────────────────────────────────────────────────
+
+    async def _act(self, name: Activity, arg: Any, result_type: Any, what: str = "") -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            summary=f"{name.value} {self.s.dataset} {what}".strip(),
+            **options.OUTPUT_STEP,
+        )
+
+    def _failures(self) -> list[str]:
+        return [
+            f"{u.work_unit}: {u.error}" for u in self.s.units.values() if u.status is Out.FAILED
+        ]
+
+    async def _report(self, finished: bool = False) -> None:
+        """Tell the request workflow the counts when they changed (and at the end)."""
+        parent = self.inp.parent_workflow_id
+        if parent is None:
+            return
+        s = self.s
+        progress = OutputProgress(
+            dataset=s.dataset,
+            counts=s.counts(),
+            finished=finished,
+            failures=self._failures(),
+            alerts=[a.message for a in s.alerts],
+        )
+        if progress == self.reported:
+            return
+        try:
+            await workflow.get_external_workflow_handle(parent).signal("output_progress", progress)
+            self.reported = progress
+        except Exception as e:  # the request has ended: nobody to tell
+            workflow.logger.info("request workflow %s not told: %s", parent, e)

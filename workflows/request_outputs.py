@@ -1,0 +1,134 @@
+"""The request workflow's side of the output pipeline: one OutputWorkflow child per output
+dataset, fed completed work units by signal, closed when the DAG is done, and waited for
+before the request completes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from wms2.messages import Activity, CompletedWorkUnit, RequestState
+    from wms2.models import CleanupPolicy, OutputStatus
+    from wms2.outputs.messages import (
+        CleanupInput,
+        OutputInput,
+        OutputProgress,
+        WorkUnitBatch,
+        WorkUnitFile,
+        output_workflow_id,
+    )
+
+from workflows import options
+from workflows.request_support import RequestSupport
+
+
+class RequestOutputs(RequestSupport):
+    s: RequestState
+
+    def _on_output_progress(self, p: OutputProgress) -> None:
+        s = self.s
+        s.outputs[p.dataset] = p
+        totals: dict[str, int] = {}
+        for prog in s.outputs.values():
+            for state, n in prog.counts.items():
+                totals[state] = totals.get(state, 0) + n
+        s.outputs_by_state = totals
+        known = {a.message for a in s.alerts}
+        for message in p.alerts:
+            if message not in known:
+                self._alert("stuck_rule", message, stuck=False)
+
+    async def _feed_outputs(self, units: list[CompletedWorkUnit]) -> None:
+        """Signal each dataset's OutputWorkflow the new work units (one signal per
+        dataset per monitor round), starting the child on a dataset's first unit."""
+        by_dataset: dict[str, list[WorkUnitFile]] = {}
+        for wu in units:
+            for o in wu.outputs:
+                by_dataset.setdefault(o.dataset, []).append(
+                    WorkUnitFile(
+                        work_unit=wu.name,
+                        lfn=o.lfn,
+                        site=o.site,
+                        size=o.size,
+                        events=o.events,
+                        adler32=o.adler32,
+                    )
+                )
+        for dataset, files in by_dataset.items():
+            wf_id = await self._output_workflow(dataset)
+            await workflow.get_external_workflow_handle(wf_id).signal(
+                "add_work_units", WorkUnitBatch(units=files)
+            )
+
+    async def _output_workflow(self, dataset: str) -> str:
+        s = self.s
+        if dataset in s.output_workflows:
+            return s.output_workflows[dataset]
+        if dataset not in s.output_datasets:
+            s.output_datasets.append(dataset)
+        index = s.output_datasets.index(dataset) + 1
+        wf_id = output_workflow_id(s.request_name, index)
+        await workflow.start_child_workflow(
+            "OutputWorkflow",
+            OutputInput(
+                request_name=s.request_name,
+                dataset=dataset,
+                index=index,
+                parent_workflow_id=workflow.info().workflow_id,
+                config=self.cfg.output,
+            ),
+            id=wf_id,
+            # Outputs outlive an aborted or superseded request: what was produced is still
+            # registered and protected, and stays until invalidated.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        s.output_workflows[dataset] = wf_id
+        s.outputs.setdefault(dataset, OutputProgress(dataset=dataset))
+        return wf_id
+
+    async def _close_outputs(self) -> None:
+        """No more work units: each OutputWorkflow ends once its units are done."""
+        s = self.s
+        if s.outputs_closed:
+            return
+        s.outputs_closed = True
+        for dataset, wf_id in s.output_workflows.items():
+            if s.outputs.get(dataset, OutputProgress(dataset=dataset)).finished:
+                continue
+            try:
+                await workflow.get_external_workflow_handle(wf_id).signal("close")
+            except Exception as e:  # already ended (e.g. invalidated)
+                workflow.logger.info("output workflow %s not closed: %s", wf_id, e)
+
+    def _outputs_finished(self) -> bool:
+        s = self.s
+        return all(s.outputs.get(d, OutputProgress(dataset=d)).finished for d in s.output_workflows)
+
+    def _output_failures(self) -> list[str]:
+        return [f"{d} {f}" for d, p in sorted(self.s.outputs.items()) for f in p.failures]
+
+    def _outputs_announced(self) -> int:
+        return self.s.outputs_by_state.get(OutputStatus.ANNOUNCED.value, 0)
+
+    async def _clean_previous_version(self) -> str:
+        """Cleanup policy of a version increment, applied once this version completed."""
+        s = self.s
+        prev = s.previous_version_request
+        if prev is None:
+            return ""
+        if s.cleanup_policy is CleanupPolicy.KEEP_UNTIL_REPLACED:
+            return f"; outputs of {prev} kept ({s.cleanup_policy.value})"
+        await self._act(
+            Activity.INVALIDATE_REQUEST_OUTPUTS,
+            CleanupInput(
+                request_name=prev,
+                reason=f"superseded by {s.request_name} ({s.cleanup_policy.value})",
+                config=self.cfg.output,
+            ),
+            list[str],
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=options.SERVICE["retry_policy"],
+        )
+        return f"; outputs of {prev} invalidated ({s.cleanup_policy.value})"
