@@ -170,8 +170,9 @@ class OutputActivities:
         u = inp.unit
         rec = self._record(inp.request_name, inp.dataset, u)
         released = False
-        # With no destination the source is the output's home: its rule stays.
-        if u.transfer_rule_ids and u.source_rule_id:
+        # With no destination the source is the output's home, and a destination that is
+        # the source RSE shares its rule (Rucio makes one rule per DID and RSE): it stays.
+        if u.transfer_rule_ids and u.source_rule_id and u.source_rule_id not in u.transfer_rule_ids:
             # NotFound: deleted by an earlier attempt of this activity.
             with domain_errors(), suppress(NotFoundError):
                 self.deps.services.replicas.delete_rule(u.source_rule_id)

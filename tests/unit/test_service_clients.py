@@ -231,3 +231,106 @@ def test_rucio_replicas_rules_and_token_reuse() -> None:
     assert state["deleted"] and state["auth"] == 1
     with pytest.raises(NotFoundError, match="HTTP 404: RuleNotFound"):
         rucio.get_rule("nope")
+
+
+def test_rucio_duplicate_rule_reuses_the_existing_one_and_reads_subscriptions() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        path = request.url.path
+        if path.endswith("/auth/x509"):
+            return httpx.Response(200, headers={"X-Rucio-Auth-Token": "tok"})
+        if path.endswith("/rules/") and request.method == "POST":
+            return httpx.Response(409, text="DuplicateRule: a rule already exists")
+        if "/dids/cms/" in path and path.endswith("/rules"):
+            rows = [
+                {"id": "other", "rse_expression": "T2_CH_CERN", "account": "wms2"},
+                {"id": "mine", "rse_expression": "T1_US_FNAL_Disk", "account": "wms2"},
+            ]
+            return httpx.Response(200, text="\n".join(json.dumps(r) for r in rows))
+        if path.endswith("/subscriptions/wms2"):
+            subs = [
+                {
+                    "state": "ACTIVE",
+                    "filter": json.dumps({"pattern": "/AODSIM$", "scope": ["cms"]}),
+                    "replication_rules": json.dumps(
+                        [{"rse_expression": "T1_US_FNAL_Disk", "copies": 1}]
+                    ),
+                },
+                {
+                    "state": "INACTIVE",
+                    "filter": json.dumps({"pattern": ".*"}),
+                    "replication_rules": json.dumps([{"rse_expression": "T2_CH_CERN"}]),
+                },
+                {
+                    "state": "ACTIVE",
+                    "filter": json.dumps({"pattern": "MINIAOD"}),
+                    "replication_rules": json.dumps([{"rse_expression": "T2_IT_Pisa"}]),
+                },
+            ]
+            return httpx.Response(200, text="\n".join(json.dumps(s) for s in subs))
+        return httpx.Response(404, text="nope")
+
+    http, _ = client("rucio", handler)
+    rucio = RucioClient(http, "wms2")
+    assert rucio.create_rule(["/A/B-v1/AODSIM#1"], "T1_US_FNAL_Disk") == "mine"
+    assert rucio.destinations("/A/B-v1/AODSIM") == ["T1_US_FNAL_Disk"]
+    assert rucio.destinations("/A/B-v1/MINIAODSIM") == ["T2_IT_Pisa"]
+
+
+def test_dbs_writer_inserts_a_block_once_closes_and_invalidates() -> None:
+    blocks: dict[str, dict] = {}
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path} {request.url.query.decode()}")
+        path = request.url.path
+        if path.endswith("/DBSReader/blocks"):
+            name = request.url.params["block_name"]
+            return httpx.Response(200, json=[{"block_name": name}] if name in blocks else [])
+        if path.endswith("/bulkblocks"):
+            doc = json.loads(request.content)
+            blocks[doc["block"]["block_name"]] = doc
+            return httpx.Response(200, json=None)
+        if path.endswith("/DBSWriter/blocks") and request.method == "PUT":
+            return httpx.Response(200)
+        if path.endswith("/DBSWriter/files") and request.method == "PUT":
+            return httpx.Response(200)
+        return httpx.Response(400, text="bad call")
+
+    def build(kind: str) -> ServiceClient:
+        return ServiceClient.build(
+            "dbs", f"https://cmsweb.example/dbs/prod/global/{kind}",
+            transport=httpx.MockTransport(handler), retries=0, sleep=lambda s: None,
+        )  # fmt: skip
+
+    from wms2.outputs import BlockFile, bulk_block
+    from wms2.services.dbs import DBSWriterClient
+
+    writer = DBSWriterClient(build("DBSWriter"), DBSClient(build("DBSReader")))
+    doc = bulk_block(
+        "/Prim/Era-Proc-v1/AODSIM",
+        "/Prim/Era-Proc-v1/AODSIM#abc",
+        "T2_CH_CERN",
+        [BlockFile("/store/mc/a.root", 10, 5, "0000abcd", [(1, 1), (1, 2)])],
+    )
+    assert writer.insert_block(doc) is True
+    assert writer.insert_block(doc) is False  # a retry finds it and inserts nothing
+    assert [c for c in calls if "bulkblocks" in c] == [
+        "POST /dbs/prod/global/DBSWriter/bulkblocks "
+    ]
+    sent = blocks["/Prim/Era-Proc-v1/AODSIM#abc"]
+    assert sent["files"][0]["file_lumi_list"] == [
+        {"run_num": 1, "lumi_section_num": 1},
+        {"run_num": 1, "lumi_section_num": 2},
+    ]
+    assert sent["dataset"]["dataset_access_type"] == "PRODUCTION"
+    assert sent["primds"]["primary_ds_name"] == "Prim"
+    assert sent["acquisition_era"]["acquisition_era_name"] == "Era"
+    assert sent["block"]["file_count"] == 1 and sent["block"]["block_size"] == 10
+    writer.close_block("/Prim/Era-Proc-v1/AODSIM#abc")
+    writer.invalidate_file("/store/mc/a.root")
+    assert calls[-2].startswith("PUT /dbs/prod/global/DBSWriter/blocks block_name=")
+    assert "open_for_writing=0" in calls[-2]
+    assert calls[-1].endswith("logical_file_name=%2Fstore%2Fmc%2Fa.root&is_file_valid=0")

@@ -121,7 +121,7 @@ class FakeDataServices:
         @activity.defn(name=Activity.RELEASE_SOURCE)
         async def release(inp: OutputStepInput) -> OutputUnit:
             f._log(Activity.RELEASE_SOURCE, inp)
-            if inp.unit.transfer_rule_ids and inp.unit.source_rule_id:
+            if inp.unit.transfer_rule_ids and inp.unit.source_rule_id:  # distinct RSEs here
                 f.rules[inp.unit.source_rule_id]["deleted"] = True
             return f._keep(inp, inp.unit.model_copy(update={"status": Out.SOURCE_RELEASED}))
 

@@ -53,7 +53,7 @@ def rollback_steps(out: OutputDataset) -> list[UndoStep]:
     steps = []
     if transfers:
         steps += [UndoStep(UndoOp.DELETE_TRANSFER_RULE, r) for r in out.transfer_rule_ids]
-    if source:
+    if source and not (transfers and source in out.transfer_rule_ids):
         steps.append(UndoStep(UndoOp.DELETE_SOURCE_RULE, source))
     if registered and out.lfn:
         steps.append(UndoStep(UndoOp.INVALIDATE_DBS, out.lfn))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote_plus
 from typing import Any
 
 from wms2.services.errors import ServiceRequestError
@@ -96,7 +97,7 @@ class RucioClient:
 
     def _existing_rule(self, dids: list[str], rse_expression: str) -> str | None:
         response = self.http.request(
-            "GET", f"/dids/{SCOPE}/{dids[0]}/rules", headers=self._headers()
+            "GET", f"/dids/{SCOPE}/{quote_plus(dids[0])}/rules", headers=self._headers()
         )
         for row in _json_rows(response.text):
             if row.get("rse_expression") == rse_expression and row.get("account") == self.account:
