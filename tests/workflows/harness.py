@@ -24,7 +24,7 @@ from wms2.messages import (
     request_workflow_id,
 )
 from wms2.models import RequestStatus
-from wms2.outputs.messages import OutputConfig
+from wms2.outputs.messages import OutputConfig, output_workflow_id
 from workflows.admission import AdmissionWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
@@ -51,9 +51,17 @@ async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
         try:
             yield world
         finally:
-            # One admission workflow per test: it runs on this test's task queue.
-            with suppress(Exception):
-                await env.client.get_workflow_handle(ADMISSION_WORKFLOW_ID).terminate("test over")
+            # One admission workflow per test: it runs on this test's task queue. Output
+            # workflows outlive their requests; left running without a worker they would
+            # hold the time-skipping clock for every later test.
+            outputs = [
+                output_workflow_id(name, n + 1)
+                for name, sc in world.scripts.items()
+                for n in range(len(sc.datasets))
+            ]
+            for wf_id in [ADMISSION_WORKFLOW_ID, *outputs, *world.data.workflow_ids]:
+                with suppress(Exception):
+                    await env.client.get_workflow_handle(wf_id).terminate("test over")
 
 
 async def start(

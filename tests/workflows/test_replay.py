@@ -25,6 +25,7 @@ def test_histories_are_committed() -> None:
         "stop_resume",
         "partial_production",
         "admission",
+        "output_polls",
     }
 
 

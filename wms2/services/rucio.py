@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote_plus
 from typing import Any
+from urllib.parse import quote_plus
 
 from wms2.services.errors import ServiceRequestError
 from wms2.services.http import ServiceClient
