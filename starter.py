@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -180,6 +181,11 @@ def render_state(s: RequestState) -> Table:
         )
     for state, n in sorted(s.outputs_by_state.items()):
         table.add_row(f"outputs {state}", str(n))
+    for dataset, prog in sorted(s.outputs.items()):
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(prog.counts.items())) or "none yet"
+        table.add_row("output", f"{dataset}: {counts}{' (done)' if prog.finished else ''}")
+        for f in prog.failures:
+            table.add_row("[red]output failed[/]", f)
     if s.production_steps:
         table.add_row(
             "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)
@@ -226,7 +232,7 @@ async def watch_requests(
                 note = (
                     f"{s.status.value}: nodes {p.nodes_done}/{p.nodes_total} "
                     f"({p.nodes_running} running, {p.nodes_failed} failed), "
-                    f"outputs {sum(s.outputs_by_state.values())}"
+                    f"outputs {outputs_summary(s.outputs_by_state)}"
                 )
                 progress.update(
                     bars[n],
@@ -237,6 +243,10 @@ async def watch_requests(
             if all(s.status.is_terminal for s in states.values()):
                 return states
             await asyncio.sleep(interval)
+
+
+def outputs_summary(by_state: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())) or "none yet"
 
 
 async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
@@ -286,6 +296,31 @@ async def cmd_restart(args: argparse.Namespace, settings: Settings) -> int:
     console.print(
         f"asked {args.name} to {'restart catastrophically' if args.catastrophic else 'restart'}"
     )
+    return 0
+
+
+async def cmd_invalidate(args: argparse.Namespace, settings: Settings) -> int:
+    """Spec 6.3's rollback for every output of a request (DBS invalidation, rule deletion),
+    run by each dataset's OutputWorkflow."""
+    from activities.outputs import start_invalidation
+    from wms2.outputs.messages import CleanupInput, OutputResult
+
+    client = await connect(settings)
+    s = await request_state(client, args.name)
+    if not (s.status.is_terminal or s.status.value == "partial"):
+        raise CommandError(
+            f"request {args.name!r} is {s.status.value}: stop or abort it before invalidating"
+        )
+    if not s.output_datasets:
+        raise CommandError(f"request {args.name!r} has no output datasets")
+    inp = CleanupInput(request_name=args.name, reason=args.reason, config=output_config(settings))
+    ids = await start_invalidation(client, inp, s.output_datasets, settings.task_queue)
+    console.print(f"invalidating {len(ids)} output dataset(s) of {args.name}: {', '.join(ids)}")
+    if args.no_wait:
+        return 0
+    for wf_id in ids:
+        res = await client.get_workflow_handle(wf_id, result_type=OutputResult).result()
+        console.print(f"{res.dataset}: {outputs_summary(res.counts)}")
     return 0
 
 
@@ -452,6 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["keep_until_replaced", "immediate_cleanup"],
     )
     p.add_argument("--reason", default="")
+    p = command("invalidate", cmd_invalidate, "invalidate every output of a request (spec 6.3)")
+    p.add_argument("name")
+    p.add_argument("--reason", default="operator invalidation")
+    p.add_argument("--no-wait", action="store_true", help="return once it has started")
     p = command("priority", cmd_priority, "change a request's priority")
     p.add_argument("name")
     p.add_argument("priority", type=int)
@@ -489,4 +528,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The Temporal client's native threads can still be winding down while the interpreter
+    # finalizes (a fatal "PyGILState_Release" abort after the work is done): leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

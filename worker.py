@@ -92,10 +92,15 @@ def build_deps(settings: Settings, client: Client | None) -> ActivityDeps:
     )
 
 
-async def publish_request_counts(client: Client, meter: MetricMeter, settings: Settings) -> None:
-    """Gauges of requests by status and of stuck requests, from visibility counts (only
-    with --metrics-port). Every worker publishes the same fleet-wide numbers."""
-    from wms2.models import RequestStatus
+async def publish_request_counts(
+    client: Client, meter: MetricMeter, settings: Settings, repo: Repository
+) -> None:
+    """Gauges of requests by status and of stuck requests (visibility counts), and of
+    work unit outputs by state (database), only with --metrics-port. Every worker
+    publishes the same fleet-wide numbers."""
+    from wms2.models import OutputStatus, RequestStatus
+
+    outputs = meter.create_gauge("wms2_outputs", "work unit outputs by pipeline state")
 
     by_status = meter.create_gauge("wms2_requests", "requests by WMS2 status")
     stuck = meter.create_gauge("wms2_requests_stuck", "requests with a stuck alert")
@@ -108,6 +113,9 @@ async def publish_request_counts(client: Client, meter: MetricMeter, settings: S
                 )
                 by_status.set(count.count, {"status": status.value})
             stuck.set((await client.count_workflows(f"{base} AND WMS2Stuck = true")).count)
+            by_state = await asyncio.to_thread(repo.count_outputs_by_status)
+            for st in OutputStatus:
+                outputs.set(by_state.get(st.value, 0), {"status": st.value})
         except Exception as e:  # visibility may lag or be down: try again next round
             logging.warning("request counts for metrics failed: %s", e)
         await asyncio.sleep(settings.metrics_interval_sec)
@@ -142,7 +150,7 @@ async def run(settings: Settings, metrics_port: int | None) -> None:
             counts = None
             if runtime is not None:
                 counts = asyncio.create_task(
-                    publish_request_counts(client, runtime.metric_meter, settings)
+                    publish_request_counts(client, runtime.metric_meter, settings, deps.repo)
                 )
             await stop.wait()
             logging.info("shutting down")

@@ -4,8 +4,12 @@ output_datasets before it returns."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
+from collections.abc import Callable
 from contextlib import suppress
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.client import Client
@@ -31,6 +35,9 @@ from wms2.services.errors import NotFoundError
 from wms2.services.protocols import RuleState
 
 Out = OutputStatus
+T = TypeVar("T")
+R = TypeVar("R")
+HEARTBEAT_EVERY_SEC = 2.0
 
 
 class OutputActivities:
@@ -76,8 +83,7 @@ class OutputActivities:
 
     # ── the forward walk ────────────────────────────────────────────────────
 
-    @activity.defn(name=Activity.REGISTER_OUTPUT)
-    def register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
+    def _register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -99,8 +105,7 @@ class OutputActivities:
         )
         return u.model_copy(update={"status": Out.DBS_REGISTERED})
 
-    @activity.defn(name=Activity.PROTECT_OUTPUT)
-    def protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
+    def _protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -117,8 +122,7 @@ class OutputActivities:
         )
         return u.model_copy(update={"status": Out.SOURCE_PROTECTED, "source_rule_id": rule})
 
-    @activity.defn(name=Activity.REQUEST_TRANSFERS)
-    def request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+    def _request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
         u, cfg = inp.unit, inp.config
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -149,8 +153,7 @@ class OutputActivities:
             }
         )
 
-    @activity.defn(name=Activity.POLL_TRANSFERS)
-    def poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+    def _poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -165,8 +168,7 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, **fields)
         return u.model_copy(update={"status": status, "polls": u.polls + 1, "stuck_rules": stuck})
 
-    @activity.defn(name=Activity.RELEASE_SOURCE)
-    def release_output_source(self, inp: OutputStepInput) -> OutputUnit:
+    def _release_output_source(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         rec = self._record(inp.request_name, inp.dataset, u)
         released = False
@@ -180,8 +182,7 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, status=Out.SOURCE_RELEASED, source_released=released)
         return u.model_copy(update={"status": Out.SOURCE_RELEASED})
 
-    @activity.defn(name=Activity.ANNOUNCE_OUTPUT)
-    def announce_output(self, inp: OutputStepInput) -> OutputUnit:
+    def _announce_output(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -189,8 +190,7 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, status=Out.ANNOUNCED)
         return u.model_copy(update={"status": Out.ANNOUNCED})
 
-    @activity.defn(name=Activity.FAIL_OUTPUT)
-    def record_output_failure(self, inp: OutputFailure) -> OutputUnit:
+    def _record_output_failure(self, inp: OutputFailure) -> OutputUnit:
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, inp.unit)
         self.deps.repo.update_output(rec.id, status=Out.FAILED, error=inp.reason)
@@ -198,8 +198,7 @@ class OutputActivities:
 
     # ── invalidation ────────────────────────────────────────────────────────
 
-    @activity.defn(name=Activity.INVALIDATE_OUTPUT)
-    def invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
+    def _invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
         """Spec 6.3's rollback table for the state the record reached."""
         repo, services = self.deps.repo, self.deps.services
         with domain_errors():
@@ -237,8 +236,7 @@ class OutputActivities:
         )
         return done
 
-    @activity.defn(name=Activity.LOAD_OUTPUTS)
-    def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
+    def _load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
         """The recorded units of a dataset, for a run started only to invalidate them."""
         with domain_errors():
             wf = self.deps.repo.get_workflow_by_request(inp.request_name)
@@ -259,6 +257,44 @@ class OutputActivities:
             for r in self.deps.repo.list_outputs(wf.id, inp.dataset)
         ]
 
+    # ── the activities: blocking work in a thread, heartbeats meanwhile ──────────
+
+    @activity.defn(name=Activity.REGISTER_OUTPUT)
+    async def register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._register_output_in_dbs, inp)
+
+    @activity.defn(name=Activity.PROTECT_OUTPUT)
+    async def protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._protect_output_source, inp)
+
+    @activity.defn(name=Activity.REQUEST_TRANSFERS)
+    async def request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._request_output_transfers, inp)
+
+    @activity.defn(name=Activity.POLL_TRANSFERS)
+    async def poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._poll_output_transfers, inp)
+
+    @activity.defn(name=Activity.RELEASE_SOURCE)
+    async def release_output_source(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._release_output_source, inp)
+
+    @activity.defn(name=Activity.ANNOUNCE_OUTPUT)
+    async def announce_output(self, inp: OutputStepInput) -> OutputUnit:
+        return await heartbeating(self._announce_output, inp)
+
+    @activity.defn(name=Activity.FAIL_OUTPUT)
+    async def record_output_failure(self, inp: OutputFailure) -> OutputUnit:
+        return await heartbeating(self._record_output_failure, inp)
+
+    @activity.defn(name=Activity.INVALIDATE_OUTPUT)
+    async def invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
+        return await heartbeating(self._invalidate_output, inp)
+
+    @activity.defn(name=Activity.LOAD_OUTPUTS)
+    async def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
+        return await heartbeating(self._load_outputs, inp)
+
     @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
     async def invalidate_request_outputs(self, inp: CleanupInput) -> list[str]:
         """Signal-with-start `invalidate` to each output workflow of a request: a running
@@ -272,6 +308,19 @@ class OutputActivities:
             with domain_errors():
                 datasets = self.deps.repo.get_request(inp.request_name).output_datasets
         return await start_invalidation(client, inp, datasets, activity.info().task_queue)
+
+
+async def heartbeating(fn: Callable[[T], R], inp: T) -> R:
+    """Run `fn(inp)` in a thread and heartbeat while it runs: a worker that dies in the
+    middle of a step is noticed after the heartbeat timeout, not the step's whole
+    start-to-close timeout. Activity context (logger, info) stays available in the thread."""
+    ctx = contextvars.copy_context()
+    task = asyncio.ensure_future(asyncio.to_thread(ctx.run, fn, inp))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SEC)
+        if done:
+            return task.result()
+        activity.heartbeat()
 
 
 async def start_invalidation(

@@ -56,8 +56,11 @@ def long_running(window_sec: float, heartbeat_sec: float) -> dict[str, Any]:
 
 # Output pipeline steps: DBS and Rucio outages are waited out (the output must not be
 # lost), with backoff up to 10 minutes; only a refusal (non-retryable) fails the output.
+# A step is a few HTTP calls (30 s timeout, 3 retries by default): 150 s bounds one
+# attempt; steps heartbeat, so one whose worker died is retried after 20 s.
 OUTPUT_STEP = {
-    "start_to_close_timeout": timedelta(minutes=5),
+    "start_to_close_timeout": timedelta(seconds=150),
+    "heartbeat_timeout": timedelta(seconds=20),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=5),
         backoff_coefficient=2.0,

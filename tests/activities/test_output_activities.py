@@ -3,6 +3,8 @@ rules) and a SQLite repository."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -43,6 +45,10 @@ def acts(settings: Settings) -> OutputActivities:
     return OutputActivities(deps)
 
 
+def run(fn, *args):  # type: ignore[no-untyped-def]
+    return asyncio.run(ActivityEnvironment().run(fn, *args))
+
+
 def unit(name: str = "mg_000000") -> OutputUnit:
     return OutputUnit(
         work_unit=name,
@@ -56,7 +62,7 @@ def unit(name: str = "mg_000000") -> OutputUnit:
 
 def step(acts: OutputActivities, fn, u: OutputUnit) -> OutputUnit:  # type: ignore[no-untyped-def]
     inp = OutputStepInput(request_name=STEPCHAIN, dataset=AODSIM, unit=u, config=OutputConfig())
-    return ActivityEnvironment().run(fn, inp)
+    return run(fn, inp)
 
 
 def walk_to(acts: OutputActivities, target: OutputStatus, u: OutputUnit) -> OutputUnit:
@@ -178,7 +184,7 @@ def test_invalidation_undoes_exactly_what_the_state_made(
 ) -> None:
     u = walk_to(acts, state, unit())
     before = catalog(acts).recorded_rules()
-    done = ActivityEnvironment().run(
+    done = run(
         acts.invalidate_output,
         InvalidateInput(request_name=STEPCHAIN, dataset=AODSIM, unit=u, reason="test"),
     )
@@ -203,7 +209,7 @@ def test_invalidation_undoes_exactly_what_the_state_made(
 def test_invalidating_a_pending_output_deletes_its_record(acts: OutputActivities) -> None:
     acts._record(STEPCHAIN, AODSIM, unit())  # recorded, nothing made outside yet
     assert record(acts) is not None
-    done = ActivityEnvironment().run(
+    done = run(
         acts.invalidate_output,
         InvalidateInput(request_name=STEPCHAIN, dataset=AODSIM, unit=unit(), reason="test"),
     )

@@ -7,6 +7,8 @@ import asyncio
 import json
 import re
 import socket
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -15,15 +17,43 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import GEN, RERECO
+from tests.conftest import GEN, REPO, RERECO, SAMPLE_CATALOG
 from tests.integration.conftest import WorkerSite
 from tests.workflows.harness import until
 from wms2.db import Repository, make_engine
 from wms2.messages import LifecycleConfig, RequestInput, request_workflow_id
-from wms2.models import RequestStatus
+from wms2.models import OutputDataset, OutputStatus, RequestStatus
+from wms2.outputs import unit_block_name
+from wms2.outputs.messages import OutputConfig
+from wms2.services.catalog import OfflineCatalog
 from workflows.request import RequestWorkflow
 
-CONFIG = LifecycleConfig(monitor_window_sec=5, poll_sec=0.3, heartbeat_sec=3)
+CONFIG = LifecycleConfig(
+    monitor_window_sec=5,
+    poll_sec=0.3,
+    heartbeat_sec=3,
+    output=OutputConfig(transfer_poll_sec=0.5),
+)
+
+
+def catalog_state(site: WorkerSite) -> OfflineCatalog:
+    return OfflineCatalog(SAMPLE_CATALOG, site.root / ".wms2" / "catalog-state")
+
+
+def assert_registered_once(site: WorkerSite, request: str) -> list[OutputDataset]:
+    """Every output has one record, one DBS block and one source rule: nothing twice."""
+    r = repo(site)
+    outputs = r.list_outputs(r.get_workflow_by_request(request).id)
+    blocks = catalog_state(site).recorded_blocks()
+    mine = [b for b in blocks.values() if any(o.lfn in b["files"] for o in outputs)]
+    assert len(mine) == len(outputs) == len({(o.dataset_name, o.work_unit) for o in outputs})
+    sources = [
+        rule
+        for rule in catalog_state(site).recorded_rules().values()
+        if rule["comment"] == f"WMS2 source protection for {request}"
+    ]
+    assert len(sources) == len(outputs)
+    return outputs
 
 
 async def start(
@@ -81,14 +111,55 @@ async def test_pilot_request_completes_with_merged_outputs(
     dag = r.latest_dag(wf.id)
     assert dag.status.value == "completed"
     # The worker's Prometheus endpoint: the SDK's metrics and WMS2's own.
-    await asyncio.sleep(2)  # one round of the request-count gauges
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    completed_gauge = r'wms2_requests\{[^}]*status="completed"[^}]*\} 1'
+    announced_gauge = r'wms2_outputs\{[^}]*status="announced"[^}]*\} [1-9]'
+    for _ in range(30):  # the gauges are refreshed every second (WMS2_METRICS_INTERVAL_SEC)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if re.search(completed_gauge, text) and re.search(announced_gauge, text):
+            break
+        await asyncio.sleep(1)
     assert re.search(r'wms2_request_transitions\{[^}]*to_status="completed"', text)
     assert re.search(r"wms2_work_units_completed\{[^}]*\} [1-9]", text)
     assert "wms2_admission_queue_depth" in text and "wms2_admission_active" in text
     assert re.search(r'wms2_requests\{[^}]*status="completed"[^}]*\} 1', text)
     assert "temporal_activity_execution_latency" in text
     assert sorted(dag.completed_work_units) == sorted(s.completed_work_units)  # any order
+    assert re.search(announced_gauge, text)
+
+    # Outputs: every one ANNOUNCED, registered in DBS with its checksum, its source rule
+    # released once the transfer rule to the GEN-SIM destination was OK.
+    units = len(s.completed_work_units)
+    assert s.outputs_by_state == {"announced": units}
+    outputs = assert_registered_once(site, GEN)
+    blocks, rules = catalog_state(site).recorded_blocks(), catalog_state(site).recorded_rules()
+    for o in outputs:
+        assert o.status is OutputStatus.ANNOUNCED and o.source_released
+        report = json.loads((dag_dir / o.work_unit / "merge_output.json").read_text())
+        block = blocks[unit_block_name(o.dataset_name, o.work_unit)]
+        assert block["open_for_writing"] == 0 and block["origin_site_name"] == o.source_site
+        assert block["files"][o.lfn]["adler32"] == report["outputs"][0]["adler32"] == o.adler32
+        assert block["files"][o.lfn]["lumis"] > 0  # lumis from the group manifest
+        assert rules[o.source_rule_id]["deleted"] is True
+        assert [rules[t]["rse_expression"] for t in o.transfer_rule_ids] == ["T2_CH_CERN"]
+
+    # `starter.py invalidate` walks the rollback table for each of them.
+    done = subprocess.run(
+        [sys.executable, str(REPO / "starter.py"), "invalidate", GEN, "--reason", "bad tune"],
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"invalidated {units}" in done.stdout
+    blocks, rules = catalog_state(site).recorded_blocks(), catalog_state(site).recorded_rules()
+    for o in r.list_outputs(wf.id):
+        assert o.status is OutputStatus.INVALIDATED and o.invalidation_reason == "bad tune"
+        assert (
+            blocks[unit_block_name(o.dataset_name, o.work_unit)]["files"][o.lfn]["is_file_valid"]
+            == 0
+        )
+        assert all(rules[t]["deleted"] for t in o.transfer_rule_ids)
 
 
 async def test_killed_worker_is_replaced_and_nothing_happens_twice(
@@ -159,3 +230,7 @@ async def test_stop_resumes_from_the_rescue_dag(
     assert second.rescue_dag_path == s.dag_file + ".rescue001"
     assert r.get_dag(second.parent_dag_id).status.value == "stopped"
     assert len(second.completed_work_units) == s.progress.work_units_total
+    # Outputs of work units done before the stop were not registered again after it.
+    outputs = assert_registered_once(site, RERECO)
+    assert {o.status for o in outputs} == {OutputStatus.ANNOUNCED}
+    assert s.outputs_by_state == {"announced": len(outputs)}

@@ -404,6 +404,13 @@ class Repository:
             ).first()
             return OutputDataset.model_validate(_row_dict(row)) if row is not None else None
 
+    def count_outputs_by_status(self) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.execute(
+                select(OutputDatasetRow.status, func.count()).group_by(OutputDatasetRow.status)
+            )
+            return {status: n for status, n in rows}
+
     def delete_output(self, output_id: uuid.UUID) -> None:
         with self.session() as s:
             s.execute(delete(OutputDatasetRow).where(OutputDatasetRow.id == output_id))
