@@ -148,6 +148,8 @@ async def run_demo() -> int:
     from starter import lifecycle_config, render_state, watch_requests
     from wms2.config import Settings
     from wms2.messages import RequestInput, request_workflow_id
+    from wms2.outputs.messages import OutputState
+    from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 
     console = Console()
@@ -169,12 +171,20 @@ async def run_demo() -> int:
         console.print(render_state(s))
         ok &= s.status.value == "completed"
         if s.dag_file:
+            unit_states: dict[tuple[str, str], str] = {}
+            for dataset, wf_id in s.output_workflows.items():
+                o = await client.get_workflow_handle(wf_id).query(
+                    OutputWorkflow.status, result_type=OutputState
+                )
+                for u in o.units.values():
+                    unit_states[(dataset, u.work_unit)] = u.status.value
             table = Table(
                 "work unit",
                 "merged file (LFN)",
                 "size",
                 "events",
                 "adler32",
+                "state",
                 title=f"outputs of {n}",
             )
             for unit in s.completed_work_units:
@@ -183,7 +193,12 @@ async def run_demo() -> int:
                 )
                 for out in report["outputs"]:
                     table.add_row(
-                        unit, out["lfn"], str(out["size"]), str(out["events"]), out["adler32"]
+                        unit,
+                        out["lfn"],
+                        str(out["size"]),
+                        str(out["events"]),
+                        out["adler32"],
+                        unit_states.get((out["dataset"], unit), "?"),
                     )
             console.print(table)
         console.print(
