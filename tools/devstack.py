@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,23 +142,30 @@ def down() -> None:
 
 async def run_demo() -> int:
     from rich.console import Console
-    from rich.table import Table
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from starter import lifecycle_config, render_state, watch_requests
     from wms2.config import Settings
+
+    os.environ.update(DEMO_ENV)
+    client = await Client.connect(f"127.0.0.1:{PORT}", data_converter=pydantic_data_converter)
+    return await demo(client, Settings(), DEMO_REQUESTS, Console())
+
+
+async def demo(client: Any, settings: Any, names: list[str], console: Any) -> int:
+    """Submit `names`, show live progress until they end, print the summary: statuses,
+    merged files with sizes, checksums and output states, Web UI addresses. 0 if all
+    COMPLETED."""
+    from rich.table import Table
+
+    from starter import lifecycle_config, render_state, watch_requests
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
     from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 
-    console = Console()
-    os.environ.update(DEMO_ENV)
-    settings = Settings()
-    client = await Client.connect(f"127.0.0.1:{PORT}", data_converter=pydantic_data_converter)
     handles = {}
-    for name in DEMO_REQUESTS:
+    for name in names:
         handles[name] = await client.start_workflow(
             RequestWorkflow.run,
             RequestInput(request_name=name, config=lifecycle_config(settings)),

@@ -4,6 +4,7 @@ local backend."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import socket
@@ -234,3 +235,34 @@ async def test_stop_resumes_from_the_rescue_dag(
     outputs = assert_registered_once(site, RERECO)
     assert {o.status for o in outputs} == {OutputStatus.ANNOUNCED}
     assert s.outputs_by_state == {"announced": len(outputs)}
+
+
+async def test_the_demo_path_on_one_smaller_request(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    """What `make demo` runs (tools/devstack.py `demo`), on the GEN request alone."""
+    from rich.console import Console
+
+    from tools.devstack import demo
+    from wms2.config import Settings
+
+    site.start_worker()
+    settings = Settings(
+        task_queue=site.task_queue,
+        state_dir=site.root / ".wms2",
+        catalog_dir=SAMPLE_CATALOG,
+        database_url=site.db_url,
+        monitor_window_sec=5,
+        monitor_poll_sec=0.3,
+        transfer_poll_interval_sec=0.5,
+    )
+    out = io.StringIO()
+    rc = await asyncio.wait_for(
+        demo(dev_server.client, settings, [GEN], Console(file=out, width=250)), 180
+    )
+    text = out.getvalue()
+    assert rc == 0, text
+    assert f"submitted {GEN}" in text and "all 5 work units done; 5 outputs announced" in text
+    rows = [line for line in text.splitlines() if line.startswith("│ mg_")]
+    assert len(rows) == 5 and all("announced" in row for row in rows), rows
+    assert f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows/request-{GEN}" in text
