@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from wms2.binaries import find_binary  # noqa: E402
 from wms2.messages import LifecycleConfig, RequestInput, request_workflow_id  # noqa: E402
 from wms2.models import RequestStatus  # noqa: E402
+from wms2.outputs.messages import OutputConfig  # noqa: E402
 from workflows.request import RequestWorkflow  # noqa: E402
 from workflows.visibility import ALL_KEYS  # noqa: E402
 
@@ -64,6 +65,9 @@ def make_catalog(root: Path, n: int, jobs: int) -> list[str]:
         }
         (root / "requests" / f"{name}.json").write_text(json.dumps(doc))
         names.append(name)
+    # Every output is transferred to one destination; rules are OK at the second poll.
+    config = {"destinations": {"GEN-SIM": ["T2_CH_CERN"]}, "rule_polls_to_ok": 2}
+    (root / "config.json").write_text(json.dumps(config))
     return names
 
 
@@ -105,7 +109,12 @@ async def main() -> int:
             worker = subprocess.Popen(
                 [sys.executable, str(ROOT / "worker.py")], env=env_vars, stdout=log, stderr=log
             )
-            config = LifecycleConfig(monitor_window_sec=30, poll_sec=2, heartbeat_sec=30)
+            config = LifecycleConfig(
+                monitor_window_sec=30,
+                poll_sec=2,
+                heartbeat_sec=30,
+                output=OutputConfig(transfer_poll_sec=5),
+            )
             start = time.monotonic()
             handles = [
                 await env.client.start_workflow(
@@ -131,6 +140,13 @@ async def main() -> int:
                 await asyncio.sleep(2)
             cpu, peak_rss = proc_usage(worker.pid)[0], max(peak_rss, proc_usage(worker.pid)[1])
             longest = max([(await h.describe()).history_length for h in handles])
+            outputs = [
+                env.client.get_workflow_handle(wf_id)
+                for s in states
+                for wf_id in s.output_workflows.values()
+            ]
+            longest_output = max([(await h.describe()).history_length for h in outputs] or [0])
+            announced = sum(s.outputs_by_state.get("announced", 0) for s in states)
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)
             done = sum(s.status is RequestStatus.COMPLETED for s in states)
@@ -146,7 +162,8 @@ async def main() -> int:
                 if completed_at
                 else "timed out"
             )
-            print(f"longest history      {longest} events")
+            print(f"outputs announced    {announced}")
+            print(f"longest history      {longest} events (request), {longest_output} (output)")
             print(f"worker CPU time      {cpu:.1f} s")
             print(f"worker peak memory   {peak_rss} MB")
     return 0
