@@ -175,21 +175,25 @@ class OutputWorkflow:
             (u for u in s.units.values() if u.status in STEP),
             key=lambda u: (URGENCY.index(u.status), u.work_unit),
         )[: self.cfg.batch_size]
-        polled = [u for u in s.units.values() if u.status in POLLED]
-        if polled and self.next_poll is None:
+        waiting = [u for u in s.units.values() if u.status in POLLED]
+        polled = [u for u in waiting if u.transfer_rule_ids]
+        # No destination, no rule to wait for: its one poll need not wait for the timer.
+        ruleless = [u for u in waiting if not u.transfer_rule_ids]
+        if not polled:
+            self.next_poll = None
+        elif self.next_poll is None:
             # Rules were just made: give Rucio one interval before the first poll.
             self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
-        poll_now = bool(polled) and workflow.now() >= (self.next_poll or workflow.now())
-        if not batch and not poll_now:
+        poll_now = bool(polled) and self.next_poll is not None and workflow.now() >= self.next_poll
+        if not batch and not poll_now and not ruleless:
             return False
         calls = [self._advance(u, STEP[u.status]) for u in batch]
-        if poll_now:
-            calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in polled]
+        to_poll = (polled if poll_now else []) + ruleless
+        calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in to_poll]
         await asyncio.gather(*calls)
         if poll_now:
-            still = any(u.status in POLLED for u in s.units.values())
             interval = timedelta(seconds=self.cfg.transfer_poll_sec)
-            self.next_poll = workflow.now() + interval if still else None
+            self.next_poll = workflow.now() + interval
         return True
 
     async def _advance(self, unit: OutputUnit, step: Activity) -> None:

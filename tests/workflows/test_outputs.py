@@ -259,3 +259,20 @@ async def test_catastrophic_restart_keep_until_replaced_keeps_them(
     )
     assert (await old_out.result()).counts == {"announced": 2}
     assert w.data.calls_of(Activity.INVALIDATE_OUTPUT) == 0
+
+
+async def test_no_destination_moves_on_without_waiting_for_the_timer(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        w.data.destinations = []
+        h = await start_output(w, env, OutputConfig(transfer_poll_sec=3600))
+        await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(0)]))
+        await h.signal(OutputWorkflow.close)
+        began = await env.get_current_time()
+        result = await finish(h)
+        assert result.counts == {"announced": 1}
+        assert w.data.calls_of(Activity.POLL_TRANSFERS) == 1
+        assert (await env.get_current_time() - began).total_seconds() < 3600
+        # the source rule is the output's home: not released
+        assert not w.data.rules[w.data.records[(AOD, "mg_000000")].source_rule_id]["deleted"]
