@@ -7,9 +7,7 @@ resumes anywhere. Side effects are activities, called by name (wms2.messages.Act
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -27,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         Activity,
         AwaitJobInput,
         AwaitJobResult,
-        DagExit,
         EnqueueInput,
         ImportInput,
         ImportResult,
@@ -36,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         PlanResult,
         PriorityChange,
-        RemoveInput,
         RequestInput,
         RequestResult,
         RequestState,
@@ -44,14 +40,12 @@ with workflow.unsafe.imports_passed_through():
         RestartRequest,
         StopSignal,
         SubmitDagInput,
-        VersionInput,
-        request_workflow_id,
     )
     from wms2.models import PilotMetrics, RequestStatus
     from wms2.outputs.messages import OutputProgress
 
 from workflows import options
-from workflows.request_outputs import RequestOutputs
+from workflows.request_restarts import RequestRestarts
 from workflows.request_support import _reason
 from workflows.visibility import publish
 
@@ -60,7 +54,7 @@ S = RequestStatus
 
 
 @workflow.defn
-class RequestWorkflow(RequestOutputs):
+class RequestWorkflow(RequestRestarts):
     @workflow.init
     def __init__(self, inp: RequestInput) -> None:
         # State exists before any signal, query or update is handled.
@@ -424,120 +418,3 @@ class RequestWorkflow(RequestOutputs):
             )
         else:
             await self._transition(S.FAILED, summary)
-
-    async def _outputs_done(self, dag_summary: str) -> None:
-        """COMPLETED only once every output is ANNOUNCED; a refused output fails the
-        request with its reason (the others are announced)."""
-        s = self.s
-        await self._close_outputs()
-        publish(s)
-        if not await self._wait(self._outputs_finished):
-            return  # abort or catastrophic restart: the main loop handles it
-        failures = self._output_failures()
-        if failures:
-            await self._transition(
-                S.FAILED,
-                f"{dag_summary}, but {len(failures)} output(s) failed: " + "; ".join(failures[:5]),
-            )
-            return
-        note = await self._clean_previous_version()
-        await self._transition(
-            S.COMPLETED,
-            f"{dag_summary}; {self._outputs_announced()} outputs announced{note}",
-        )
-
-    async def _stopping(self) -> None:
-        s = self.s
-        assert s is not None
-        if s.dag is not None:
-            await self._act(
-                Activity.REMOVE_DAG,
-                RemoveInput(request_name=s.request_name, dag=s.dag, reason=s.stop_reason or "stop"),
-                bool,
-                **options.SERVICE,
-            )
-            task = asyncio.ensure_future(
-                self._act(
-                    Activity.AWAIT_DAG_EXIT,
-                    self._monitor_input(),
-                    DagExit,
-                    **self._monitor_opts(),
-                )
-            )
-            # While DAGMan exits, the STOPPING timer runs: on timeout the removal is retried.
-            if not await self._wait(task.done):
-                task.cancel()
-                return
-            gone = task.result()
-            await self._transition(S.RESUBMITTING, f"DAGMan gone; rescue DAG {gone.rescue_file}")
-            return
-        await self._transition(S.RESUBMITTING, "no DAG to stop")
-
-    async def _resubmitting(self) -> None:
-        s = self.s
-        update = RequestUpdate(request_name=s.request_name)
-        if s.stop_for_step and s.production_steps:
-            step, s.production_steps = s.production_steps[0], s.production_steps[1:]
-            s.priority = step.priority
-            update.priority, update.production_steps = step.priority, s.production_steps
-        deadline = self.cfg.timeout(S.RESUBMITTING)
-        call = self._act(
-            Activity.UPDATE_REQUEST,
-            update,
-            None,
-            schedule_to_close_timeout=timedelta(seconds=deadline) if deadline else None,
-            **options.RECORD,
-        )
-        try:
-            await self._interruptible(call)
-        except ActivityError as e:
-            await self._transition(S.FAILED, f"stuck in resubmitting: {_reason(e)}")
-            return
-        if s.abort_reason is not None or (s.restart is not None and s.restart.catastrophic):
-            return
-        s.stop_reason, s.stop_for_step, s.restart = None, False, None
-        await self._transition(S.QUEUED, f"waiting for admission at priority {s.priority}")
-
-    async def _partial(self) -> None:
-        s = self.s
-        assert s is not None
-        if await self._wait(lambda: s.restart is not None) and s.restart is not None:
-            await self._transition(S.RESUBMITTING, s.restart.reason or "operator restart")
-
-    # ── abort and catastrophic restart ───────────────────────────────────────
-
-    async def _abort(self) -> None:
-        s = self.s
-        assert s is not None and s.abort_reason is not None
-        await self._remove_running(s.abort_reason)
-        await self._transition(S.ABORTED, s.abort_reason)
-
-    async def _catastrophic_restart(self) -> None:
-        """Spec 6.3: a new request with processing_version + 1, linked both ways."""
-        s = self.s
-        assert s is not None and s.restart is not None
-        policy = s.restart.cleanup_policy
-        await self._remove_running("catastrophic restart")
-        new_name = await self._act(
-            Activity.CREATE_VERSION,
-            VersionInput(request_name=s.request_name, cleanup_policy=policy),
-            str,
-            **options.SERVICE,
-        )
-        await workflow.start_child_workflow(
-            RequestWorkflow.run,
-            RequestInput(
-                request_name=new_name,
-                config=self.cfg,
-                previous_version_request=s.request_name,
-                cleanup_policy=policy,
-            ),
-            id=request_workflow_id(new_name),
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-        )
-        s.superseded_by_request = new_name
-        await self._transition(
-            S.FAILED,
-            f"catastrophic restart: superseded by {new_name} ({policy.value})"
-            + (f"; {s.restart.reason}" if s.restart.reason else ""),
-        )

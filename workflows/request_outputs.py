@@ -10,7 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import Activity, CompletedWorkUnit, RequestState
-    from wms2.models import CleanupPolicy, OutputStatus
+    from wms2.models import CleanupPolicy, OutputStatus, RequestStatus
     from wms2.outputs.messages import (
         CleanupInput,
         OutputInput,
@@ -22,10 +22,34 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import options
 from workflows.request_support import RequestSupport
+from workflows.visibility import publish
+
+S = RequestStatus
 
 
 class RequestOutputs(RequestSupport):
     s: RequestState
+
+    async def _outputs_done(self, dag_summary: str) -> None:
+        """COMPLETED only once every output is ANNOUNCED; a refused output fails the
+        request with its reason (the others are announced)."""
+        s = self.s
+        await self._close_outputs()
+        publish(s)
+        if not await self._wait(self._outputs_finished):
+            return  # abort or catastrophic restart: the main loop handles it
+        failures = self._output_failures()
+        if failures:
+            await self._transition(
+                S.FAILED,
+                f"{dag_summary}, but {len(failures)} output(s) failed: " + "; ".join(failures[:5]),
+            )
+            return
+        note = await self._clean_previous_version()
+        await self._transition(
+            S.COMPLETED,
+            f"{dag_summary}; {self._outputs_announced()} outputs announced{note}",
+        )
 
     def _on_output_progress(self, p: OutputProgress) -> None:
         s = self.s

@@ -1,0 +1,53 @@
+"""What an operator's terminal shows of a request: one rich table per request."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from wms2.messages import RequestState
+
+
+def outputs_summary(by_state: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())) or "none yet"
+
+
+def render_state(s: RequestState) -> Table:
+    p = s.progress
+    table = Table(title=s.request_name, show_header=False)
+    table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
+    table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
+    table.add_row("work units", f"{p.work_units_done}/{p.work_units_total}")
+    table.add_row(
+        "nodes",
+        f"{p.nodes_done} done, {p.nodes_running} running, "
+        f"{p.nodes_failed} failed of {p.nodes_total}",
+    )
+    if s.dag:
+        table.add_row(
+            "DAG", f"cluster {s.dag.cluster_id} on {s.dag.schedd}, attempt {s.dag_attempt}"
+        )
+    for state, n in sorted(s.outputs_by_state.items()):
+        table.add_row(f"outputs {state}", str(n))
+    for dataset, prog in sorted(s.outputs.items()):
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(prog.counts.items())) or "none yet"
+        table.add_row("output", f"{dataset}: {counts}{' (done)' if prog.finished else ''}")
+        for f in prog.failures:
+            table.add_row("[red]output failed[/]", f)
+    if s.production_steps:
+        table.add_row(
+            "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)
+        )
+    for t in s.transitions:
+        frm = t.from_status.value if t.from_status else "-"
+        table.add_row("transition", f"{t.at:%H:%M:%S} {frm} -> {t.to_status.value}  {t.reason}")
+    for a in s.alerts:
+        table.add_row("[red]alert[/]", f"{a.at:%H:%M:%S} {a.kind}: {a.message}")
+    for r in s.rejected_signals:
+        table.add_row("[yellow]ignored[/]", r)
+    if s.failure_reason:
+        table.add_row("reason", s.failure_reason)
+    if s.superseded_by_request:
+        table.add_row("superseded by", s.superseded_by_request)
+    if s.previous_version_request:
+        table.add_row("previous version", s.previous_version_request)
+    return table
