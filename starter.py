@@ -174,8 +174,9 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 async def watch_requests(
     client: Client, names: list[str], interval: float
 ) -> dict[str, RequestState]:
-    """Progress bars (work units, with status, nodes and outputs) until every request
-    has reached a terminal status; returns their final states."""
+    """Progress bars per request (work units with the status; nodes; outputs announced,
+    with the other states beside) until every request has reached a terminal status;
+    returns their final states."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -184,21 +185,36 @@ async def watch_requests(
     )
     states: dict[str, RequestState] = {}
     with Progress(*columns, console=console) as progress:
-        bars = {n: progress.add_task(n[:60], total=None, note="") for n in names}
+        bars = {
+            n: [
+                progress.add_task(n[:60], total=None, note=""),
+                progress.add_task("  nodes", total=None, note=""),
+                progress.add_task("  outputs announced", total=None, note=""),
+            ]
+            for n in names
+        }
         while True:
             for n in names:
                 s = states[n] = await request_state(client, n)
                 p = s.progress
-                note = (
-                    f"{s.status.value}: nodes {p.nodes_done}/{p.nodes_total} "
-                    f"({p.nodes_running} running, {p.nodes_failed} failed), "
-                    f"outputs {outputs_summary(s.outputs_by_state)}"
-                )
+                units, nodes, outputs = bars[n]
                 progress.update(
-                    bars[n],
+                    units,
                     completed=p.work_units_done,
                     total=p.work_units_total or None,
-                    note=note,
+                    note=f"work units, {s.status.value}",
+                )
+                progress.update(
+                    nodes,
+                    completed=p.nodes_done,
+                    total=p.nodes_total or None,
+                    note=f"{p.nodes_running} running, {p.nodes_failed} failed",
+                )
+                progress.update(
+                    outputs,
+                    completed=s.outputs_by_state.get("announced", 0),
+                    total=sum(s.outputs_by_state.values()) or None,
+                    note=outputs_summary(s.outputs_by_state),
                 )
             if all(s.status.is_terminal for s in states.values()):
                 return states
