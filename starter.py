@@ -448,7 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("abort", cmd_abort, "abort a request (its DAG is removed)")
     p.add_argument("name")
     p.add_argument("--reason", default="operator abort")
-    p = command("restart", cmd_restart, "resume a PARTIAL request, or start its next version")
+    p = command(
+        "restart",
+        cmd_restart,
+        "resume a PARTIAL request (rescue DAG or failed outputs), or start its next version",
+    )
     p.add_argument("name")
     p.add_argument(
         "--catastrophic", action="store_true", help="processing version + 1 (schedd lost)"

@@ -60,7 +60,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         out.register_output_in_dbs, out.protect_output_source, out.request_output_transfers,
         out.poll_output_transfers, out.release_output_source, out.announce_output,
         out.record_output_failure, out.invalidate_output, out.load_outputs,
-        out.invalidate_request_outputs,
+        out.invalidate_request_outputs, out.retry_failed_outputs,
     ]  # fmt: skip
 
 

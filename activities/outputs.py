@@ -9,7 +9,7 @@ import contextvars
 import json
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.client import Client
@@ -19,7 +19,15 @@ from activities.deps import ActivityDeps, domain_errors
 from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, dag_directory
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus, utcnow
-from wms2.outputs import BlockFile, UndoOp, bulk_block, rollback_steps, site_rse, unit_block_name
+from wms2.outputs import (
+    BlockFile,
+    UndoOp,
+    bulk_block,
+    resume_status,
+    rollback_steps,
+    site_rse,
+    unit_block_name,
+)
 from wms2.outputs.messages import (
     CleanupInput,
     InvalidateInput,
@@ -29,6 +37,7 @@ from wms2.outputs.messages import (
     OutputInput,
     OutputStepInput,
     OutputUnit,
+    RetryOutputsInput,
     output_workflow_id,
 )
 from wms2.services.errors import NotFoundError
@@ -253,6 +262,7 @@ class OutputActivities:
                 transfer_rule_ids=list(r.transfer_rule_ids),
                 destinations=list(r.transfer_destinations),
                 error=r.error,
+                failed_from=resume_status(r) if r.status is Out.FAILED else None,
             )
             for r in self.deps.repo.list_outputs(wf.id, inp.dataset)
         ]
@@ -295,6 +305,31 @@ class OutputActivities:
     async def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
         return await heartbeating(self._load_outputs, inp)
 
+    @activity.defn(name=Activity.RETRY_OUTPUTS)
+    async def retry_failed_outputs(self, inp: RetryOutputsInput) -> list[str]:
+        """Signal-with-start `retry_failed` to the named datasets' output workflows."""
+        client = self.deps.client
+        if client is None:
+            raise ApplicationError("worker has no Temporal client", non_retryable=True)
+        return [
+            await signal_with_start_output(
+                client,
+                OutputInput(
+                    request_name=inp.request_name,
+                    dataset=dataset,
+                    index=index,
+                    parent_workflow_id=inp.parent_workflow_id,
+                    config=inp.config,
+                    load_from_db=True,
+                    closed=True,
+                ),
+                activity.info().task_queue,
+                "retry_failed",
+                [],
+            )
+            for index, dataset in sorted(inp.datasets.items())
+        ]
+
     @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
     async def invalidate_request_outputs(self, inp: CleanupInput) -> list[str]:
         """Signal-with-start `invalidate` to each output workflow of a request: a running
@@ -326,11 +361,9 @@ async def heartbeating(fn: Callable[[T], R], inp: T) -> R:
 async def start_invalidation(
     client: Client, inp: CleanupInput, datasets: list[str], task_queue: str
 ) -> list[str]:
-    ids = []
-    for index, dataset in enumerate(datasets, start=1):
-        wf_id = output_workflow_id(inp.request_name, index)
-        await client.start_workflow(
-            "OutputWorkflow",
+    return [
+        await signal_with_start_output(
+            client,
             OutputInput(
                 request_name=inp.request_name,
                 dataset=dataset,
@@ -339,10 +372,26 @@ async def start_invalidation(
                 load_from_db=True,
                 closed=True,
             ),
-            id=wf_id,
-            task_queue=task_queue,
-            start_signal="invalidate",
-            start_signal_args=[InvalidateSignal(reason=inp.reason)],
+            task_queue,
+            "invalidate",
+            [InvalidateSignal(reason=inp.reason)],
         )
-        ids.append(wf_id)
-    return ids
+        for index, dataset in enumerate(datasets, start=1)
+    ]
+
+
+async def signal_with_start_output(
+    client: Client, inp: OutputInput, task_queue: str, signal: str, args: list[Any]
+) -> str:
+    """Signal a dataset's OutputWorkflow; one that ended is started again first, its units
+    loaded from the database (`inp.load_from_db`), so one actor owns a dataset's outputs."""
+    wf_id = output_workflow_id(inp.request_name, inp.index)
+    await client.start_workflow(
+        "OutputWorkflow",
+        inp,
+        id=wf_id,
+        task_queue=task_queue,
+        start_signal=signal,
+        start_signal_args=args,
+    )
+    return wf_id

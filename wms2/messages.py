@@ -62,6 +62,7 @@ class Activity(StrEnum):
     INVALIDATE_OUTPUT = "invalidate_output"
     LOAD_OUTPUTS = "load_outputs"
     INVALIDATE_REQUEST_OUTPUTS = "invalidate_request_outputs"
+    RETRY_OUTPUTS = "retry_failed_outputs"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -130,6 +131,7 @@ class RequestState(BaseModel):
     output_workflows: dict[str, str] = Field(default_factory=dict)  # dataset -> workflow id
     outputs: dict[str, OutputProgress] = Field(default_factory=dict)  # by dataset
     outputs_closed: bool = False
+    dag_completed: bool = False  # only outputs were left (a restart retries failed ones)
 
 
 class RestartRequest(BaseModel):

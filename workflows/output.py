@@ -89,6 +89,12 @@ class OutputWorkflow:
         self.s.closed = True
 
     @workflow.signal
+    def retry_failed(self) -> None:
+        """Walk FAILED units on from where they failed (their cause was fixed)."""
+        if self.s.invalidate_reason is None:
+            self.s.retry_requested = True
+
+    @workflow.signal
     def invalidate(self, sig: InvalidateSignal) -> None:
         if self.s.invalidate_reason is None:
             self.s.invalidate_reason = sig.reason
@@ -113,6 +119,8 @@ class OutputWorkflow:
             if s.invalidate_reason is not None:
                 await self._invalidate_all(s.invalidate_reason)
                 break
+            if s.retry_requested:
+                self._resume_failed()
             if await self._step():
                 await self._report()
                 if self._continue_as_new_due():
@@ -139,6 +147,16 @@ class OutputWorkflow:
             failures=self._failures(),
             invalidated=s.invalidated,
         )
+
+    def _resume_failed(self) -> None:
+        s = self.s
+        s.retry_requested = False
+        for name, u in s.units.items():
+            if u.status is Out.FAILED and u.failed_from is not None:
+                s.units[name] = u.model_copy(
+                    update={"status": u.failed_from, "error": None, "failed_from": None}
+                )
+        workflow.logger.info("%s: retrying failed outputs", s.dataset)
 
     def _all_terminal(self) -> bool:
         return all(u.status in TERMINAL for u in self.s.units.values())
@@ -216,6 +234,7 @@ class OutputWorkflow:
                 OutputUnit,
                 unit.work_unit,
             )
+            new = new.model_copy(update={"failed_from": unit.status})
         if new.stuck_rules and not unit.stuck_rules:
             self._alert_stuck(new)
         s.units[unit.work_unit] = new

@@ -335,6 +335,9 @@ class RequestWorkflow(RequestRestarts):
     async def _active(self) -> None:
         s = self.s
         assert s is not None and s.dag is not None
+        if s.dag_completed:  # restarted for its failed outputs: no DAG to watch
+            await self._retry_outputs()
+            return
         while s.status is S.ACTIVE:
             if s.stop_reason is not None:
                 await self._transition(S.STOPPING, s.stop_reason)
@@ -405,6 +408,7 @@ class RequestWorkflow(RequestRestarts):
         )
         summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
         if outcome is DagOutcome.COMPLETED:
+            s.dag_completed = True
             await self._outputs_done(f"all {p.work_units_total} work units done")
         elif outcome is DagOutcome.RESCUE:
             s.auto_rescues += 1

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         CleanupInput,
         OutputInput,
         OutputProgress,
+        RetryOutputsInput,
         WorkUnitBatch,
         WorkUnitFile,
         output_workflow_id,
@@ -41,8 +42,10 @@ class RequestOutputs(RequestSupport):
         failures = self._output_failures()
         if failures:
             await self._transition(
-                S.FAILED,
-                f"{dag_summary}, but {len(failures)} output(s) failed: " + "; ".join(failures[:5]),
+                S.PARTIAL,
+                f"{dag_summary}, but {len(failures)} output(s) failed: "
+                + "; ".join(failures[:5])
+                + " (restart retries them, invalidate or abort gives up)",
             )
             return
         note = await self._clean_previous_version()
@@ -50,6 +53,27 @@ class RequestOutputs(RequestSupport):
             S.COMPLETED,
             f"{dag_summary}; {self._outputs_announced()} outputs announced{note}",
         )
+
+    async def _retry_outputs(self) -> None:
+        """After a restart of a request whose DAG completed: the failed outputs walk on
+        from where they failed, then the request completes as usual."""
+        s = self.s
+        failed = {d for d, p in s.outputs.items() if p.failures}
+        for d in failed:
+            s.outputs[d] = s.outputs[d].model_copy(update={"finished": False, "failures": []})
+        await self._act(
+            Activity.RETRY_OUTPUTS,
+            RetryOutputsInput(
+                request_name=s.request_name,
+                datasets={s.output_datasets.index(d) + 1: d for d in failed},
+                parent_workflow_id=workflow.info().workflow_id,
+                config=self.cfg.output,
+            ),
+            list[str],
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=options.SERVICE["retry_policy"],
+        )
+        await self._outputs_done(f"all {s.progress.work_units_total} work units done")
 
     def _on_output_progress(self, p: OutputProgress) -> None:
         s = self.s

@@ -86,8 +86,14 @@ class RequestRestarts(RequestOutputs):
     async def _partial(self) -> None:
         s = self.s
         assert s is not None
-        if await self._wait(lambda: s.restart is not None) and s.restart is not None:
-            await self._transition(S.RESUBMITTING, s.restart.reason or "operator restart")
+        if not await self._wait(lambda: s.restart is not None) or s.restart is None:
+            return
+        if s.dag_completed:  # only outputs failed: retry them, no DAG to resubmit
+            reason = s.restart.reason or "operator restart"
+            s.restart = None
+            await self._transition(S.ACTIVE, f"{reason}: retrying the failed outputs")
+            return
+        await self._transition(S.RESUBMITTING, s.restart.reason or "operator restart")
 
     # ── abort and catastrophic restart ───────────────────────────────────────
 

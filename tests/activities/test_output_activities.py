@@ -227,3 +227,19 @@ def test_a_destination_at_the_source_shares_the_source_rule(acts: OutputActiviti
 def test_tier1_sites_protect_on_their_disk_rse(acts: OutputActivities) -> None:
     u = walk_to(acts, Out.SOURCE_PROTECTED, unit().model_copy(update={"site": "T1_US_FNAL"}))
     assert catalog(acts).recorded_rules()[u.source_rule_id]["rse_expression"] == "T1_US_FNAL_Disk"
+
+
+def test_a_refused_output_is_recorded_failed_and_reloads_resumable(
+    acts: OutputActivities,
+) -> None:
+    from wms2.outputs.messages import LoadOutputsInput, OutputFailure
+
+    u = walk_to(acts, Out.SOURCE_PROTECTED, unit())
+    failed = run(
+        acts.record_output_failure,
+        OutputFailure(request_name=STEPCHAIN, dataset=AODSIM, unit=u, reason="rucio said 400"),
+    )
+    assert failed.status is Out.FAILED and record(acts).error == "rucio said 400"
+    [loaded] = run(acts.load_outputs, LoadOutputsInput(request_name=STEPCHAIN, dataset=AODSIM))
+    assert loaded.status is Out.FAILED and loaded.failed_from is Out.SOURCE_PROTECTED
+    assert loaded.source_rule_id == u.source_rule_id and loaded.lfn == u.lfn

@@ -89,3 +89,20 @@ def test_forward_order_names_and_blocks() -> None:
     a = unit_block_name("/P/E-p-v1/AODSIM", "mg_000001")
     assert a == unit_block_name("/P/E-p-v1/AODSIM", "mg_000001")
     assert a.startswith("/P/E-p-v1/AODSIM#") and a != unit_block_name("/P/E-p-v1/AODSIM", "mg_2")
+
+
+def test_a_failed_output_resumes_where_its_record_stopped() -> None:
+    from wms2.outputs import resume_status
+
+    none = output(Out.FAILED, dbs_registered=False, source_rule_id=None, transfer_rule_ids=[])
+    assert resume_status(none) is Out.PENDING
+    registered = output(Out.FAILED, dbs_registered=True, source_rule_id=None)
+    assert resume_status(registered) is Out.DBS_REGISTERED
+    protected = output(Out.FAILED, dbs_registered=True)
+    assert resume_status(protected) is Out.SOURCE_PROTECTED
+    moved = output(Out.FAILED, dbs_registered=True, transfers_complete=True)
+    assert resume_status(moved) is Out.TRANSFERRED
+    released = output(
+        Out.FAILED, dbs_registered=True, transfers_complete=True, source_released=True
+    )
+    assert resume_status(released) is Out.SOURCE_RELEASED

@@ -18,8 +18,11 @@ from wms2.outputs.messages import (
     InvalidateInput,
     LoadOutputsInput,
     OutputFailure,
+    OutputInput,
     OutputStepInput,
     OutputUnit,
+    RetryOutputsInput,
+    output_workflow_id,
 )
 
 Out = OutputStatus
@@ -37,6 +40,8 @@ class FakeDataServices:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     undone: list[tuple[str, str, str]] = field(default_factory=list)  # (unit, op, target)
     cleanups: list[CleanupInput] = field(default_factory=list)
+    retries: list[RetryOutputsInput] = field(default_factory=list)
+    client: Any = None  # set by the fake world: the retry activity signals-with-start
     records: dict[tuple[str, str], OutputUnit] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
     workflow_ids: set[str] = field(default_factory=set)  # to end them when the test ends
@@ -136,7 +141,8 @@ class FakeDataServices:
         async def fail(inp: OutputFailure) -> OutputUnit:
             f._log(Activity.FAIL_OUTPUT, inp)
             new = inp.unit.model_copy(update={"status": Out.FAILED, "error": inp.reason})
-            return f._keep(inp, new)
+            f._keep(inp, new.model_copy(update={"failed_from": inp.unit.status}))  # the record
+            return new
 
         @activity.defn(name=Activity.INVALIDATE_OUTPUT)
         async def invalidate(inp: InvalidateInput) -> OutputUnit:
@@ -162,6 +168,30 @@ class FakeDataServices:
         async def load(inp: LoadOutputsInput) -> list[OutputUnit]:
             return [u for (d, _), u in sorted(f.records.items()) if d == inp.dataset]
 
+        @activity.defn(name=Activity.RETRY_OUTPUTS)
+        async def retry_outputs(inp: RetryOutputsInput) -> list[str]:
+            f.retries.append(inp)
+            ids = []
+            for index, dataset in sorted(inp.datasets.items()):
+                wf_id = output_workflow_id(inp.request_name, index)
+                await f.client.start_workflow(
+                    "OutputWorkflow",
+                    OutputInput(
+                        request_name=inp.request_name,
+                        dataset=dataset,
+                        index=index,
+                        parent_workflow_id=inp.parent_workflow_id,
+                        config=inp.config,
+                        load_from_db=True,
+                        closed=True,
+                    ),
+                    id=wf_id,
+                    task_queue=activity.info().task_queue,
+                    start_signal="retry_failed",
+                )
+                ids.append(wf_id)
+            return ids
+
         @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
         async def invalidate_request(inp: CleanupInput) -> list[str]:
             f.cleanups.append(inp)
@@ -178,4 +208,5 @@ class FakeDataServices:
             invalidate,
             load,
             invalidate_request,
+            retry_outputs,
         ]

@@ -86,7 +86,7 @@ class FakeWorld:
         self.removals: dict[str, int] = {}
         self.clusters = itertools.count(100)
         self.admitted_order: list[str] = []
-        self.data = FakeDataServices()
+        self.data = FakeDataServices(client=client)
 
     def script(self, name: str) -> RequestScript:
         return self.scripts.setdefault(name, RequestScript())

@@ -144,21 +144,33 @@ async def test_stuck_rule_raises_a_visible_alert(env: WorkflowEnvironment) -> No
         await child.terminate("test over")
 
 
-async def test_a_refused_output_fails_alone(env: WorkflowEnvironment) -> None:
+async def test_a_refused_output_fails_alone_and_a_restart_retries_it(
+    env: WorkflowEnvironment,
+) -> None:
     async with fake_world(env) as w:
         w.script("req_refused").datasets = [AOD, MINI]
         w.data.refused_datasets = {MINI}
         h = await start(w, env, "req_refused")
-        result = await finish(h)
-        s = await state_of(h)
-        assert result.status is S.FAILED
-        assert "4 output(s) failed" in (result.reason or "") and MINI in (result.reason or "")
-        assert "HTTP 400" in (result.reason or "")
+        s = await until(h, lambda s: s.status is S.PARTIAL, timeout=30)
+        reason = s.transitions[-1].reason
+        assert "4 output(s) failed" in reason and MINI in reason and "HTTP 400" in reason
+        assert "restart retries them" in reason
         assert s.outputs[AOD].counts == {"announced": 4}
         assert s.outputs[MINI].counts == {"failed": 4}
         assert w.data.calls_of(Activity.FAIL_OUTPUT) == 4
         # the refused dataset never went further than the refused step
         assert not [c for c in w.data.calls if c[1] == MINI and c[0] == "protect_output_source"]
+
+        w.data.refused_datasets = set()  # DBS fixed: the operator restarts the request
+        await h.signal("restart", RestartRequest(reason="dbs fixed"))
+        result = await finish(h)
+        s = await state_of(h)
+        assert result.status is S.COMPLETED, result.reason
+        assert s.outputs_by_state == {"announced": 8}
+        assert [t.to_status.value for t in s.transitions[-3:]] == ["partial", "active", "completed"]
+        assert [r.datasets for r in w.data.retries] == [{2: MINI}]
+        assert w.data.calls_of(Activity.REGISTER_OUTPUT) == 4 + 4 + 4  # AOD, refused, retried
+        assert w.submissions["req_refused"] == [1]  # no DAG was resubmitted
 
 
 async def test_duplicate_work_unit_signal_is_ignored(env: WorkflowEnvironment) -> None:

@@ -3,7 +3,7 @@ the invalidation rollback table. Pure: no I/O, usable from activities and workfl
 
 from wms2.outputs.blocks import BlockFile, bulk_block, unit_block_name
 from wms2.outputs.rollback import UndoOp, UndoStep, rollback_steps
-from wms2.outputs.states import FORWARD, TERMINAL, next_status, site_rse
+from wms2.outputs.states import FORWARD, TERMINAL, next_status, resume_status, site_rse
 
 __all__ = [
     "FORWARD",
@@ -13,6 +13,7 @@ __all__ = [
     "UndoStep",
     "bulk_block",
     "next_status",
+    "resume_status",
     "rollback_steps",
     "site_rse",
     "unit_block_name",

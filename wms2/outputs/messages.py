@@ -29,6 +29,7 @@ class OutputUnit(BaseModel):
     destinations: list[str] = Field(default_factory=list)
     polls: int = 0
     error: str | None = None
+    failed_from: OutputStatus | None = None  # where a retry resumes a FAILED unit
     stuck_rules: list[str] = Field(default_factory=list)
 
 
@@ -59,6 +60,7 @@ class OutputState(BaseModel):
     closed: bool = False  # the request sends no more work units
     invalidate_reason: str | None = None
     invalidated: bool = False
+    retry_requested: bool = False
     duplicates_ignored: int = 0
     alerts: list[OutputAlert] = Field(default_factory=list)
     rejected_signals: list[str] = Field(default_factory=list)
@@ -143,6 +145,15 @@ class OutputResult(BaseModel):
     counts: dict[str, int]
     failures: list[str] = Field(default_factory=list)
     invalidated: bool = False
+
+
+class RetryOutputsInput(BaseModel):
+    """Retry the FAILED outputs of some datasets of a request (after the cause was fixed)."""
+
+    request_name: str
+    datasets: dict[int, str]  # index -> dataset
+    parent_workflow_id: str
+    config: OutputConfig = Field(default_factory=OutputConfig)
 
 
 class CleanupInput(BaseModel):

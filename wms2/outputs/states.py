@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wms2.models import OutputStatus
+from wms2.models import OutputDataset, OutputStatus
 
 Out = OutputStatus
 
@@ -33,3 +33,17 @@ def site_rse(site: str) -> str:
     if site.startswith("T1_") and not site.endswith(("_Disk", "_Tape")):
         return f"{site}_Disk"
     return site
+
+
+def resume_status(out: OutputDataset) -> OutputStatus:
+    """Where a FAILED output's walk picks up again, read from what its record says was
+    made (every step is idempotent, so resuming one step early is harmless)."""
+    if not out.dbs_registered:
+        return Out.PENDING
+    if not out.source_rule_id:
+        return Out.DBS_REGISTERED
+    if not out.transfers_complete:
+        return Out.SOURCE_PROTECTED  # re-requesting transfers finds the rules made
+    if out.transfer_rule_ids and not out.source_released:
+        return Out.TRANSFERRED
+    return Out.SOURCE_RELEASED
