@@ -48,6 +48,7 @@ class WorkerSite:
     task_queue: str
     procs: list[subprocess.Popen[bytes]]
     database_url: str = ""
+    catalog_dir: Path = SAMPLE_CATALOG
 
     @property
     def db_url(self) -> str:
@@ -58,7 +59,7 @@ class WorkerSite:
             **os.environ,
             "TEMPORAL_ADDRESS": self.address,
             "WMS2_STATE_DIR": str(self.root / ".wms2"),
-            "WMS2_CATALOG_DIR": str(SAMPLE_CATALOG),
+            "WMS2_CATALOG_DIR": str(self.catalog_dir),
             "WMS2_TASK_QUEUE": self.task_queue,
             "WMS2_SYNTHETIC_MAX_SECONDS": "0.2",
             "WMS2_LOCAL_STATUS_INTERVAL_SEC": "0.3",

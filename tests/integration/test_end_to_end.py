@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,7 +39,7 @@ CONFIG = LifecycleConfig(
 
 
 def catalog_state(site: WorkerSite) -> OfflineCatalog:
-    return OfflineCatalog(SAMPLE_CATALOG, site.root / ".wms2" / "catalog-state")
+    return OfflineCatalog(site.catalog_dir, site.root / ".wms2" / "catalog-state")
 
 
 def assert_registered_once(site: WorkerSite, request: str) -> list[OutputDataset]:
@@ -266,3 +267,41 @@ async def test_the_demo_path_on_one_smaller_request(
     rows = [line for line in text.splitlines() if line.startswith("│ mg_")]
     assert len(rows) == 5 and all("announced" in row for row in rows), rows
     assert f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows/request-{GEN}" in text
+
+
+async def test_refused_outputs_are_retried_after_a_restart(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    """DBS refuses the GEN dataset: the request goes PARTIAL; the operator fixes it,
+    restarts the worker and the request, and the outputs walk on to ANNOUNCED."""
+    catalog = site.root / "catalog"
+    shutil.copytree(SAMPLE_CATALOG, catalog)
+    config = json.loads((catalog / "config.json").read_text())
+    dataset = json.loads(next((catalog / "requests").glob("cmsunified_task_GEN*")).read_text())[
+        "OutputDatasets"
+    ][0]
+    (catalog / "config.json").write_text(json.dumps({**config, "refused_datasets": [dataset]}))
+    site.catalog_dir = catalog
+    first = site.start_worker()
+    h = await start(dev_server, site, GEN, urgent=True)
+    s = await until(h, lambda s: s.status is RequestStatus.PARTIAL, 120)
+    assert "HTTP 400" in s.transitions[-1].reason and dataset in s.transitions[-1].reason
+    assert set(s.outputs_by_state) == {"failed"}
+
+    (catalog / "config.json").write_text(json.dumps(config))  # DBS fixed
+    site.kill(first)
+    site.start_worker()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "starter.py"), "restart", GEN, "--reason", "dbs fixed"],
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = await asyncio.wait_for(h.result(), 120)
+    assert result.status is RequestStatus.COMPLETED, result.reason
+    s = await h.query(RequestWorkflow.status)
+    assert s.outputs_by_state == {"announced": len(s.completed_work_units)}
+    outputs = assert_registered_once(site, GEN)
+    assert {o.status for o in outputs} == {OutputStatus.ANNOUNCED}
