@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import NON_RETRYABLE_ERRORS as NON_RETRYABLE_TYPES
@@ -46,6 +47,9 @@ def long_running(window_sec: float, heartbeat_sec: float) -> dict[str, Any]:
     return {
         "start_to_close_timeout": timedelta(seconds=window_sec + 120),
         "heartbeat_timeout": timedelta(seconds=heartbeat_sec),
+        # A cancelled monitor (stop, abort) has stopped before the workflow moves on: no
+        # monitor outlives the status it watched.
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=1),
             maximum_interval=timedelta(seconds=30),

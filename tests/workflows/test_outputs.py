@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.conftest import time_skipping_env
 from tests.workflows.harness import fake_world, finish, keep_history, start, state_of, until
 from wms2.messages import Activity, RequestResult, RestartRequest
 from wms2.models import CleanupPolicy, OutputStatus, RequestStatus
@@ -37,14 +34,6 @@ WALK = [
     Activity.RELEASE_SOURCE,
     Activity.ANNOUNCE_OUTPUT,
 ]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    # A server of its own: these tests skip hours of timers, and the shared server's clock
-    # can be held by what earlier modules left behind.
-    async with time_skipping_env() as env:
-        yield env
 
 
 async def output_state(h: WorkflowHandle) -> OutputState:
