@@ -186,6 +186,8 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 )
                 for u in o.units.values():
                     unit_states[(dataset, u.work_unit)] = u.status.value
+                for name, st in o.finished_units.items():
+                    unit_states[(dataset, name)] = st.value
             table = Table(
                 "work unit",
                 "merged file (LFN)",

@@ -79,7 +79,7 @@ class OutputWorkflow:
         for f in batch.units:
             if s.invalidate_reason is not None:
                 s.rejected_signals.append(f"work unit {f.work_unit} after invalidation")
-            elif f.work_unit in s.units:
+            elif s.knows(f.work_unit):
                 s.duplicates_ignored += 1  # already tracked: never processed twice
             else:
                 s.units[f.work_unit] = OutputUnit(**f.model_dump())
@@ -123,7 +123,9 @@ class OutputWorkflow:
                 self._resume_failed()
             if await self._step():
                 await self._report()
+                s.compact(self.cfg.keep_unit_details)
                 if self._continue_as_new_due():
+                    s.compact(0)
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
                         OutputInput(
@@ -257,6 +259,12 @@ class OutputWorkflow:
     async def _invalidate_all(self, reason: str) -> None:
         s = self.s
         units = [u for u in s.units.values() if u.status is not Out.INVALIDATED]
+        # Compacted units: the activity reads what to undo from their records.
+        units += [
+            OutputUnit(work_unit=n, lfn="", site="", size=0, events=0, adler32="", status=st)
+            for n, st in s.finished_units.items()
+            if st is not Out.INVALIDATED
+        ]
         size = self.cfg.batch_size
         for i in range(0, len(units), size):
             results = await asyncio.gather(
@@ -272,6 +280,7 @@ class OutputWorkflow:
                 )
             )
             for new in results:
+                s.finished_units.pop(new.work_unit, None)
                 s.units[new.work_unit] = new
         s.invalidated = True
         workflow.logger.info("%s: %d outputs invalidated (%s)", s.dataset, len(units), reason)

@@ -176,18 +176,23 @@ async def test_duplicate_work_unit_signal_is_ignored(env: WorkflowEnvironment) -
         assert (await output_state(h)).duplicates_ignored == 3
 
 
-async def test_units_survive_continue_as_new(env: WorkflowEnvironment) -> None:
+async def test_units_survive_continue_as_new_compacted(env: WorkflowEnvironment) -> None:
     async with fake_world(env) as w:
-        cfg = OutputConfig(transfer_poll_sec=1, continue_as_new_after_events=30)
+        cfg = OutputConfig(
+            transfer_poll_sec=1, continue_as_new_after_events=30, keep_unit_details=2
+        )
         h = await start_output(w, env, cfg)
         for i in range(6):
             await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(i)]))
+        o = await until_output(h, lambda o: o.counts() == {"announced": 6})
+        assert len(o.finished_units) >= 4 and len(o.units) <= 2  # compacted, still counted
         await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(0)]))
         await h.signal(OutputWorkflow.close)
         result = await finish(h)
         assert result.counts == {"announced": 6}
         assert w.data.calls_of(Activity.REGISTER_OUTPUT) == 6
         assert w.data.calls_of(Activity.ANNOUNCE_OUTPUT) == 6
+        assert (await output_state(h)).duplicates_ignored == 1  # a compacted unit too
         first = env.client.get_workflow_handle(h.id, run_id=h.first_execution_run_id)
         first_run = (await first.fetch_history()).events
         assert first_run[-1].HasField("workflow_execution_continued_as_new_event_attributes")

@@ -14,6 +14,9 @@ def output_workflow_id(request_name: str, index: int) -> str:
     return f"output-{request_name}-{index}"
 
 
+_COMPACTED = (OutputStatus.ANNOUNCED, OutputStatus.INVALIDATED)
+
+
 class OutputUnit(BaseModel):
     """One work unit's merged file of this dataset, as the pipeline drives it."""
 
@@ -40,6 +43,7 @@ class OutputConfig(BaseModel):
     transfer_copies: int = 1
     transfer_lifetime_sec: int | None = None  # None: the rule never expires
     batch_size: int = 50  # units driven concurrently per step
+    keep_unit_details: int = 500  # finished units kept in full in the workflow state
     continue_as_new_after_events: int | None = None
 
 
@@ -57,6 +61,10 @@ class OutputState(BaseModel):
     dataset: str
     index: int
     units: dict[str, OutputUnit] = Field(default_factory=dict)
+    # Units that reached ANNOUNCED or INVALIDATED, compacted to their status once many
+    # are held (their details are in output_datasets), so the state carried across
+    # continue-as-new stays far below Temporal's 2 MB payload limit at 100,000 nodes.
+    finished_units: dict[str, OutputStatus] = Field(default_factory=dict)
     closed: bool = False  # the request sends no more work units
     invalidate_reason: str | None = None
     invalidated: bool = False
@@ -67,9 +75,19 @@ class OutputState(BaseModel):
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for u in self.units.values():
-            out[u.status.value] = out.get(u.status.value, 0) + 1
+        statuses = [u.status for u in self.units.values()] + list(self.finished_units.values())
+        for st in statuses:
+            out[st.value] = out.get(st.value, 0) + 1
         return out
+
+    def knows(self, work_unit: str) -> bool:
+        return work_unit in self.units or work_unit in self.finished_units
+
+    def compact(self, keep: int) -> None:
+        """Keep at most `keep` ANNOUNCED/INVALIDATED units in full."""
+        done = [n for n, u in self.units.items() if u.status in _COMPACTED]
+        for name in done[: max(0, len(done) - keep)]:
+            self.finished_units[name] = self.units.pop(name).status
 
 
 class OutputInput(BaseModel):
