@@ -58,6 +58,8 @@ URGENCY = [
     Out.SOURCE_RELEASED,
 ]
 POLLED = (Out.TRANSFERS_REQUESTED, Out.TRANSFERRING)
+MAX_ALERTS = 50  # kept in the state (the count goes on in alerts_total)
+MAX_REPORTED_ALERTS = 5  # sent with each progress report
 
 
 @workflow.defn
@@ -250,6 +252,8 @@ class OutputWorkflow:
         workflow.metric_meter().create_counter(
             "wms2_output_rules_stuck", "transfer rules found STUCK"
         ).add(1)
+        self.s.alerts_total += 1
+        del self.s.alerts[: max(0, len(self.s.alerts) - MAX_ALERTS + 1)]  # newest kept
         self.s.alerts.append(
             OutputAlert(
                 kind="stuck_rule", work_unit=unit.work_unit, message=message, at=workflow.now()
@@ -312,7 +316,7 @@ class OutputWorkflow:
             counts=s.counts(),
             finished=finished,
             failures=self._failures(),
-            alerts=[a.message for a in s.alerts],
+            alerts=[a.message for a in s.alerts[-MAX_REPORTED_ALERTS:]],
         )
         if progress == self.reported:
             return

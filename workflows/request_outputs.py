@@ -26,6 +26,7 @@ from workflows.request_support import RequestSupport
 from workflows.visibility import publish
 
 S = RequestStatus
+MAX_RULE_ALERTS = 20  # the rest are counted by the output workflows and the metric
 
 
 class RequestOutputs(RequestSupport):
@@ -84,8 +85,10 @@ class RequestOutputs(RequestSupport):
                 totals[state] = totals.get(state, 0) + n
         s.outputs_by_state = totals
         known = {a.message for a in s.alerts}
+        rule_alerts = sum(1 for a in s.alerts if a.kind == "stuck_rule")
         for message in p.alerts:
-            if message not in known:
+            if message not in known and rule_alerts < MAX_RULE_ALERTS:
+                rule_alerts += 1
                 self._alert("stuck_rule", message, stuck=False)
 
     async def _feed_outputs(self, units: list[CompletedWorkUnit]) -> None:

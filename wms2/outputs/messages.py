@@ -70,7 +70,8 @@ class OutputState(BaseModel):
     invalidated: bool = False
     retry_requested: bool = False
     duplicates_ignored: int = 0
-    alerts: list[OutputAlert] = Field(default_factory=list)
+    alerts: list[OutputAlert] = Field(default_factory=list)  # the newest
+    alerts_total: int = 0
     rejected_signals: list[str] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
