@@ -60,6 +60,7 @@ URGENCY = [
 POLLED = (Out.TRANSFERS_REQUESTED, Out.TRANSFERRING)
 MAX_ALERTS = 50  # kept in the state (the count goes on in alerts_total)
 MAX_REPORTED_ALERTS = 5  # sent with each progress report
+MAX_REPORTED_FAILURES = 10
 
 
 @workflow.defn
@@ -300,10 +301,9 @@ class OutputWorkflow:
             **options.OUTPUT_STEP,
         )
 
-    def _failures(self) -> list[str]:
-        return [
-            f"{u.work_unit}: {u.error}" for u in self.s.units.values() if u.status is Out.FAILED
-        ]
+    def _failures(self, limit: int | None = None) -> list[str]:
+        failed = [u for u in self.s.units.values() if u.status is Out.FAILED]
+        return [f"{u.work_unit}: {u.error}" for u in failed[:limit]]
 
     async def _report(self, finished: bool = False) -> None:
         """Tell the request workflow the counts when they changed (and at the end)."""
@@ -315,7 +315,7 @@ class OutputWorkflow:
             dataset=s.dataset,
             counts=s.counts(),
             finished=finished,
-            failures=self._failures(),
+            failures=self._failures(MAX_REPORTED_FAILURES),  # the count is in counts
             alerts=[a.message for a in s.alerts[-MAX_REPORTED_ALERTS:]],
         )
         if progress == self.reported:

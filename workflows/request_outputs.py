@@ -42,9 +42,10 @@ class RequestOutputs(RequestSupport):
             return  # abort or catastrophic restart: the main loop handles it
         failures = self._output_failures()
         if failures:
+            failed = sum(p.counts.get(OutputStatus.FAILED.value, 0) for p in s.outputs.values())
             await self._transition(
                 S.PARTIAL,
-                f"{dag_summary}, but {len(failures)} output(s) failed: "
+                f"{dag_summary}, but {failed} output(s) failed: "
                 + "; ".join(failures[:5])
                 + " (restart retries them, invalidate or abort gives up)",
             )
@@ -59,7 +60,7 @@ class RequestOutputs(RequestSupport):
         """After a restart of a request whose DAG completed: the failed outputs walk on
         from where they failed, then the request completes as usual."""
         s = self.s
-        failed = {d for d, p in s.outputs.items() if p.failures}
+        failed = {d for d, p in s.outputs.items() if p.counts.get(OutputStatus.FAILED.value)}
         for d in failed:
             s.outputs[d] = s.outputs[d].model_copy(update={"finished": False, "failures": []})
         await self._act(
