@@ -33,6 +33,7 @@ from wms2.outputs.messages import (
     InvalidateInput,
     InvalidateSignal,
     LoadOutputsInput,
+    OutputConfig,
     OutputFailure,
     OutputInput,
     OutputStepInput,
@@ -305,27 +306,24 @@ class OutputActivities:
     async def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
         return await heartbeating(self._load_outputs, inp)
 
+    def _client(self) -> Client:
+        if self.deps.client is None:
+            raise ApplicationError("worker has no Temporal client", non_retryable=True)
+        return self.deps.client
+
     @activity.defn(name=Activity.RETRY_OUTPUTS)
     async def retry_failed_outputs(self, inp: RetryOutputsInput) -> list[str]:
         """Signal-with-start `retry_failed` to the named datasets' output workflows."""
-        client = self.deps.client
-        if client is None:
-            raise ApplicationError("worker has no Temporal client", non_retryable=True)
         return [
             await signal_with_start_output(
-                client,
-                OutputInput(
-                    request_name=inp.request_name,
-                    dataset=dataset,
-                    index=index,
-                    parent_workflow_id=inp.parent_workflow_id,
-                    config=inp.config,
-                    load_from_db=True,
-                    closed=True,
-                ),
+                self._client(),
+                inp.request_name,
+                index,
+                dataset,
+                inp.config,
                 activity.info().task_queue,
                 "retry_failed",
-                [],
+                parent_workflow_id=inp.parent_workflow_id,
             )
             for index, dataset in sorted(inp.datasets.items())
         ]
@@ -335,14 +333,11 @@ class OutputActivities:
         """Signal-with-start `invalidate` to each output workflow of a request: a running
         one invalidates between its own steps; a finished one is started again from the
         records, so there is always one actor per dataset."""
-        client = self.deps.client
-        if client is None:
-            raise ApplicationError("worker has no Temporal client", non_retryable=True)
         datasets = inp.datasets
         if not datasets:
             with domain_errors():
                 datasets = self.deps.repo.get_request(inp.request_name).output_datasets
-        return await start_invalidation(client, inp, datasets, activity.info().task_queue)
+        return await start_invalidation(self._client(), inp, datasets, activity.info().task_queue)
 
 
 async def heartbeating(fn: Callable[[T], R], inp: T) -> R:
@@ -364,34 +359,46 @@ async def start_invalidation(
     return [
         await signal_with_start_output(
             client,
-            OutputInput(
-                request_name=inp.request_name,
-                dataset=dataset,
-                index=index,
-                config=inp.config,
-                load_from_db=True,
-                closed=True,
-            ),
+            inp.request_name,
+            index,
+            dataset,
+            inp.config,
             task_queue,
             "invalidate",
-            [InvalidateSignal(reason=inp.reason)],
+            InvalidateSignal(reason=inp.reason),
         )
         for index, dataset in enumerate(datasets, start=1)
     ]
 
 
 async def signal_with_start_output(
-    client: Client, inp: OutputInput, task_queue: str, signal: str, args: list[Any]
+    client: Client,
+    request_name: str,
+    index: int,
+    dataset: str,
+    config: OutputConfig,
+    task_queue: str,
+    signal: str,
+    *args: Any,
+    parent_workflow_id: str | None = None,
 ) -> str:
     """Signal a dataset's OutputWorkflow; one that ended is started again first, its units
-    loaded from the database (`inp.load_from_db`), so one actor owns a dataset's outputs."""
-    wf_id = output_workflow_id(inp.request_name, inp.index)
+    loaded from the database, so one actor owns a dataset's outputs."""
+    wf_id = output_workflow_id(request_name, index)
     await client.start_workflow(
         "OutputWorkflow",
-        inp,
+        OutputInput(
+            request_name=request_name,
+            dataset=dataset,
+            index=index,
+            parent_workflow_id=parent_workflow_id,
+            config=config,
+            load_from_db=True,
+            closed=True,
+        ),
         id=wf_id,
         task_queue=task_queue,
         start_signal=signal,
-        start_signal_args=args,
+        start_signal_args=list(args),
     )
     return wf_id

@@ -1,5 +1,5 @@
-"""Activity call options: every call has explicit timeouts and a retry policy; errors of
-bad input are non-retryable by type."""
+"""Activity call options (every call has explicit timeouts and a retry policy; errors of
+bad input are non-retryable by type) and when a long-lived workflow continues as new."""
 
 from __future__ import annotations
 
@@ -72,3 +72,11 @@ OUTPUT_STEP = {
         non_retryable_error_types=NON_RETRYABLE_TYPES,
     ),
 }
+
+
+def continue_as_new_due(after_events: int | None) -> bool:
+    """When the server suggests it, or (tests) once the history reaches `after_events`."""
+    info = workflow.info()
+    if after_events is not None and info.get_current_history_length() >= after_events:
+        return True
+    return info.is_continue_as_new_suggested()

@@ -167,11 +167,7 @@ class OutputWorkflow:
         return all(u.status in TERMINAL for u in self.s.units.values())
 
     def _continue_as_new_due(self) -> bool:
-        info = workflow.info()
-        limit = self.cfg.continue_as_new_after_events
-        if limit is not None and info.get_current_history_length() >= limit:
-            return True
-        return info.is_continue_as_new_suggested()
+        return options.continue_as_new_due(self.cfg.continue_as_new_after_events)
 
     async def _idle(self) -> None:
         """Sleep until a signal makes work or the next transfer poll is due."""

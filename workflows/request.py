@@ -113,11 +113,7 @@ class RequestWorkflow(RequestRestarts):
         )
 
     def _continue_as_new_due(self) -> bool:
-        info = workflow.info()
-        limit = self.cfg.continue_as_new_after_events
-        if limit is not None and info.get_current_history_length() >= limit:
-            return True
-        return info.is_continue_as_new_suggested()
+        return options.continue_as_new_due(self.cfg.continue_as_new_after_events)
 
     # ── signals, updates, queries ──────────────────────────────────────────────
 

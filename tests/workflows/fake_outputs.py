@@ -10,6 +10,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.outputs import signal_with_start_output
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus
 from wms2.outputs import rollback_steps
@@ -18,11 +19,9 @@ from wms2.outputs.messages import (
     InvalidateInput,
     LoadOutputsInput,
     OutputFailure,
-    OutputInput,
     OutputStepInput,
     OutputUnit,
     RetryOutputsInput,
-    output_workflow_id,
 )
 
 Out = OutputStatus
@@ -171,26 +170,19 @@ class FakeDataServices:
         @activity.defn(name=Activity.RETRY_OUTPUTS)
         async def retry_outputs(inp: RetryOutputsInput) -> list[str]:
             f.retries.append(inp)
-            ids = []
-            for index, dataset in sorted(inp.datasets.items()):
-                wf_id = output_workflow_id(inp.request_name, index)
-                await f.client.start_workflow(
-                    "OutputWorkflow",
-                    OutputInput(
-                        request_name=inp.request_name,
-                        dataset=dataset,
-                        index=index,
-                        parent_workflow_id=inp.parent_workflow_id,
-                        config=inp.config,
-                        load_from_db=True,
-                        closed=True,
-                    ),
-                    id=wf_id,
-                    task_queue=activity.info().task_queue,
-                    start_signal="retry_failed",
+            return [
+                await signal_with_start_output(
+                    f.client,
+                    inp.request_name,
+                    index,
+                    dataset,
+                    inp.config,
+                    activity.info().task_queue,
+                    "retry_failed",
+                    parent_workflow_id=inp.parent_workflow_id,
                 )
-                ids.append(wf_id)
-            return ids
+                for index, dataset in sorted(inp.datasets.items())
+            ]
 
         @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
         async def invalidate_request(inp: CleanupInput) -> list[str]:

@@ -17,8 +17,8 @@ def output_workflow_id(request_name: str, index: int) -> str:
 _COMPACTED = (OutputStatus.ANNOUNCED, OutputStatus.INVALIDATED)
 
 
-class OutputUnit(BaseModel):
-    """One work unit's merged file of this dataset, as the pipeline drives it."""
+class WorkUnitFile(BaseModel):
+    """What the request workflow signals for each completed work unit."""
 
     work_unit: str
     lfn: str
@@ -26,6 +26,11 @@ class OutputUnit(BaseModel):
     size: int
     events: int
     adler32: str
+
+
+class OutputUnit(WorkUnitFile):
+    """One work unit's merged file of this dataset, as the pipeline drives it."""
+
     status: OutputStatus = OutputStatus.PENDING
     source_rule_id: str | None = None
     transfer_rule_ids: list[str] = Field(default_factory=list)
@@ -100,17 +105,6 @@ class OutputInput(BaseModel):
     load_from_db: bool = False  # a run started only to invalidate: units come from records
     closed: bool = False
     state: OutputState | None = None  # set by continue-as-new only
-
-
-class WorkUnitFile(BaseModel):
-    """What the request workflow signals for each completed work unit."""
-
-    work_unit: str
-    lfn: str
-    site: str
-    size: int
-    events: int
-    adler32: str
 
 
 class WorkUnitBatch(BaseModel):
