@@ -3,16 +3,14 @@ the invalidation rollback table. Pure: no I/O, usable from activities and workfl
 
 from wms2.outputs.blocks import BlockFile, bulk_block, unit_block_name
 from wms2.outputs.rollback import UndoOp, UndoStep, rollback_steps
-from wms2.outputs.states import FORWARD, TERMINAL, next_status, resume_status, site_rse
+from wms2.outputs.states import TERMINAL, resume_status, site_rse
 
 __all__ = [
-    "FORWARD",
     "TERMINAL",
     "BlockFile",
     "UndoOp",
     "UndoStep",
     "bulk_block",
-    "next_status",
     "resume_status",
     "rollback_steps",
     "site_rse",

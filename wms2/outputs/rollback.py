@@ -28,7 +28,18 @@ class UndoStep:
     target: str  # rule id, LFN or record id
 
 
-_TRANSFERS = frozenset({Out.TRANSFERS_REQUESTED, Out.TRANSFERRING, Out.TRANSFERRED})
+# What a forward state may have left outside: (transfer rules, source rule). SOURCE_RELEASED
+# has no source rule left; ANNOUNCED keeps one only when it was not released (a dataset
+# with no destination keeps its source rule).
+_LEFT_BEHIND = {
+    Out.DBS_REGISTERED: (False, False),
+    Out.SOURCE_PROTECTED: (False, True),
+    Out.TRANSFERS_REQUESTED: (True, True),
+    Out.TRANSFERRING: (True, True),
+    Out.TRANSFERRED: (True, True),
+    Out.SOURCE_RELEASED: (True, False),
+    Out.ANNOUNCED: (True, True),
+}
 
 
 def rollback_steps(out: OutputDataset) -> list[UndoStep]:
@@ -39,20 +50,16 @@ def rollback_steps(out: OutputDataset) -> list[UndoStep]:
     if st is Out.PENDING:
         return [UndoStep(UndoOp.DELETE_RECORD, str(out.id))]
     if st is Out.FAILED:  # stopped part-way: undo what the record shows was made
-        registered, source, transfers = out.dbs_registered, out.source_rule_id, True
+        registered, transfers, source = out.dbs_registered, True, out.source_rule_id
     else:
         registered = True
-        # SOURCE_RELEASED has no source rule left; ANNOUNCED deletes whatever remains
-        # (a dataset with no destinations keeps its source rule).
-        source = out.source_rule_id if st is not Out.SOURCE_RELEASED else None
-        transfers = st in _TRANSFERS or st in (Out.SOURCE_RELEASED, Out.ANNOUNCED)
-        if st in (Out.DBS_REGISTERED,):
-            source = None
-        if st is Out.ANNOUNCED and out.source_released:
-            source = None
+        transfers, has_source = _LEFT_BEHIND[st]
+        released = st is Out.ANNOUNCED and out.source_released
+        source = out.source_rule_id if has_source and not released else None
     steps = []
     if transfers:
         steps += [UndoStep(UndoOp.DELETE_TRANSFER_RULE, r) for r in out.transfer_rule_ids]
+    # A destination at the source RSE shares the source rule: it is deleted once.
     if source and not (transfers and source in out.transfer_rule_ids):
         steps.append(UndoStep(UndoOp.DELETE_SOURCE_RULE, source))
     if registered and out.lfn:

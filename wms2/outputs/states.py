@@ -1,4 +1,5 @@
-"""Order of a work unit output's states and the names Rucio knows its sites by."""
+"""Terminal output states, where a failed output resumes, and the names Rucio knows
+its sites by."""
 
 from __future__ import annotations
 
@@ -6,25 +7,7 @@ from wms2.models import OutputDataset, OutputStatus
 
 Out = OutputStatus
 
-# The forward walk, one activity per arrow.
-FORWARD: tuple[OutputStatus, ...] = (
-    Out.PENDING,
-    Out.DBS_REGISTERED,
-    Out.SOURCE_PROTECTED,
-    Out.TRANSFERS_REQUESTED,
-    Out.TRANSFERRING,
-    Out.TRANSFERRED,
-    Out.SOURCE_RELEASED,
-    Out.ANNOUNCED,
-)
 TERMINAL = frozenset({Out.ANNOUNCED, Out.INVALIDATED, Out.FAILED})
-
-
-def next_status(status: OutputStatus) -> OutputStatus | None:
-    """The state after `status` on the forward walk (None at its end or off it)."""
-    if status not in FORWARD or status is Out.ANNOUNCED:
-        return None
-    return FORWARD[FORWARD.index(status) + 1]
 
 
 def site_rse(site: str) -> str:
