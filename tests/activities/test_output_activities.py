@@ -13,9 +13,7 @@ from activities.deps import ActivityDeps
 from activities.outputs import OutputActivities
 from activities.requests import RequestActivities
 from tests.conftest import STEPCHAIN
-from wms2.condor.local.backend import LocalBackend
 from wms2.config import Settings
-from wms2.db import Repository, make_engine, upgrade_database
 from wms2.messages import ImportInput
 from wms2.models import OutputStatus
 from wms2.outputs import unit_block_name
@@ -30,15 +28,7 @@ AODSIM = (
 
 
 @pytest.fixture
-def acts(settings: Settings) -> OutputActivities:
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
-    deps = ActivityDeps(
-        settings=settings,
-        repo=Repository(engine),
-        services=__import__("wms2.services.factory").services.factory.build_services(settings),
-        backend=LocalBackend(settings.state_dir, settings.local_site, 2),
-    )
+def acts(deps: ActivityDeps) -> OutputActivities:
     ActivityEnvironment().run(
         RequestActivities(deps).import_request, ImportInput(request_name=STEPCHAIN)
     )

@@ -9,24 +9,12 @@ from temporalio.testing import ActivityEnvironment
 from activities.deps import ActivityDeps
 from activities.requests import RequestActivities
 from tests.conftest import GEN, STEPCHAIN
-from wms2.condor.local.backend import LocalBackend
-from wms2.config import Settings
-from wms2.db import Repository, make_engine, upgrade_database
 from wms2.messages import ImportInput, RequestUpdate, TransitionInput, VersionInput
 from wms2.models import CleanupPolicy, ProductionStep, RequestStatus
-from wms2.services.factory import build_services
 
 
 @pytest.fixture
-def acts(settings: Settings) -> RequestActivities:
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
-    deps = ActivityDeps(
-        settings=settings,
-        repo=Repository(engine),
-        services=build_services(settings),
-        backend=LocalBackend(settings.state_dir, settings.local_site, 2),
-    )
+def acts(deps: ActivityDeps) -> RequestActivities:
     return RequestActivities(deps)
 
 

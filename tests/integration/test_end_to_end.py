@@ -38,6 +38,17 @@ CONFIG = LifecycleConfig(
 )
 
 
+def run_starter(site: WorkerSite, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python starter.py ARGS` as an operator of this site runs it."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "starter.py"), *args],
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def catalog_state(site: WorkerSite) -> OfflineCatalog:
     return OfflineCatalog(site.catalog_dir, site.root / ".wms2" / "catalog-state")
 
@@ -145,13 +156,7 @@ async def test_pilot_request_completes_with_merged_outputs(
         assert [rules[t]["rse_expression"] for t in o.transfer_rule_ids] == ["T2_CH_CERN"]
 
     # `starter.py invalidate` walks the rollback table for each of them.
-    done = subprocess.run(
-        [sys.executable, str(REPO / "starter.py"), "invalidate", GEN, "--reason", "bad tune"],
-        env=site.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_starter(site, "invalidate", GEN, "--reason", "bad tune")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"invalidated {units}" in done.stdout
     blocks, rules = catalog_state(site).recorded_blocks(), catalog_state(site).recorded_rules()
@@ -291,13 +296,7 @@ async def test_refused_outputs_are_retried_after_a_restart(
     (catalog / "config.json").write_text(json.dumps(config))  # DBS fixed
     site.kill(first)
     site.start_worker()
-    done = subprocess.run(
-        [sys.executable, str(REPO / "starter.py"), "restart", GEN, "--reason", "dbs fixed"],
-        env=site.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_starter(site, "restart", GEN, "--reason", "dbs fixed")
     assert done.returncode == 0, done.stdout + done.stderr
     result = await asyncio.wait_for(h.result(), 120)
     assert result.status is RequestStatus.COMPLETED, result.reason

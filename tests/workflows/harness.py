@@ -59,7 +59,7 @@ async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
                 for name, sc in world.scripts.items()
                 for n in range(len(sc.datasets))
             ]
-            for wf_id in [ADMISSION_WORKFLOW_ID, *outputs, *world.data.workflow_ids]:
+            for wf_id in [ADMISSION_WORKFLOW_ID, *outputs]:
                 with suppress(Exception):
                     await env.client.get_workflow_handle(wf_id).terminate("test over")
 

@@ -63,6 +63,17 @@ async def start_output(w, env: WorkflowEnvironment, cfg: OutputConfig) -> Workfl
     )
 
 
+async def one_unit_through(w, env: WorkflowEnvironment, cfg: OutputConfig):  # type: ignore[no-untyped-def]
+    """One work unit signalled and the workflow closed: its handle, result and the
+    (skipped) seconds it took."""
+    h = await start_output(w, env, cfg)
+    await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(0)]))
+    await h.signal(OutputWorkflow.close)
+    began = await env.get_current_time()
+    result = await finish(h)
+    return h, result, (await env.get_current_time() - began).total_seconds()
+
+
 async def test_request_completes_only_with_every_output_announced(
     env: WorkflowEnvironment,
 ) -> None:
@@ -98,15 +109,11 @@ async def test_request_completes_only_with_every_output_announced(
 async def test_transfers_polled_on_a_durable_timer_until_done(env: WorkflowEnvironment) -> None:
     async with fake_world(env) as w:
         w.data.polls_to_ok = 3
-        h = await start_output(w, env, OutputConfig(transfer_poll_sec=300))
-        await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(0)]))
-        await h.signal(OutputWorkflow.close)
-        began = await env.get_current_time()
-        result = await finish(h)
+        h, result, seconds = await one_unit_through(w, env, OutputConfig(transfer_poll_sec=300))
         assert result.counts == {"announced": 1}
         assert w.data.calls_of(Activity.POLL_TRANSFERS) == 3
         # three polls, each a 300 s durable timer after the rule request or last poll
-        assert (await env.get_current_time() - began).total_seconds() >= 900
+        assert seconds >= 900
         timers = [
             e
             for e in (await h.fetch_history()).events
@@ -272,13 +279,9 @@ async def test_no_destination_moves_on_without_waiting_for_the_timer(
 ) -> None:
     async with fake_world(env) as w:
         w.data.destinations = []
-        h = await start_output(w, env, OutputConfig(transfer_poll_sec=3600))
-        await h.signal(OutputWorkflow.add_work_units, WorkUnitBatch(units=[unit_file(0)]))
-        await h.signal(OutputWorkflow.close)
-        began = await env.get_current_time()
-        result = await finish(h)
+        _, result, seconds = await one_unit_through(w, env, OutputConfig(transfer_poll_sec=3600))
         assert result.counts == {"announced": 1}
         assert w.data.calls_of(Activity.POLL_TRANSFERS) == 1
-        assert (await env.get_current_time() - began).total_seconds() < 3600
+        assert seconds < 3600
         # the source rule is the output's home: not released
         assert not w.data.rules[w.data.records[(AOD, "mg_000000")].source_rule_id]["deleted"]
