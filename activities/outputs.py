@@ -101,7 +101,7 @@ class OutputActivities:
             lumis = self._lumis(inp.request_name, u.work_unit)
             doc = bulk_block(
                 inp.dataset,
-                unit_block_name(inp.dataset, u.work_unit),
+                unit_block_name(inp.request_name, inp.dataset, u.work_unit),
                 u.site,
                 [BlockFile(u.lfn, u.size, u.events, u.adler32, lumis)],
                 processing_version=request.processing_version,
@@ -120,7 +120,7 @@ class OutputActivities:
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
             rule = self.deps.services.replicas.create_rule(
-                [unit_block_name(inp.dataset, u.work_unit)],
+                [unit_block_name(inp.request_name, inp.dataset, u.work_unit)],
                 site_rse(u.site),
                 copies=1,
                 grouping="DATASET",
@@ -140,7 +140,7 @@ class OutputActivities:
             destinations = replicas.destinations(inp.dataset)
             rules = [
                 replicas.create_rule(
-                    [unit_block_name(inp.dataset, u.work_unit)],
+                    [unit_block_name(inp.request_name, inp.dataset, u.work_unit)],
                     dest,
                     copies=cfg.transfer_copies,
                     grouping="DATASET",
@@ -196,7 +196,9 @@ class OutputActivities:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
-            self.deps.services.registry.close_block(unit_block_name(inp.dataset, u.work_unit))
+            self.deps.services.registry.close_block(
+                unit_block_name(inp.request_name, inp.dataset, u.work_unit)
+            )
         self.deps.repo.update_output(rec.id, status=Out.ANNOUNCED)
         return u.model_copy(update={"status": Out.ANNOUNCED})
 

@@ -50,12 +50,14 @@ def unit(name: str = "mg_000000") -> OutputUnit:
     )
 
 
-def step(acts: OutputActivities, fn, u: OutputUnit) -> OutputUnit:  # type: ignore[no-untyped-def]
-    inp = OutputStepInput(request_name=STEPCHAIN, dataset=AODSIM, unit=u, config=OutputConfig())
+def step(acts: OutputActivities, fn, u: OutputUnit, request: str = STEPCHAIN) -> OutputUnit:  # type: ignore[no-untyped-def]
+    inp = OutputStepInput(request_name=request, dataset=AODSIM, unit=u, config=OutputConfig())
     return run(fn, inp)
 
 
-def walk_to(acts: OutputActivities, target: OutputStatus, u: OutputUnit) -> OutputUnit:
+def walk_to(
+    acts: OutputActivities, target: OutputStatus, u: OutputUnit, request: str = STEPCHAIN
+) -> OutputUnit:
     fns = [
         acts.register_output_in_dbs,
         acts.protect_output_source,
@@ -68,7 +70,7 @@ def walk_to(acts: OutputActivities, target: OutputStatus, u: OutputUnit) -> Outp
     for fn in fns:
         if u.status is target:
             break
-        u = step(acts, fn, u)
+        u = step(acts, fn, u, request)
     assert u.status is target
     return u
 
@@ -88,7 +90,7 @@ def test_full_walk_records_every_state_and_what_the_services_hold(
 ) -> None:
     u = step(acts, acts.register_output_in_dbs, unit())
     assert u.status is Out.DBS_REGISTERED
-    block = unit_block_name(AODSIM, "mg_000000")
+    block = unit_block_name(STEPCHAIN, AODSIM, "mg_000000")
     blocks = catalog(acts).recorded_blocks()
     assert blocks[block]["files"][u.lfn] == {
         "file_size": 1234,
@@ -187,7 +189,9 @@ def test_invalidation_undoes_exactly_what_the_state_made(
     if set(u.transfer_rule_ids) & newly_deleted:
         assert set(u.transfer_rule_ids) <= newly_deleted
         undone.add("transfer")
-    files = catalog(acts).recorded_blocks()[unit_block_name(AODSIM, "mg_000000")]["files"]
+    files = catalog(acts).recorded_blocks()[unit_block_name(STEPCHAIN, AODSIM, "mg_000000")][
+        "files"
+    ]
     if files[u.lfn]["is_file_valid"] == 0:
         undone.add("dbs")
     assert undone == EXPECTED_UNDO[state]
@@ -233,3 +237,35 @@ def test_a_refused_output_is_recorded_failed_and_reloads_resumable(
     [loaded] = run(acts.load_outputs, LoadOutputsInput(request_name=STEPCHAIN, dataset=AODSIM))
     assert loaded.status is Out.FAILED and loaded.failed_from is Out.SOURCE_PROTECTED
     assert loaded.source_rule_id == u.source_rule_id and loaded.lfn == u.lfn
+
+
+def test_two_requests_writing_one_dataset_share_no_block_or_rule(
+    acts: OutputActivities,
+) -> None:
+    """An extension (or ACDC) of a request writes the same dataset with the same work unit
+    names: its blocks and rules are its own, so invalidating one request undoes nothing of
+    the other's."""
+    extension = f"{STEPCHAIN}_ext"
+    doc = {**acts.deps.services.requests.get_request(STEPCHAIN), "RequestName": extension}
+    ActivityEnvironment().run(
+        RequestActivities(acts.deps).import_request,
+        ImportInput(request_name=extension, request_document=doc),
+    )
+    mine = walk_to(acts, Out.ANNOUNCED, unit())
+    theirs = walk_to(
+        acts, Out.ANNOUNCED, unit().model_copy(update={"lfn": unit().lfn + ".ext"}), extension
+    )
+    assert unit_block_name(STEPCHAIN, AODSIM, "mg_000000") != unit_block_name(
+        extension, AODSIM, "mg_000000"
+    )
+    blocks = catalog(acts).recorded_blocks()
+    assert len(blocks) == 2 and mine.source_rule_id != theirs.source_rule_id
+    run(
+        acts.invalidate_output,
+        InvalidateInput(request_name=STEPCHAIN, dataset=AODSIM, unit=mine, reason="test"),
+    )
+    blocks = catalog(acts).recorded_blocks()
+    kept = blocks[unit_block_name(extension, AODSIM, "mg_000000")]["files"][theirs.lfn]
+    assert kept["is_file_valid"] == 1
+    rules = catalog(acts).recorded_rules()
+    assert all(not rules[r]["deleted"] for r in theirs.transfer_rule_ids)

@@ -148,7 +148,7 @@ async def test_pilot_request_completes_with_merged_outputs(
     for o in outputs:
         assert o.status is OutputStatus.ANNOUNCED and o.source_released
         report = json.loads((dag_dir / o.work_unit / "merge_output.json").read_text())
-        block = blocks[unit_block_name(o.dataset_name, o.work_unit)]
+        block = blocks[unit_block_name(GEN, o.dataset_name, o.work_unit)]
         assert block["open_for_writing"] == 0 and block["origin_site_name"] == o.source_site
         assert block["files"][o.lfn]["adler32"] == report["outputs"][0]["adler32"] == o.adler32
         assert block["files"][o.lfn]["lumis"] > 0  # lumis from the group manifest
@@ -163,7 +163,9 @@ async def test_pilot_request_completes_with_merged_outputs(
     for o in r.list_outputs(wf.id):
         assert o.status is OutputStatus.INVALIDATED and o.invalidation_reason == "bad tune"
         assert (
-            blocks[unit_block_name(o.dataset_name, o.work_unit)]["files"][o.lfn]["is_file_valid"]
+            blocks[unit_block_name(GEN, o.dataset_name, o.work_unit)]["files"][o.lfn][
+                "is_file_valid"
+            ]
             == 0
         )
         assert all(rules[t]["deleted"] for t in o.transfer_rule_ids)

@@ -83,9 +83,11 @@ def test_failed_undoes_what_its_record_shows() -> None:
 
 def test_rse_and_block_names() -> None:
     assert site_rse("T1_US_FNAL") == "T1_US_FNAL_Disk" and site_rse("T2_CH_CERN") == "T2_CH_CERN"
-    a = unit_block_name("/P/E-p-v1/AODSIM", "mg_000001")
-    assert a == unit_block_name("/P/E-p-v1/AODSIM", "mg_000001")
-    assert a.startswith("/P/E-p-v1/AODSIM#") and a != unit_block_name("/P/E-p-v1/AODSIM", "mg_2")
+    a = unit_block_name("req", "/P/E-p-v1/AODSIM", "mg_000001")
+    assert a == unit_block_name("req", "/P/E-p-v1/AODSIM", "mg_000001")
+    assert a.startswith("/P/E-p-v1/AODSIM#")
+    assert a != unit_block_name("req", "/P/E-p-v1/AODSIM", "mg_2")
+    assert a != unit_block_name("req_ext", "/P/E-p-v1/AODSIM", "mg_000001")
 
 
 def test_a_failed_output_resumes_where_its_record_stopped() -> None:

@@ -19,10 +19,12 @@ class BlockFile:
     lumis: list[tuple[int, int]] = field(default_factory=list)  # (run, lumi)
 
 
-def unit_block_name(dataset: str, work_unit: str) -> str:
-    """`/P/Proc/TIER#<uuid>`, stable for a dataset and work unit, so a retried registration
-    names the same block."""
-    return f"{dataset}#{uuid.uuid5(uuid.NAMESPACE_URL, f'wms2:block:{dataset}:{work_unit}')}"
+def unit_block_name(request_name: str, dataset: str, work_unit: str) -> str:
+    """`/P/Proc/TIER#<uuid>`, stable for a request, dataset and work unit, so a retried
+    registration names the same block. The request is part of the name: two requests
+    writing one dataset (an extension, an ACDC) never share a block or its rules."""
+    key = f"wms2:block:{request_name}:{dataset}:{work_unit}"
+    return f"{dataset}#{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
 
 
 def bulk_block(
