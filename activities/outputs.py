@@ -28,6 +28,7 @@ from wms2.outputs import (
     site_rse,
     unit_block_name,
 )
+from wms2.outputs.merged import merged_work_unit_files
 from wms2.outputs.messages import (
     CleanupInput,
     InvalidateInput,
@@ -39,6 +40,7 @@ from wms2.outputs.messages import (
     OutputStepInput,
     OutputUnit,
     RetryOutputsInput,
+    WorkUnitBatch,
     output_workflow_id,
 )
 from wms2.services.errors import NotFoundError
@@ -249,9 +251,23 @@ class OutputActivities:
         return done
 
     def _load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
-        """The recorded units of a dataset, for a run started only to invalidate them."""
+        """The recorded units of a dataset (for a run started to invalidate or retry
+        them), and with `include_merged` every merged unit of it that has no record."""
         with domain_errors():
             wf = self.deps.repo.get_workflow_by_request(inp.request_name)
+        recorded = self._recorded_units(wf.id, inp.dataset)
+        if not inp.include_merged:
+            return recorded
+        layout = DagLayout(dag_directory(self.deps.settings.submit_dir, inp.request_name))
+        known = {u.work_unit for u in recorded}
+        merged = [
+            OutputUnit(**f.model_dump())
+            for f in merged_work_unit_files(layout, inp.dataset)
+            if f.work_unit not in known
+        ]
+        return recorded + merged
+
+    def _recorded_units(self, workflow_id: Any, dataset: str) -> list[OutputUnit]:
         return [
             OutputUnit(
                 work_unit=r.work_unit,
@@ -267,7 +283,7 @@ class OutputActivities:
                 error=r.error,
                 failed_from=resume_status(r) if r.status is Out.FAILED else None,
             )
-            for r in self.deps.repo.list_outputs(wf.id, inp.dataset)
+            for r in self.deps.repo.list_outputs(workflow_id, dataset)
         ]
 
     # ── the activities: blocking work in a thread, heartbeats meanwhile ──────────
@@ -315,20 +331,7 @@ class OutputActivities:
 
     @activity.defn(name=Activity.RETRY_OUTPUTS)
     async def retry_failed_outputs(self, inp: RetryOutputsInput) -> list[str]:
-        """Signal-with-start `retry_failed` to the named datasets' output workflows."""
-        return [
-            await signal_with_start_output(
-                self._client(),
-                inp.request_name,
-                index,
-                dataset,
-                inp.config,
-                activity.info().task_queue,
-                "retry_failed",
-                parent_workflow_id=inp.parent_workflow_id,
-            )
-            for index, dataset in sorted(inp.datasets.items())
-        ]
+        return await retry_outputs(self._client(), inp, activity.info().task_queue)
 
     @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
     async def invalidate_request_outputs(self, inp: CleanupInput) -> list[str]:
@@ -373,6 +376,26 @@ async def start_invalidation(
     ]
 
 
+async def retry_outputs(client: Client, inp: RetryOutputsInput, task_queue: str) -> list[str]:
+    """Hand each named dataset's OutputWorkflow (started again if it ended) the units it
+    never received, in the same signal that asks it to walk its FAILED units on."""
+    return [
+        await signal_with_start_output(
+            client,
+            inp.request_name,
+            index,
+            dataset,
+            inp.config,
+            task_queue,
+            "add_work_units",
+            WorkUnitBatch(units=inp.undelivered.get(index, []), retry_failed=True),
+            parent_workflow_id=inp.parent_workflow_id,
+            load_merged=True,
+        )
+        for index, dataset in sorted(inp.datasets.items())
+    ]
+
+
 async def signal_with_start_output(
     client: Client,
     request_name: str,
@@ -383,6 +406,7 @@ async def signal_with_start_output(
     signal: str,
     *args: Any,
     parent_workflow_id: str | None = None,
+    load_merged: bool = False,
 ) -> str:
     """Signal a dataset's OutputWorkflow; one that ended is started again first, its units
     loaded from the database, so one actor owns a dataset's outputs."""
@@ -396,6 +420,7 @@ async def signal_with_start_output(
             parent_workflow_id=parent_workflow_id,
             config=config,
             load_from_db=True,
+            load_merged=load_merged,
             closed=True,
         ),
         id=wf_id,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
-from wms2.outputs.messages import OutputConfig, OutputProgress
+from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
@@ -132,9 +132,18 @@ class RequestState(BaseModel):
     outputs: dict[str, OutputProgress] = Field(default_factory=dict)  # by dataset
     outputs_closed: bool = False
     dag_completed: bool = False  # only outputs were left (a restart retries failed ones)
+    # Units for an output workflow that had ended (terminated, invalidated by hand): kept
+    # for the restart that starts it again. By dataset.
+    undelivered: dict[str, list[WorkUnitFile]] = Field(default_factory=dict)
 
 
-class RestartRequest(BaseModel):
+class SignalInput(BaseModel):
+    """A signal's input: unknown fields and wrong types are refused, never defaulted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RestartRequest(SignalInput):
     catastrophic: bool = False
     cleanup_policy: CleanupPolicy = CleanupPolicy.KEEP_UNTIL_REPLACED
     reason: str = ""
@@ -176,11 +185,11 @@ class RequestResult(BaseModel):
     superseded_by_request: str | None = None
 
 
-class StopSignal(BaseModel):
+class StopSignal(SignalInput):
     reason: str = "operator stop"
 
 
-class AbortSignal(BaseModel):
+class AbortSignal(SignalInput):
     reason: str = "operator abort"
 
 

@@ -140,6 +140,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(use_enum_values=False, validate_assignment=True)
 
 
+# Priorities are stored in an INTEGER column (and a Temporal Int search attribute).
+PRIORITY_MAX = 2**31 - 1
+
+
+def check_priority(value: int, field: str = "priority") -> int:
+    """A priority the database and the search attribute can hold, or a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PRIORITY_MAX:
+        raise ValueError(
+            f"{field} {value!r} is out of range: it must be an integer from 0 to {PRIORITY_MAX}"
+        )
+    return value
+
+
 class ProductionStep(_Model):
     """One step of partial production: at `fraction` of work units done, stop and resume
     the remainder at `priority`."""
@@ -156,10 +169,8 @@ class ProductionStep(_Model):
 
     @field_validator("priority")
     @classmethod
-    def _priority_non_negative(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"production_steps priority {v!r} must be >= 0")
-        return v
+    def _priority_in_range(cls, v: int) -> int:
+        return check_priority(v, "production_steps priority")
 
 
 class StatusTransition(_Model):
@@ -264,9 +275,7 @@ class Request(_Model):
     @field_validator("priority")
     @classmethod
     def _priority(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"priority {v!r} must be >= 0")
-        return v
+        return check_priority(v)
 
     @model_validator(mode="after")
     def _production_steps(self) -> Request:

@@ -19,6 +19,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
+
+
 def _order(entry: AdmissionEntry) -> tuple[int, str, str]:
     return (-entry.priority, entry.enqueued_at.isoformat(), entry.request_name)
 
@@ -111,8 +114,11 @@ class AdmissionWorkflow:
 
     @set_limit.validator
     def _validate_limit(self, limit: int) -> None:
-        if not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"admission limit {limit!r} must be an integer >= 1")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIMIT_MAX:
+            raise ValueError(
+                f"admission limit {limit!r} is out of range: it must be an integer "
+                f"from 1 to {LIMIT_MAX}"
+            )
 
     @workflow.query
     def snapshot(self) -> AdmissionState:

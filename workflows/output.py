@@ -86,6 +86,8 @@ class OutputWorkflow:
                 s.duplicates_ignored += 1  # already tracked: never processed twice
             else:
                 s.units[f.work_unit] = OutputUnit(**f.model_dump())
+        if batch.retry_failed and s.invalidate_reason is None:
+            s.retry_requested = True
 
     @workflow.signal
     def close(self) -> None:
@@ -114,7 +116,9 @@ class OutputWorkflow:
         if inp.load_from_db and inp.state is None:
             for u in await self._act(
                 Activity.LOAD_OUTPUTS,
-                LoadOutputsInput(request_name=s.request_name, dataset=s.dataset),
+                LoadOutputsInput(
+                    request_name=s.request_name, dataset=s.dataset, include_merged=inp.load_merged
+                ),
                 list[OutputUnit],
             ):
                 s.units.setdefault(u.work_unit, u)

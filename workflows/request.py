@@ -7,11 +7,12 @@ resumes anywhere. Side effects are activities, called by name (wms2.messages.Act
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobHandle
@@ -41,12 +42,13 @@ with workflow.unsafe.imports_passed_through():
         StopSignal,
         SubmitDagInput,
     )
-    from wms2.models import PilotMetrics, RequestStatus
+    from wms2.models import PilotMetrics, RequestStatus, check_priority
     from wms2.outputs.messages import OutputProgress
 
 from workflows import options
 from workflows.request_restarts import RequestRestarts
 from workflows.request_support import _reason
+from workflows.signal_inputs import read_signal
 from workflows.visibility import publish
 
 T = TypeVar("T")
@@ -79,6 +81,29 @@ class RequestWorkflow(RequestRestarts):
             publish(self.s)
         else:
             await self._transition(S.SUBMITTED, "submitted")
+        try:
+            await self._lifecycle()
+        except asyncio.CancelledError:
+            # Temporal's cancellation (the Web UI's button, `temporal workflow cancel`) is
+            # an abort: the DAG is removed, the records say ABORTED and the slot is freed
+            # before the workflow ends as Canceled.
+            await self._abort_on_cancellation()
+            raise
+        except FailureError as e:
+            # Never left running with a dead loop: fail on the record, free the slot.
+            await self._fail_unexpectedly(e)
+        await self._close_outputs()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RequestResult(
+            request_name=self.s.request_name,
+            status=self.s.status,
+            reason=self.s.failure_reason,
+            work_units_done=len(self.s.completed_work_units),
+            superseded_by_request=self.s.superseded_by_request,
+        )
+
+    async def _lifecycle(self) -> None:
+        """Each status's handler until the request is terminal (or continues as new)."""
         handlers: dict[RequestStatus, Callable[[], Awaitable[None]]] = {
             S.SUBMITTED: self._submitted,
             S.QUEUED: self._queued,
@@ -92,25 +117,37 @@ class RequestWorkflow(RequestRestarts):
         while not self.s.status.is_terminal:
             if self.s.abort_reason is not None:
                 await self._abort()
-                break
+                return
             if self.s.restart is not None and self.s.restart.catastrophic:
                 await self._catastrophic_restart()
-                break
+                return
             await handlers[self.s.status]()
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     RequestInput(request_name=self.s.request_name, config=self.cfg, state=self.s)
                 )
+
+    async def _abort_on_cancellation(self) -> None:
+        s = self.s
+        if s.status.is_terminal:
+            return
+        if s.abort_reason is None:
+            s.abort_reason = (
+                "cancellation requested through Temporal (Web UI or temporal workflow cancel)"
+            )
+        await self._abort()
         await self._close_outputs()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return RequestResult(
-            request_name=self.s.request_name,
-            status=self.s.status,
-            reason=self.s.failure_reason,
-            work_units_done=len(self.s.completed_work_units),
-            superseded_by_request=self.s.superseded_by_request,
-        )
+
+    async def _fail_unexpectedly(self, error: FailureError) -> None:
+        s = self.s
+        workflow.logger.exception("request %s: unexpected failure", s.request_name)
+        if s.status.is_terminal:
+            return
+        message = f"unexpected failure in {s.status.value}: {_reason(error)}"
+        self._alert("internal_error", message, stuck=False)
+        await self._remove_running("request failed unexpectedly")
+        await self._transition(S.FAILED, message)
 
     def _continue_as_new_due(self) -> bool:
         return options.continue_as_new_due(self.cfg.continue_as_new_after_events)
@@ -126,9 +163,11 @@ class RequestWorkflow(RequestRestarts):
             self._reject(f"admitted while {self.s.status.value}")
 
     @workflow.signal
-    def stop(self, sig: StopSignal) -> None:
-        assert self.s is not None
-        if self.s.status is S.ACTIVE and self.s.stop_reason is None:
+    def stop(self, raw: Any = None) -> None:
+        sig = read_signal(StopSignal, raw)
+        if isinstance(sig, str):
+            self._reject(f"stop: {sig}")
+        elif self.s.status is S.ACTIVE and self.s.stop_reason is None:
             self.s.stop_reason = sig.reason
             self.s.stop_for_step = False
         else:
@@ -137,8 +176,11 @@ class RequestWorkflow(RequestRestarts):
             )
 
     @workflow.signal
-    def restart(self, req: RestartRequest) -> None:
-        assert self.s is not None
+    def restart(self, raw: Any = None) -> None:
+        req = read_signal(RestartRequest, raw)
+        if isinstance(req, str):
+            self._reject(f"restart: {req}")
+            return
         status = self.s.status
         if (req.catastrophic and not status.is_terminal and status is not S.SUBMITTED) or (
             not req.catastrophic and status is S.PARTIAL
@@ -149,9 +191,11 @@ class RequestWorkflow(RequestRestarts):
             self._reject(f"{kind} while {status.value}: a restart resumes a PARTIAL request")
 
     @workflow.signal
-    def abort(self, sig: AbortSignal) -> None:
-        assert self.s is not None
-        if self.s.status.is_terminal:
+    def abort(self, raw: Any = None) -> None:
+        sig = read_signal(AbortSignal, raw)
+        if isinstance(sig, str):
+            self._reject(f"abort: {sig}")
+        elif self.s.status.is_terminal:
             self._reject(f"abort while {self.s.status.value}")
         elif self.s.abort_reason is None:
             self.s.abort_reason = sig.reason
@@ -175,9 +219,7 @@ class RequestWorkflow(RequestRestarts):
 
     @set_priority.validator
     def _validate_priority(self, priority: int) -> None:
-        assert self.s is not None
-        if not isinstance(priority, int) or priority < 0:
-            raise ValueError(f"priority {priority!r} must be an integer >= 0")
+        check_priority(priority)
         if self.s.status.is_terminal:
             raise ValueError(f"request is {self.s.status.value}: its priority can no longer change")
 

@@ -33,8 +33,8 @@ class RequestOutputs(RequestSupport):
     s: RequestState
 
     async def _outputs_done(self, dag_summary: str) -> None:
-        """COMPLETED only once every output is ANNOUNCED; a refused output fails the
-        request with its reason (the others are announced)."""
+        """COMPLETED only once every output is ANNOUNCED; a refused output (or an output
+        workflow that ended early) leaves the request PARTIAL with the reason."""
         s = self.s
         await self._close_outputs()
         publish(s)
@@ -43,9 +43,10 @@ class RequestOutputs(RequestSupport):
         failures = self._output_failures()
         if failures:
             failed = sum(p.counts.get(OutputStatus.FAILED.value, 0) for p in s.outputs.values())
+            what = f"{failed} output(s) failed" if failed else "outputs were not delivered"
             await self._transition(
                 S.PARTIAL,
-                f"{dag_summary}, but {failed} output(s) failed: "
+                f"{dag_summary}, but {what}: "
                 + "; ".join(failures[:5])
                 + " (restart retries them, invalidate or abort gives up)",
             )
@@ -61,20 +62,24 @@ class RequestOutputs(RequestSupport):
         from where they failed, then the request completes as usual."""
         s = self.s
         failed = {d for d, p in s.outputs.items() if p.counts.get(OutputStatus.FAILED.value)}
+        failed |= set(s.undelivered)
         for d in failed:
             s.outputs[d] = s.outputs[d].model_copy(update={"finished": False, "failures": []})
+        index = {d: s.output_datasets.index(d) + 1 for d in failed}
         await self._act(
             Activity.RETRY_OUTPUTS,
             RetryOutputsInput(
                 request_name=s.request_name,
-                datasets={s.output_datasets.index(d) + 1: d for d in failed},
+                datasets={index[d]: d for d in failed},
                 parent_workflow_id=workflow.info().workflow_id,
                 config=self.cfg.output,
+                undelivered={index[d]: units for d, units in s.undelivered.items()},
             ),
             list[str],
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=options.SERVICE["retry_policy"],
         )
+        s.undelivered = {}
         await self._outputs_done(f"all {s.progress.work_units_total} work units done")
 
     def _on_output_progress(self, p: OutputProgress) -> None:
@@ -109,10 +114,16 @@ class RequestOutputs(RequestSupport):
                     )
                 )
         for dataset, files in by_dataset.items():
+            if dataset in self.s.undelivered:  # its workflow ended: kept for the restart
+                self.s.undelivered[dataset].extend(files)
+                continue
             wf_id = await self._output_workflow(dataset)
-            await workflow.get_external_workflow_handle(wf_id).signal(
-                "add_work_units", WorkUnitBatch(units=files)
-            )
+            try:
+                await workflow.get_external_workflow_handle(wf_id).signal(
+                    "add_work_units", WorkUnitBatch(units=files)
+                )
+            except Exception as e:  # the child has ended (terminated, invalidated by hand)
+                self._output_gone(dataset, wf_id, e, files)
 
     async def _output_workflow(self, dataset: str) -> str:
         s = self.s
@@ -151,8 +162,26 @@ class RequestOutputs(RequestSupport):
                 continue
             try:
                 await workflow.get_external_workflow_handle(wf_id).signal("close")
-            except Exception as e:  # already ended (e.g. invalidated)
-                workflow.logger.info("output workflow %s not closed: %s", wf_id, e)
+            except Exception as e:  # it ended before reporting that it finished
+                self._output_gone(dataset, wf_id, e, [])
+
+    def _output_gone(
+        self, dataset: str, wf_id: str, error: Exception, files: list[WorkUnitFile]
+    ) -> None:
+        """An output workflow ended before its dataset was done: the request does not wait
+        for it (it would wait forever); it alerts, keeps what was not handed over, and
+        ends PARTIAL so that a restart starts that workflow again."""
+        s = self.s
+        first = dataset not in s.undelivered
+        s.undelivered.setdefault(dataset, []).extend(files)
+        message = (
+            f"output workflow {wf_id} of {dataset} ended before its outputs were done "
+            f"({error}); {len(s.undelivered[dataset])} work unit(s) not handed over"
+        )
+        progress = s.outputs.get(dataset, OutputProgress(dataset=dataset))
+        s.outputs[dataset] = progress.model_copy(update={"finished": True, "failures": [message]})
+        if first:
+            self._alert("output_workflow_gone", message, stuck=False)
 
     def _outputs_finished(self) -> bool:
         s = self.s

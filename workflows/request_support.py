@@ -201,13 +201,21 @@ class RequestSupport:
                 or (stop_too and s.stop_reason is not None)
             )
 
-        await workflow.wait_condition(lambda: task.done() or interrupted())
+        try:
+            await workflow.wait_condition(lambda: task.done() or interrupted())
+        except asyncio.CancelledError:  # the workflow itself is cancelled: so is the call
+            await self._cancel(task)
+            raise
         if task.done():
             return task.result()
+        await self._cancel(task)
+        return None
+
+    @staticmethod
+    async def _cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ActivityError):
             await task
-        return None
 
     async def _on_stuck(self) -> None:
         s = self.s

@@ -85,7 +85,7 @@ def test_generation_request_has_no_input() -> None:
 def test_priority_must_not_be_negative() -> None:
     with pytest.raises(ValidationError) as exc:
         make_request(priority=-1)
-    assert "priority -1 must be >= 0" in error_text(exc)
+    assert "priority -1 is out of range" in error_text(exc)
 
 
 def test_urgent_and_production_steps_are_exclusive() -> None:
@@ -140,7 +140,7 @@ def test_step_priority_below_request_priority() -> None:
 
 
 def test_step_priority_not_negative() -> None:
-    with pytest.raises(ValidationError, match="priority -5 must be >= 0"):
+    with pytest.raises(ValidationError, match="priority -5 is out of range"):
         ProductionStep(fraction=0.2, priority=-5)
 
 
@@ -169,3 +169,11 @@ def test_terminal_statuses() -> None:
         RequestStatus.FAILED,
         RequestStatus.ABORTED,
     }
+
+
+def test_priorities_fit_the_database_column() -> None:
+    from wms2.models import PRIORITY_MAX, ProductionStep
+
+    with pytest.raises(ValueError, match=r"priority 2147483648 is out of range"):
+        ProductionStep(fraction=0.5, priority=PRIORITY_MAX + 1)
+    assert ProductionStep(fraction=0.5, priority=PRIORITY_MAX).priority == 2**31 - 1

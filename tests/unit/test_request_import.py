@@ -75,7 +75,7 @@ def test_generation_has_no_input(catalog: OfflineCatalog) -> None:
             "input_dataset 'not-a-dataset'",
         ),
         (lambda d: d.update(OutputDatasets=["/bad"]), "output_datasets '/bad'"),
-        (lambda d: d.update(RequestPriority=-4), "priority -4 must be >= 0"),
+        (lambda d: d.update(RequestPriority=-4), "priority -4 is out of range"),
         (lambda d: d.update(Memory="lots"), "memory_mb"),
         (lambda d: d.update(RequestName="../../etc"), "request_name '../../etc'"),
     ],

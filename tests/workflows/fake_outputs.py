@@ -10,7 +10,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outputs import signal_with_start_output
+from activities import outputs as real_outputs
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus
 from wms2.outputs import rollback_steps
@@ -42,6 +42,7 @@ class FakeDataServices:
     retries: list[RetryOutputsInput] = field(default_factory=list)
     client: Any = None  # set by the fake world: the retry activity signals-with-start
     records: dict[tuple[str, str], OutputUnit] = field(default_factory=dict)
+    merged: dict[tuple[str, str], OutputUnit] = field(default_factory=dict)  # merge reports
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def calls_of(self, name: Activity, unit: str | None = None) -> int:
@@ -163,24 +164,17 @@ class FakeDataServices:
 
         @activity.defn(name=Activity.LOAD_OUTPUTS)
         async def load(inp: LoadOutputsInput) -> list[OutputUnit]:
-            return [u for (d, _), u in sorted(f.records.items()) if d == inp.dataset]
+            units = {k: u for k, u in f.records.items() if k[0] == inp.dataset}
+            if inp.include_merged:
+                for k, u in f.merged.items():
+                    if k[0] == inp.dataset:
+                        units.setdefault(k, u)
+            return [u for _, u in sorted(units.items())]
 
         @activity.defn(name=Activity.RETRY_OUTPUTS)
         async def retry_outputs(inp: RetryOutputsInput) -> list[str]:
             f.retries.append(inp)
-            return [
-                await signal_with_start_output(
-                    f.client,
-                    inp.request_name,
-                    index,
-                    dataset,
-                    inp.config,
-                    activity.info().task_queue,
-                    "retry_failed",
-                    parent_workflow_id=inp.parent_workflow_id,
-                )
-                for index, dataset in sorted(inp.datasets.items())
-            ]
+            return await real_outputs.retry_outputs(f.client, inp, activity.info().task_queue)
 
         @activity.defn(name=Activity.INVALIDATE_REQUEST_OUTPUTS)
         async def invalidate_request(inp: CleanupInput) -> list[str]:

@@ -41,6 +41,7 @@ from wms2.messages import (
     WorkUnitOutput,
 )
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep
+from wms2.outputs.messages import OutputUnit
 
 METRICS = PilotMetrics(
     time_per_event_sec=2.0,
@@ -71,6 +72,7 @@ class RequestScript:
     pilot_missing: bool = False
     removal_needs: int = 1  # removals before DAGMan exits (stuck STOPPING)
     hold_at: int | None = None  # the first DAG attempt stalls after this many work units
+    pause_at: int | None = None  # every attempt stalls here until a test clears it
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
 
 
@@ -226,7 +228,8 @@ class FakeWorld:
             first_run = w.submissions[name] == [1]
             healthy = sc.work_units - (1 if sc.fail_nodes and first_run else 0)
             done = w.done.get(name, 0)
-            if sc.hold_at is not None and first_run and done >= sc.hold_at:
+            held = sc.hold_at is not None and first_run and done >= sc.hold_at
+            if held or (sc.pause_at is not None and done >= sc.pause_at):
                 await asyncio.sleep(0.1)  # stalled until a stop removes this DAG
                 return MonitorResult(
                     progress=DagProgress(
@@ -255,6 +258,11 @@ class FakeWorld:
                 for i in range(done, new_done)
                 if f"mg_{i:06d}" not in inp.known_work_units
             ]
+            for wu in new:  # the merge reports the DAG directory now holds
+                for o in wu.outputs:
+                    w.data.merged[(o.dataset, wu.name)] = OutputUnit(
+                        work_unit=wu.name, **o.model_dump(exclude={"dataset"})
+                    )
             finished = new_done >= healthy
             failed = sc.fail_nodes if (finished and healthy < sc.work_units) else 0
             progress = DagProgress(

@@ -103,12 +103,16 @@ class OutputInput(BaseModel):
     parent_workflow_id: str | None = None  # told about progress and the end
     config: OutputConfig = Field(default_factory=OutputConfig)
     load_from_db: bool = False  # a run started only to invalidate: units come from records
+    # A run started again after it ended early: units also come from the merge reports
+    # (a unit handed to the ended run may never have been recorded).
+    load_merged: bool = False
     closed: bool = False
     state: OutputState | None = None  # set by continue-as-new only
 
 
 class WorkUnitBatch(BaseModel):
     units: list[WorkUnitFile]
+    retry_failed: bool = False  # also walk FAILED units on (a restart after a fix)
 
 
 class InvalidateSignal(BaseModel):
@@ -141,6 +145,7 @@ class InvalidateInput(BaseModel):
 class LoadOutputsInput(BaseModel):
     request_name: str
     dataset: str
+    include_merged: bool = False  # also unrecorded units from the DAG's merge reports
 
 
 class OutputProgress(BaseModel):
@@ -167,6 +172,8 @@ class RetryOutputsInput(BaseModel):
     datasets: dict[int, str]  # index -> dataset
     parent_workflow_id: str
     config: OutputConfig = Field(default_factory=OutputConfig)
+    # Work units that never reached an output workflow that had ended, by dataset index.
+    undelivered: dict[int, list[WorkUnitFile]] = Field(default_factory=dict)
 
 
 class CleanupInput(BaseModel):

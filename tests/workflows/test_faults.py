@@ -1,0 +1,141 @@
+"""The request workflow under faults around it: an output workflow that ended, a Temporal
+cancellation. It never fails on an unhandled error and always frees its admission slot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from tests.workflows.conftest import time_skipping_server
+from tests.workflows.harness import fake_world, finish, start, state_of, until, wait_for_status
+from wms2.messages import ADMISSION_WORKFLOW_ID, AbortSignal, RestartRequest
+from wms2.models import PRIORITY_MAX, RequestStatus
+from wms2.outputs.messages import output_workflow_id
+from workflows.admission import AdmissionWorkflow
+from workflows.request import RequestWorkflow
+
+S = RequestStatus
+
+
+@pytest_asyncio.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of this module's own: a request whose output workflow was terminated keeps
+    a pending child entry on the time-skipping server, which then stops skipping time for
+    every later test on it."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+async def slot_released(env: WorkflowEnvironment, request: str) -> bool:
+    """The admission workflow no longer counts `request` as active (signals are async)."""
+    admission = env.client.get_workflow_handle(ADMISSION_WORKFLOW_ID)
+    for _ in range(100):
+        if request not in (await admission.query(AdmissionWorkflow.snapshot)).active:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_an_ended_output_workflow_leaves_the_request_partial_not_dead(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("og_gone")
+        sc.pause_at = 1
+        h = await start(w, env, "og_gone", urgent=True)
+        await until(h, lambda s: s.progress.work_units_done >= 1 and bool(s.output_workflows))
+        out = env.client.get_workflow_handle(output_workflow_id("og_gone", 1))
+        await out.terminate("ended by hand")
+        sc.pause_at = None  # the DAG goes on: its next units find no output workflow
+        s = await wait_for_status(h, S.PARTIAL)
+        assert any(a.kind == "output_workflow_gone" for a in s.alerts)
+        assert "output-og_gone-1" in s.transitions[-1].reason
+        assert await slot_released(env, "og_gone")
+        # A restart starts the output workflow anew and hands it every unit it missed.
+        await h.signal(RequestWorkflow.restart, RestartRequest(reason="output fixed"))
+        result = await finish(h)
+        assert result.status is S.COMPLETED, result.reason
+        s = await state_of(h)
+        assert s.outputs_by_state == {"announced": 4}
+
+
+async def test_a_temporal_cancellation_aborts_the_request(env: WorkflowEnvironment) -> None:
+    async with fake_world(env) as w:
+        w.script("cancelled").monitor_forever = True
+        h = await start(w, env, "cancelled", urgent=True)
+        await wait_for_status(h, S.ACTIVE)
+        await h.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(h.result(), 30)
+        assert isinstance(failure.value.cause, CancelledError)
+        s = await state_of(h)
+        assert s.status is S.ABORTED and "cancellation" in s.transitions[-1].reason
+        assert w.removals["cancelled"] == 1  # the DAG was removed
+        assert [t[1] for t in w.transitions if t[0] == "cancelled"][-1] == "aborted"
+        assert await slot_released(env, "cancelled")
+
+
+async def test_a_cancellation_while_aborting_still_ends_aborted(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        w.script("abort_then_cancel").monitor_forever = True
+        h = await start(w, env, "abort_then_cancel", urgent=True)
+        await wait_for_status(h, S.ACTIVE)
+        await h.signal(RequestWorkflow.abort, AbortSignal(reason="operator"))
+        await h.cancel()
+        # Whichever comes first ends it ABORTED, with the DAG removed once.
+        with contextlib.suppress(WorkflowFailureError):
+            await asyncio.wait_for(h.result(), 30)
+        s = await state_of(h)
+        assert s.status is S.ABORTED and w.removals["abort_then_cancel"] == 1
+        assert await slot_released(env, "abort_then_cancel")
+
+
+@pytest.mark.parametrize("priority", [2**63, 2**31, -1])
+async def test_an_out_of_range_priority_is_refused_and_the_request_goes_on(
+    env: WorkflowEnvironment, priority: int
+) -> None:
+    name = f"prio_{priority & 0xFFFF}"
+    async with fake_world(env) as w:
+        w.script(name).pause_at = 1
+        h = await start(w, env, name, urgent=True)
+        await wait_for_status(h, S.ACTIVE)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await h.execute_update(RequestWorkflow.set_priority, priority)
+        assert str(priority) in str(refused.value.cause)
+        assert await h.execute_update(RequestWorkflow.set_priority, PRIORITY_MAX) == 100000
+        w.script(name).pause_at = None
+        result = await finish(h)
+        assert result.status is S.COMPLETED
+        assert (await state_of(h)).priority == PRIORITY_MAX
+
+
+async def test_signals_of_the_wrong_shape_are_listed_as_ignored(env: WorkflowEnvironment) -> None:
+    async with fake_world(env) as w:
+        w.script("bad_signals").pause_at = 1
+        h = await start(w, env, "bad_signals", urgent=True)
+        await wait_for_status(h, S.ACTIVE)
+        await h.signal("stop", "now")
+        await h.signal("stop", ["a", "b"])
+        await h.signal("stop", {"reson": "typo"})
+        await h.signal("abort", {"reason": 42})
+        await h.signal("restart", {"catastrophic": "maybe"})
+        s = await until(h, lambda s: len(s.rejected_signals) >= 5)
+        assert s.status is S.ACTIVE and s.stop_reason is None and s.abort_reason is None
+        joined = "\n".join(s.rejected_signals)
+        for fragment in ("stop", "'now'", "reson", "abort", "42", "catastrophic", "maybe"):
+            assert fragment in joined, fragment
+        assert all("\n" not in r for r in s.rejected_signals)  # one line each
+        await h.signal("stop")  # no input: the defaults
+        s = await until(h, lambda s: s.status is S.QUEUED or s.stop_reason is not None)
+        assert s.stop_reason == "operator stop"
+        await h.signal(RequestWorkflow.abort, AbortSignal(reason="done"))
+        assert (await finish(h)).status is S.ABORTED
