@@ -43,6 +43,7 @@ from wms2.messages import (
 )
 from wms2.models import DAG, DAGStatus, utcnow
 from wms2.planning import plan_request
+from wms2.reconcile import ensure_rescue, reconcile_work_units
 
 
 class DagActivities:
@@ -97,6 +98,13 @@ class DagActivities:
             previous = repo.latest_dag(wf.id)
             if previous is None:
                 raise ValueError(f"request {inp.request_name} has no planned DAG")
+            if inp.attempt > 1:
+                # Whatever the previous run left behind, finished work is never rerun.
+                recorded = set()
+                for n in range(1, inp.attempt):
+                    earlier = repo.dag_attempt(wf.id, n)
+                    recorded |= set(earlier.completed_work_units) if earlier else set()
+                ensure_rescue(DagLayout(dag_file.parent), recorded)
             rescues = rescue_files(dag_file)
             record = previous
             if inp.attempt > previous.attempt:
@@ -171,7 +179,16 @@ class DagActivities:
                 snapshot = self._snapshot(layout) or snapshot
                 if snapshot is not None:
                     progress = self._progress(layout, snapshot)
-            new = self._completed(layout, snapshot, known)
+            unreported: dict[str, str] = {}
+            if finished:
+                # The authoritative files, not the last status file: nothing is left out.
+                rec = reconcile_work_units(layout, known, dag_succeeded=status.exit_code == 0)
+                new = [self._unit(name, report) for name, report in sorted(rec.reports.items())]
+                unreported = rec.unreported
+                for name, why in unreported.items():
+                    activity.logger.error("work unit %s has no usable output: %s", name, why)
+            else:
+                new = self._completed(layout, snapshot, known)
             if new or finished or time.time() - started >= inp.max_seconds:
                 self._record(inp, progress, new, status if finished else None)
                 return MonitorResult(
@@ -180,6 +197,7 @@ class DagActivities:
                     finished=finished,
                     exit_code=status.exit_code if finished else None,
                     detail=status.detail,
+                    unreported_work_units=unreported,
                 )
             activity.heartbeat(
                 {"window_started": started, "progress": progress.model_dump(), "known": len(known)}
@@ -229,23 +247,25 @@ class DagActivities:
             except MergeReportError as e:
                 activity.logger.warning("work unit %s done but not readable yet: %s", name, e)
                 continue
-            out.append(
-                CompletedWorkUnit(
-                    name=name,
-                    outputs=[
-                        WorkUnitOutput(
-                            dataset=o["dataset"],
-                            lfn=o["lfn"],
-                            site=o["site"],
-                            size=o["size"],
-                            events=o["events"],
-                            adler32=o["adler32"],
-                        )
-                        for o in report["outputs"]
-                    ],
-                )
-            )
+            out.append(DagActivities._unit(name, report))
         return out
+
+    @staticmethod
+    def _unit(name: str, report: dict) -> CompletedWorkUnit:
+        return CompletedWorkUnit(
+            name=name,
+            outputs=[
+                WorkUnitOutput(
+                    dataset=o["dataset"],
+                    lfn=o["lfn"],
+                    site=o["site"],
+                    size=o["size"],
+                    events=o["events"],
+                    adler32=o["adler32"],
+                )
+                for o in report["outputs"]
+            ],
+        )
 
     def _record(
         self,
@@ -272,6 +292,7 @@ class DagActivities:
                 final.exit_code, DAGStatus.FAILED
             )
             extra["completed_at"] = utcnow()
+            extra["exit_code"] = final.exit_code
         # A clean stop's STOPPED belongs to await_dag_exit, which may race with us.
         if not repo.set_dag_status(dag.id, status, unless=[DAGStatus.STOPPED], **extra):
             status = DAGStatus.STOPPED
@@ -327,12 +348,21 @@ class DagActivities:
         wf = repo.get_workflow_by_request(inp.request_name)
         dag = repo.dag_attempt(wf.id, inp.attempt)
         rescue = str(rescues[-1]) if rescues else None
+        # Exit code 0: DAGMan finished the whole DAG before the removal reached it.
+        final = DAGStatus.COMPLETED if status.exit_code == 0 else DAGStatus.STOPPED
         if dag is not None:
             repo.update_dag(
-                dag.id, status=DAGStatus.STOPPED, rescue_dag_path=rescue, completed_at=utcnow()
+                dag.id,
+                status=final,
+                rescue_dag_path=rescue,
+                completed_at=utcnow(),
+                exit_code=status.exit_code,
             )
             repo.append_dag_history(
-                dag.id, "stopped", to_status=DAGStatus.STOPPED.value, detail={"rescue": rescue}
+                dag.id,
+                "stopped",
+                to_status=final.value,
+                detail={"rescue": rescue, "exit_code": status.exit_code},
             )
         return DagExit(exit_code=status.exit_code, rescue_file=rescue)
 

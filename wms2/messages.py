@@ -330,6 +330,8 @@ class MonitorResult(BaseModel):
     finished: bool = False
     exit_code: int | None = None
     detail: str = ""
+    # At the DAG's end: units that finished but whose output cannot be read, with why.
+    unreported_work_units: dict[str, str] = Field(default_factory=dict)
 
 
 class RemoveInput(BaseModel):

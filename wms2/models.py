@@ -378,6 +378,7 @@ class DAG(_Model):
     created_at: datetime = Field(default_factory=utcnow)
     submitted_at: datetime | None = None
     completed_at: datetime | None = None
+    exit_code: int | None = None
 
 
 class OutputDataset(_Model):

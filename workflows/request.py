@@ -434,6 +434,20 @@ class RequestWorkflow(RequestRestarts):
             await self._feed_outputs(new)  # outputs enter their pipeline at once (DD-4)
         publish(s)
 
+    def _unreported(self, res: MonitorResult, outcome: DagOutcome) -> str:
+        """Why some work units have no recorded output at the DAG's end ("" if none)."""
+        s = self.s
+        found = dict(res.unreported_work_units)
+        if outcome is DagOutcome.COMPLETED:
+            missing = s.progress.work_units_total - len(s.completed_work_units)
+            if missing > 0 and not found:
+                found["(unnamed)"] = f"{missing} planned work unit(s) were never reported"
+        if not found:
+            return ""
+        listed = "; ".join(f"{name}: {why}" for name, why in sorted(found.items())[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        return f"{len(found)} work unit(s) finished without a usable output: {listed}{more}"
+
     async def _dag_finished(self, res: MonitorResult) -> None:
         s = self.s
         assert s is not None
@@ -445,7 +459,15 @@ class RequestWorkflow(RequestRestarts):
             s.auto_rescues,
         )
         summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
-        if outcome is DagOutcome.COMPLETED:
+        unreported = self._unreported(res, outcome)
+        if unreported:
+            # Never COMPLETED with a unit's output unrecorded: the operator fixes the file
+            # (or gives up) and restarts; the resubmitted DAG reruns nothing that is done.
+            self._alert("work_units_unreported", unreported, stuck=False)
+            await self._transition(
+                S.PARTIAL, f"{summary}; {unreported} (restart reads them again, abort gives up)"
+            )
+        elif outcome is DagOutcome.COMPLETED:
             s.dag_completed = True
             await self._outputs_done(f"all {p.work_units_total} work units done")
         elif outcome is DagOutcome.RESCUE:

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from wms2.messages import (
         Activity,
         DagExit,
+        MonitorResult,
         RemoveInput,
         RequestInput,
         RequestUpdate,
@@ -54,9 +55,24 @@ class RequestRestarts(RequestOutputs):
                 task.cancel()
                 return
             gone = task.result()
+            if gone.exit_code == 0 and workflow.patched("stop-racing-dag-end"):
+                await self._finished_while_stopping()
+                return
             await self._transition(S.RESUBMITTING, f"DAGMan gone; rescue DAG {gone.rescue_file}")
             return
         await self._transition(S.RESUBMITTING, "no DAG to stop")
+
+    async def _finished_while_stopping(self) -> None:
+        """DAGMan finished the whole DAG before the removal reached it: the request goes
+        on as finished (the last work units are read once more), nothing is resubmitted."""
+        s = self.s
+        res = await self._act(
+            Activity.MONITOR_DAG, self._monitor_input(), MonitorResult, **self._monitor_opts()
+        )
+        await self._record_progress(res)
+        s.stop_reason, s.stop_for_step = None, False
+        workflow.logger.info("request %s: DAG finished while stopping", s.request_name)
+        await self._dag_finished(res)
 
     async def _resubmitting(self) -> None:
         s = self.s

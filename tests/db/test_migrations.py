@@ -35,7 +35,8 @@ def test_upgrade_creates_tables_and_indexes(bare_engine: Engine) -> None:
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_requests_non_terminal").upper()
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_dags_schedd").upper()
     with bare_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+    assert "exit_code" in {c["name"] for c in insp.get_columns("dags")}
 
 
 def test_json_columns_are_jsonb_on_postgresql(bare_engine: Engine) -> None:

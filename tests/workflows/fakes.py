@@ -73,6 +73,8 @@ class RequestScript:
     removal_needs: int = 1  # removals before DAGMan exits (stuck STOPPING)
     hold_at: int | None = None  # the first DAG attempt stalls after this many work units
     pause_at: int | None = None  # every attempt stalls here until a test clears it
+    finish_during_stop: bool = False  # DAGMan completes the DAG as the removal arrives
+    unreported: dict[str, str] = field(default_factory=dict)  # at the DAG's end
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
 
 
@@ -273,10 +275,11 @@ class FakeWorld:
                 work_units_done=new_done,
             )
             return MonitorResult(
-                new_work_units=new,
+                new_work_units=[u for u in new if u.name not in sc.unreported],
                 progress=progress,
                 finished=finished,
                 exit_code=(1 if failed else 0) if finished else None,
+                unreported_work_units=sc.unreported if finished else {},
             )
 
         @activity.defn(name=Activity.REMOVE_DAG)
@@ -288,9 +291,13 @@ class FakeWorld:
         @activity.defn(name=Activity.AWAIT_DAG_EXIT)
         async def await_dag_exit(inp: MonitorInput) -> DagExit:
             w.calls.append((Activity.AWAIT_DAG_EXIT.value, inp.request_name))
-            while w.removals.get(inp.request_name, 0) < w.script(inp.request_name).removal_needs:
+            sc = w.script(inp.request_name)
+            while w.removals.get(inp.request_name, 0) < sc.removal_needs:
                 activity.heartbeat()
                 await asyncio.sleep(0.1)
+            if sc.finish_during_stop:
+                sc.hold_at, sc.per_poll = None, sc.work_units  # all done as DAGMan exits
+                return DagExit(exit_code=0, rescue_file=None)
             return DagExit(exit_code=2, rescue_file=f"{inp.dag.dag_file}.rescue001")
 
         @activity.defn(name=Activity.QUERY_JOB)

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.conftest import time_skipping_server
 from tests.workflows.harness import fake_world, finish, start, state_of, until, wait_for_status
-from wms2.messages import ADMISSION_WORKFLOW_ID, AbortSignal, RestartRequest
+from wms2.messages import ADMISSION_WORKFLOW_ID, AbortSignal, RestartRequest, StopSignal
 from wms2.models import PRIORITY_MAX, RequestStatus
 from wms2.outputs.messages import output_workflow_id
 from workflows.admission import AdmissionWorkflow
@@ -138,4 +138,43 @@ async def test_signals_of_the_wrong_shape_are_listed_as_ignored(env: WorkflowEnv
         s = await until(h, lambda s: s.status is S.QUEUED or s.stop_reason is not None)
         assert s.stop_reason == "operator stop"
         await h.signal(RequestWorkflow.abort, AbortSignal(reason="done"))
+        assert (await finish(h)).status is S.ABORTED
+
+
+async def test_a_stop_racing_the_dag_end_completes_without_resubmission(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("race_end")
+        sc.hold_at, sc.finish_during_stop = 1, True
+        h = await start(w, env, "race_end", urgent=True)
+        await until(h, lambda s: s.progress.work_units_done >= 1)
+        await h.signal(RequestWorkflow.stop, StopSignal(reason="operator stop"))
+        result = await finish(h)
+        assert result.status is S.COMPLETED, result.reason
+        assert w.submissions["race_end"] == [1]  # never submitted again
+        s = await state_of(h)
+        assert [t.to_status.value for t in s.transitions][-3:] == [
+            "active",
+            "stopping",
+            "completed",
+        ]
+        assert sorted(s.completed_work_units) == [f"mg_{i:06d}" for i in range(4)]
+
+
+async def test_units_without_a_usable_output_leave_the_request_partial(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("unreported")
+        sc.unreported = {"mg_000002": "merge report mg_000002/merge_output.json is unusable"}
+        sc.per_poll = 4  # every unit finishes in one poll, as the DAG ends
+        h = await start(w, env, "unreported", urgent=True)
+        s = await wait_for_status(h, S.PARTIAL)
+        assert "mg_000002" in s.transitions[-1].reason and "unusable" in s.transitions[-1].reason
+        assert any(a.kind == "work_units_unreported" for a in s.alerts)
+        assert "mg_000002" not in s.completed_work_units
+        # The other units were not held back.
+        await until(h, lambda s: s.outputs_by_state.get("announced") == 3)
+        await h.signal(RequestWorkflow.abort, AbortSignal(reason="give up"))
         assert (await finish(h)).status is S.ABORTED

@@ -164,6 +164,7 @@ class DAGRow(Base):
     created_at: Mapped[datetime] = _created()
     submitted_at: Mapped[datetime | None] = mapped_column(TZ)
     completed_at: Mapped[datetime | None] = mapped_column(TZ)
+    exit_code: Mapped[int | None] = mapped_column(Integer)  # DAGMan's, once it has ended
 
     __table_args__ = (
         UniqueConstraint("workflow_id", "attempt", name="uq_dags_workflow_attempt"),

@@ -1,0 +1,105 @@
+"""The real DAG activities at a DAG's end, on a planned GEN DAG directory, the local
+backend's job records and SQLite: what is reported when files are missing or corrupt, and
+what a resubmission is given to run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.dags import DagActivities
+from activities.deps import ActivityDeps
+from activities.requests import RequestActivities
+from tests.conftest import GEN
+from wms2.condor.dagfile import apply_rescue, parse_dag, rescue_files
+from wms2.condor.handles import DagHandle
+from wms2.dagfiles import DagLayout
+from wms2.messages import ImportInput, MonitorInput, PlanInput, SubmitDagInput
+from wms2.reconcile import planned_work_units
+
+
+def run(fn, *args):  # type: ignore[no-untyped-def]
+    return ActivityEnvironment().run(fn, *args)
+
+
+@pytest.fixture
+def acts(deps: ActivityDeps) -> DagActivities:
+    run(RequestActivities(deps).import_request, ImportInput(request_name=GEN, urgent=True))
+    return DagActivities(deps)
+
+
+def finished_job(acts: DagActivities, dag_file: str, exit_code: int) -> DagHandle:
+    """A local-backend job record of a runner that has ended with `exit_code`."""
+    jobs = acts.deps.backend.jobs  # type: ignore[attr-defined]
+    (jobs / "7.json").write_text(json.dumps({"cluster": 7, "pid": 1, "dag_file": dag_file}))
+    (jobs / "7.exit.json").write_text(json.dumps({"exit_code": exit_code}))
+    return DagHandle(backend="local", cluster_id="7", schedd="local", dag_file=dag_file)
+
+
+def merge_report(layout: DagLayout, unit: str) -> None:
+    out = {
+        "dataset": "/P/E-p-v1/GEN-SIM",
+        "lfn": f"/store/{unit}.root",
+        "size": 10,
+        "events": 5,
+        "adler32": "00000001",
+        "site": "T2_CH_CERN",
+    }
+    layout.merge_output(unit).write_text(json.dumps({"outputs": [out]}))
+
+
+def test_the_dag_end_reads_every_merge_report_even_without_a_status_file(
+    acts: DagActivities,
+) -> None:
+    plan = run(acts.plan_dag, PlanInput(request_name=GEN))
+    layout = DagLayout(Path(plan.dag_file).parent)
+    units = planned_work_units(layout)
+    for u in units:
+        merge_report(layout, u)
+    layout.merge_output(units[1]).write_text("{not json")  # corrupt
+    layout.status_file.unlink(missing_ok=True)  # gone when DAGMan exited
+    handle = finished_job(acts, plan.dag_file, 0)
+    res = run(
+        acts.monitor_dag,
+        MonitorInput(
+            request_name=GEN,
+            dag=handle,
+            attempt=1,
+            known_work_units=[units[0]],
+            max_seconds=5,
+            poll_seconds=0.1,
+        ),
+    )
+    assert res.finished and res.exit_code == 0
+    assert [w.name for w in res.new_work_units] == units[2:]
+    assert list(res.unreported_work_units) == [units[1]]
+    wf = acts.deps.repo.get_workflow_by_request(GEN)
+    dag = acts.deps.repo.dag_attempt(wf.id, 1)
+    assert dag is not None and dag.exit_code == 0 and dag.completed_at is not None
+
+
+def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) -> None:
+    """DAGMan left no rescue DAG (it was lost, or exited 0 while being stopped): the
+    resubmission gets one that marks every recorded unit DONE."""
+    plan = run(acts.plan_dag, PlanInput(request_name=GEN))
+    layout = DagLayout(Path(plan.dag_file).parent)
+    units = planned_work_units(layout)
+    repo = acts.deps.repo
+    wf = repo.get_workflow_by_request(GEN)
+    first = repo.dag_attempt(wf.id, 1)
+    assert first is not None
+    repo.update_dag(first.id, completed_work_units=units[:3])
+    acts.deps.backend.submit_dag = lambda *a, **k: DagHandle(  # type: ignore[method-assign]
+        backend="local", cluster_id="9", schedd="local", dag_file=plan.dag_file
+    )
+    run(acts.submit_dag, SubmitDagInput(request_name=GEN, dag_file=plan.dag_file, attempt=2))
+    [rescue] = rescue_files(layout.dag_file)
+    spec = parse_dag(layout.dag_file)
+    apply_rescue(spec, rescue)
+    assert sorted(n for n, node in spec.nodes.items() if node.done) == units[:3]
+    # Submitted again with nothing new done: the same rescue DAG serves.
+    run(acts.submit_dag, SubmitDagInput(request_name=GEN, dag_file=plan.dag_file, attempt=3))
+    assert rescue_files(layout.dag_file) == [rescue]

@@ -1,0 +1,105 @@
+"""What a finished DAG really produced, from the authoritative files: the outer node
+status file, the rescue DAGs and each work unit's merge report. A request completes only
+when every planned work unit's output was recorded; this tells which were not, and why."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wms2.condor.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
+from wms2.condor.local.records import DONE, NodeRecord, write_rescue
+from wms2.dagfiles.layout import DagLayout
+from wms2.dagstatus import (
+    MergeReportError,
+    StatusFileIncomplete,
+    read_merge_output,
+    read_status_file,
+)
+
+WORK_UNIT_PREFIX = "mg_"
+
+
+@dataclass
+class Reconciliation:
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # unit -> merge report
+    unreported: dict[str, str] = field(default_factory=dict)  # unit -> why it has no output
+
+
+def planned_work_units(layout: DagLayout) -> list[str]:
+    """The work units the outer DAG plans (its SUBDAG nodes), in order."""
+    spec = parse_dag(layout.dag_file)
+    return sorted(n for n in spec.nodes if n.startswith(WORK_UNIT_PREFIX))
+
+
+def done_by_dagman(layout: DagLayout) -> set[str]:
+    """Work units DAGMan counts DONE: in the last readable status file or a rescue DAG."""
+    done: set[str] = set()
+    try:
+        snapshot = read_status_file(layout.status_file)
+    except StatusFileIncomplete:
+        snapshot = None
+    if snapshot is not None:
+        done |= snapshot.done_nodes(WORK_UNIT_PREFIX)
+    rescues = rescue_files(layout.dag_file)
+    if rescues:
+        try:
+            spec = parse_dag(layout.dag_file)
+            apply_rescue(spec, rescues[-1])
+            done |= {n for n, node in spec.nodes.items() if node.done}
+        except (DagSyntaxError, OSError):
+            pass  # an unreadable rescue DAG adds nothing
+    return {n for n in done if n.startswith(WORK_UNIT_PREFIX)}
+
+
+def reconcile_work_units(
+    layout: DagLayout,
+    known: set[str],
+    dag_succeeded: bool,
+    attempts: int = 3,
+    wait_sec: float = 1.0,
+) -> Reconciliation:
+    """Every planned unit not in `known` that has a readable merge report is reported.
+    A unit that should have one (the DAG succeeded, or DAGMan counts it DONE) but whose
+    report stays unreadable over `attempts` reads (it may be being rewritten) is listed in
+    `unreported` with the reason. Units that simply did not finish are neither."""
+    result = Reconciliation()
+    pending = [u for u in planned_work_units(layout) if u not in known]
+    should_exist = set(pending) if dag_succeeded else done_by_dagman(layout)
+    for attempt in range(attempts):
+        retry = []
+        for unit in pending:
+            try:
+                result.reports[unit] = read_merge_output(layout.merge_output(unit))
+            except MergeReportError as e:
+                if unit in should_exist:
+                    result.unreported[unit] = str(e)
+                    retry.append(unit)
+        if not retry or attempt == attempts - 1:
+            break
+        for unit in retry:
+            del result.unreported[unit]
+        pending = retry
+        time.sleep(wait_sec)
+    return result
+
+
+def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
+    """Before a DAG is submitted again: make sure the newest rescue DAG marks DONE every
+    work unit that is done (by DAGMan's files or because its output was recorded), so no
+    resubmission ever reruns finished work, even when DAGMan left no rescue DAG (it was
+    lost, or it exited successfully while being stopped). The rescue DAG used, or None
+    when nothing is done yet."""
+    planned = set(planned_work_units(layout))
+    done = done_by_dagman(layout) | (recorded & planned)
+    if not done:
+        return None
+    rescues = rescue_files(layout.dag_file)
+    if rescues:
+        spec = parse_dag(layout.dag_file)
+        apply_rescue(spec, rescues[-1])
+        if done <= {n for n, node in spec.nodes.items() if node.done}:
+            return rescues[-1]
+    return write_rescue(layout.dag_file, [NodeRecord(n, DONE) for n in sorted(done)])
