@@ -400,7 +400,9 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     request = load_request(args.name, args.file, settings)
     services = build_services(settings)
     started = time.monotonic()
-    summary = plan_request(request, services.files, services.replicas, settings)
+    summary = plan_request(
+        request, services.files, services.replicas, settings, dry_run=args.dry_run
+    )
     table = Table(title=f"plan of {request.request_name}", show_header=False)
     table.add_row("DAG file", summary.dag_file)
     table.add_row("work units", str(summary.work_units))
@@ -489,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from wms2.config import Settings
     from wms2.dagfiles import PathEscapeError
+    from wms2.dagfiles.layout import DagDirectoryInUse
     from wms2.requests import RequestImportError
     from wms2.services import ServiceError
     from wms2.splitting import SplittingError
@@ -498,7 +501,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         result = args.func(args, settings)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
-    except (CommandError, RequestImportError, SplittingError, ServiceError, PathEscapeError) as e:
+    except (
+        CommandError,
+        RequestImportError,
+        SplittingError,
+        ServiceError,
+        PathEscapeError,
+        DagDirectoryInUse,
+    ) as e:
         console.print(f"[red]error:[/] {e}")
         return 1
 

@@ -14,7 +14,8 @@ from activities.deps import ActivityDeps, domain_errors
 from wms2.condor import JobState, JobStatus
 from wms2.condor.dagfile import rescue_files
 from wms2.condor.handles import DagHandle, JobHandle
-from wms2.dagfiles import DagLayout
+from wms2.dagfiles import DagLayout, dag_directory
+from wms2.dagfiles.layout import DagDirectoryInUse
 from wms2.dagstatus import (
     DONE,
     ERROR,
@@ -57,6 +58,11 @@ class DagActivities:
         repo, services = self.deps.repo, self.deps.services
         with domain_errors():
             request = repo.get_request(inp.request_name)
+            layout = DagLayout(dag_directory(self.deps.settings.submit_dir, inp.request_name))
+            if self.deps.backend.find_dag(layout.dag_file) is not None:
+                raise DagDirectoryInUse(
+                    f"{layout.root}: a DAGMan is running its DAG; not replanned"
+                )
             summary = plan_request(
                 request, services.files, services.replicas, self.deps.settings, inp.pilot_metrics
             )

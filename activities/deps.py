@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from wms2.condor import Backend, DagSyntaxError
 from wms2.config import Settings
 from wms2.dagfiles import PathEscapeError
+from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError
 from wms2.db import Repository
 from wms2.db.repository import RecordNotFound
 from wms2.pilot import PilotReportError
@@ -38,6 +39,8 @@ NON_RETRYABLE: tuple[type[Exception], ...] = (
     DagSyntaxError,
     PilotReportError,
     RecordNotFound,
+    ManifestError,
+    DagDirectoryInUse,
 )
 
 

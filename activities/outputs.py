@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps, domain_errors
-from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, dag_directory
+from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, ManifestError, dag_directory
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus, utcnow
 from wms2.outputs import (
@@ -84,13 +84,19 @@ class OutputActivities:
         path = layout.group_dir(work_unit) / GROUP_MANIFEST
         if not path.exists():
             return []
-        manifest = json.loads(path.read_text())
-        pairs = {
-            (run, lumi)
-            for node in manifest["nodes"].values()
-            for run, first, last in node.get("lumis", [])
-            for lumi in range(first, last + 1)
-        }
+        try:
+            manifest = json.loads(path.read_text())
+            pairs = {
+                (int(run), int(lumi))
+                for node in manifest["nodes"].values()
+                for run, first, last in node.get("lumis", [])
+                for lumi in range(int(first), int(last) + 1)
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            # Rereading will not mend it: a refusal of this output, not an outage.
+            raise ManifestError(
+                f"work unit {work_unit}: {GROUP_MANIFEST} is malformed ({type(e).__name__}: {e})"
+            ) from e
         return sorted(pairs)
 
     # ── the forward walk ────────────────────────────────────────────────────

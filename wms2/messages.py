@@ -26,6 +26,8 @@ NON_RETRYABLE_ERRORS = [
     "DagSyntaxError",
     "PilotReportError",
     "RecordNotFound",
+    "ManifestError",
+    "DagDirectoryInUse",
 ]
 
 

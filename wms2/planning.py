@@ -114,11 +114,17 @@ def plan_request(
     replicas_svc: ReplicaCatalog,
     settings: Settings,
     metrics: PilotMetrics | None = None,
+    dry_run: bool = False,
 ) -> PlanSummary:
+    """Plan the request into its DAG directory; a dry run plans into a directory of its
+    own under the state directory, so a live request's DAG directory is never touched."""
     started = time.monotonic()
     if not request.output_datasets:
         raise SplittingError(f"request {request.request_name!r} names no output dataset")
-    layout = DagLayout(dag_directory(settings.submit_dir, request.request_name))
+    root = dry_run_dir(settings) if dry_run else settings.submit_dir
+    layout = DagLayout(dag_directory(root, request.request_name))
+    if not dry_run:
+        layout.check_replannable()
     # A fresh plan starts from an empty directory: status, rescue and merge files of an
     # earlier run of this request must never be read as this run's progress.
     if layout.dag_file.exists():
@@ -171,6 +177,10 @@ def plan_request(
     )
     layout.plan_file.write_text(summary.model_dump_json(indent=1))
     return summary
+
+
+def dry_run_dir(settings: Settings) -> Path:
+    return Path(settings.state_dir) / "dry-run"
 
 
 def prepare_pilot(request: Request, settings: Settings) -> Path:

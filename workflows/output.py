@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import Activity
@@ -61,6 +62,7 @@ POLLED = (Out.TRANSFERS_REQUESTED, Out.TRANSFERRING)
 MAX_ALERTS = 50  # kept in the state (the count goes on in alerts_total)
 MAX_REPORTED_ALERTS = 5  # sent with each progress report
 MAX_REPORTED_FAILURES = 10
+NO_BATCH_BARRIER = "output-units-move-independently"  # workflow.patched id
 
 
 @workflow.defn
@@ -73,6 +75,8 @@ class OutputWorkflow:
         )
         self.next_poll: datetime | None = None
         self.reported: OutputProgress | None = None
+        # Steps in flight, by unit: each unit moves on its own (no batch barrier).
+        self.flying: dict[str, asyncio.Task[None]] = {}
 
     # ── signals and queries ──────────────────────────────────────────────────
 
@@ -124,6 +128,7 @@ class OutputWorkflow:
                 s.units.setdefault(u.work_unit, u)
         while True:
             if s.invalidate_reason is not None:
+                await self._landed()  # no step may race the rollback
                 await self._invalidate_all(s.invalidate_reason)
                 break
             if s.retry_requested:
@@ -132,6 +137,7 @@ class OutputWorkflow:
                 await self._report()
                 s.compact(self.cfg.keep_unit_details)
                 if self._continue_as_new_due():
+                    await self._landed()
                     s.compact(0)
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
@@ -190,9 +196,71 @@ class OutputWorkflow:
                 timeout=timeout,
             )
 
+    async def _landed(self) -> None:
+        """Wait until no step is in flight."""
+        await workflow.wait_condition(lambda: all(t.done() for t in self.flying.values()))
+        self._collect()
+
+    def _collect(self) -> None:
+        for name, task in list(self.flying.items()):
+            if task.done():
+                del self.flying[name]
+                task.result()  # an unexpected error fails here, not silently
+
     async def _step(self) -> bool:
-        """Drive units one step each: urgent states first, then a due transfer poll.
-        False when nothing could be done now."""
+        if workflow.patched(NO_BATCH_BARRIER):
+            return await self._step_each()
+        return await self._step_batch()
+
+    async def _step_each(self) -> bool:
+        """Start a step for every unit that can move and is not already moving (urgent
+        states first, at most batch_size in flight), then wait for any step to land, a
+        new unit or a due poll. A unit whose step keeps failing holds back no other.
+        False when nothing is in flight and nothing could start."""
+        s = self.s
+        room = self.cfg.batch_size - len(self.flying)
+        ready = sorted(
+            (u for u in s.units.values() if u.status in STEP and u.work_unit not in self.flying),
+            key=lambda u: (URGENCY.index(u.status), u.work_unit),
+        )[: max(room, 0)]
+        waiting = [
+            u for u in s.units.values() if u.status in POLLED and u.work_unit not in self.flying
+        ]
+        polled = [u for u in waiting if u.transfer_rule_ids]
+        ruleless = [u for u in waiting if not u.transfer_rule_ids]
+        if not polled:
+            self.next_poll = None
+        elif self.next_poll is None:
+            self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
+        poll_now = bool(polled) and self.next_poll is not None and workflow.now() >= self.next_poll
+        launch = [(u, STEP[u.status]) for u in ready]
+        launch += [(u, Activity.POLL_TRANSFERS) for u in (polled if poll_now else []) + ruleless]
+        for u, step in launch:
+            self.flying[u.work_unit] = asyncio.ensure_future(self._advance(u, step))
+        if poll_now:
+            self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
+        if not self.flying:
+            return False
+        before, alerts = len(s.units), s.alerts_total
+        timeout = None
+        if self.next_poll is not None:
+            timeout = max(self.next_poll - workflow.now(), timedelta(seconds=1))
+        with suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: (
+                    any(t.done() for t in self.flying.values())
+                    or len(s.units) != before
+                    or s.alerts_total != alerts  # a failing step: report it now
+                    or s.invalidate_reason is not None
+                ),
+                timeout=timeout,
+            )
+        self._collect()
+        return True
+
+    async def _step_batch(self) -> bool:
+        """Before NO_BATCH_BARRIER (replayed histories only): drive a batch of units one
+        step each and wait for all of them."""
         s = self.s
         batch = sorted(
             (u for u in s.units.values() if u.status in STEP),
@@ -225,7 +293,7 @@ class OutputWorkflow:
             request_name=s.request_name, dataset=s.dataset, unit=unit, config=self.cfg
         )
         try:
-            new = await self._act(step, arg, OutputUnit, unit.work_unit)
+            new = await self._step_until_done(step, arg, unit)
         except ActivityError as e:
             # Only a refusal reaches here (outages are retried): this output fails, the
             # others go on.
@@ -244,21 +312,46 @@ class OutputWorkflow:
             self._alert_stuck(new)
         s.units[unit.work_unit] = new
 
+    async def _step_until_done(
+        self, step: Activity, arg: OutputStepInput, unit: OutputUnit
+    ) -> OutputUnit:
+        """An outage is waited out, never given up on; but a step that failed
+        `alert_after_attempts` times in a row raises an alert (once) and goes on trying.
+        Only a refusal (non-retryable) is raised."""
+        alerted = False
+        while True:
+            try:
+                return await self._act(
+                    step, arg, OutputUnit, unit.work_unit, self.cfg.alert_after_attempts
+                )
+            except ActivityError as e:
+                if e.retry_state not in (RetryState.MAXIMUM_ATTEMPTS_REACHED, RetryState.TIMEOUT):
+                    raise
+                if not alerted:
+                    alerted = True
+                    self._add_alert(
+                        "failing_step",
+                        unit.work_unit,
+                        f"{self.s.dataset} {unit.work_unit}: {step.value} failed "
+                        f"{self.cfg.alert_after_attempts} times ({_reason(e)}); still trying",
+                    )
+
     def _alert_stuck(self, unit: OutputUnit) -> None:
         message = (
             f"{self.s.dataset} {unit.work_unit}: Rucio rule(s) {', '.join(unit.stuck_rules)} "
             f"STUCK after {unit.polls} polls"
         )
-        workflow.logger.warning("%s", message)
         workflow.metric_meter().create_counter(
             "wms2_output_rules_stuck", "transfer rules found STUCK"
         ).add(1)
+        self._add_alert("stuck_rule", unit.work_unit, message)
+
+    def _add_alert(self, kind: str, work_unit: str, message: str) -> None:
+        workflow.logger.warning("%s", message)
         self.s.alerts_total += 1
         del self.s.alerts[: max(0, len(self.s.alerts) - MAX_ALERTS + 1)]  # newest kept
         self.s.alerts.append(
-            OutputAlert(
-                kind="stuck_rule", work_unit=unit.work_unit, message=message, at=workflow.now()
-            )
+            OutputAlert(kind=kind, work_unit=work_unit, message=message, at=workflow.now())
         )
 
     async def _invalidate_all(self, reason: str) -> None:
@@ -292,13 +385,24 @@ class OutputWorkflow:
 
     # ── helpers ──────────────────────────────────────────────────────────────
 
-    async def _act(self, name: Activity, arg: Any, result_type: Any, what: str = "") -> Any:
+    async def _act(
+        self,
+        name: Activity,
+        arg: Any,
+        result_type: Any,
+        what: str = "",
+        max_attempts: int | None = None,
+    ) -> Any:
+        opts = options.OUTPUT_STEP
+        if max_attempts is not None:  # bounded rounds, so that repeated failures are seen
+            policy = replace(opts["retry_policy"], maximum_attempts=max_attempts)
+            opts = {**opts, "retry_policy": policy}
         return await workflow.execute_activity(
             name,
             arg,
             result_type=result_type,
             summary=f"{name.value} {self.s.dataset} {what}".strip(),
-            **options.OUTPUT_STEP,
+            **opts,
         )
 
     def _failures(self, limit: int | None = None) -> list[str]:

@@ -269,3 +269,22 @@ def test_two_requests_writing_one_dataset_share_no_block_or_rule(
     assert kept["is_file_valid"] == 1
     rules = catalog(acts).recorded_rules()
     assert all(not rules[r]["deleted"] for r in theirs.transfer_rule_ids)
+
+
+@pytest.mark.parametrize("manifest", ["{not json", '{"nodes": [1, 2]}', '{"nodes": {"a": 3}}'])
+def test_a_malformed_group_manifest_refuses_that_output_alone(
+    acts: OutputActivities, manifest: str
+) -> None:
+    from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, dag_directory
+
+    group = DagLayout(dag_directory(acts.deps.settings.submit_dir, STEPCHAIN)).group_dir(
+        "mg_000007"
+    )
+    group.mkdir(parents=True)
+    (group / GROUP_MANIFEST).write_text(manifest)
+    with pytest.raises(ApplicationError) as refused:
+        step(acts, acts.register_output_in_dbs, unit("mg_000007"))
+    assert refused.value.non_retryable and refused.value.type == "ManifestError"
+    assert "mg_000007" in str(refused.value) and GROUP_MANIFEST in str(refused.value)
+    # Another unit of the same dataset goes on.
+    assert step(acts, acts.register_output_in_dbs, unit()).status is Out.DBS_REGISTERED

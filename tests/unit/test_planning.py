@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import REPO, RERECO, SAMPLE_CATALOG, STEPCHAIN, TASKCHAIN
 from wms2.config import Settings
+from wms2.dagfiles.layout import DagDirectoryInUse
 from wms2.models import PilotMetrics
 from wms2.planning import load_plan, plan_request, resources_for
 from wms2.requests import request_from_reqmgr
@@ -100,7 +101,36 @@ def test_starter_plan_dry_run(tmp_path: Path) -> None:
     res = starter("plan", TASKCHAIN, "--dry-run", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "work units" in res.stdout and "Processing nodes" in res.stdout
-    assert (tmp_path / ".wms2" / "submit" / TASKCHAIN / "workflow.dag").exists()
+    assert (tmp_path / ".wms2" / "dry-run" / TASKCHAIN / "workflow.dag").exists()
+    assert not (tmp_path / ".wms2" / "submit" / TASKCHAIN).exists()
+
+
+def test_a_dry_run_beside_a_live_request_leaves_its_dag_directory_alone(tmp_path: Path) -> None:
+    """The live DAG directory keeps its status file, rescue DAG, lock and merge reports,
+    and real planning refuses to overwrite it."""
+    res = starter("plan", TASKCHAIN, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    live = tmp_path / ".wms2" / "submit" / TASKCHAIN
+    made = {
+        "workflow.dag.status": "[ StatusEnd ]",
+        "workflow.dag.rescue001": "DONE mg_000000\n",
+        "workflow.dag.lock": "4242",
+        "mg_000000/merge_output.json": '{"outputs": []}',
+    }
+    for name, text in made.items():
+        (live / name).write_text(text)
+    before = sorted(str(p.relative_to(live)) for p in live.rglob("*"))
+    res = starter("plan", TASKCHAIN, "--dry-run", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert all((live / name).read_text() == text for name, text in made.items())
+    assert sorted(str(p.relative_to(live)) for p in live.rglob("*")) == before
+    res = starter("plan", TASKCHAIN, cwd=tmp_path)
+    assert res.returncode == 1 and "lock file" in res.stdout and "not replanned" in res.stdout
+    (live / "workflow.dag.lock").unlink()
+    res = starter("plan", TASKCHAIN, cwd=tmp_path)
+    assert res.returncode == 1 and "1 merged work unit(s)" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
+    assert (live / "mg_000000" / "merge_output.json").exists()
 
 
 def test_starter_plan_errors_are_clear(tmp_path: Path) -> None:
@@ -119,10 +149,15 @@ def test_replanning_starts_from_a_clean_directory(
     first = plan_request(request, catalog, catalog, settings)
     root = Path(first.dag_dir)
     (root / "workflow.dag.status").write_text("old run")
-    (root / "mg_000000" / "merge_output.json").write_text("{}")
+    (root / "mg_000000" / "stale.txt").write_text("{}")
     (root / "pilot").mkdir()
     (root / "pilot" / "pilot_metrics.json").write_text("{}")
     plan_request(request, catalog, catalog, settings)
     assert not (root / "workflow.dag.status").exists()
-    assert not (root / "mg_000000" / "merge_output.json").exists()
+    assert not (root / "mg_000000" / "stale.txt").exists()
     assert (root / "pilot" / "pilot_metrics.json").exists()  # the pilot's measurements stay
+    # Once a work unit was merged, the directory is the request's record: never replanned.
+    (root / "mg_000001" / "merge_output.json").write_text("{}")
+    with pytest.raises(DagDirectoryInUse, match="1 merged work unit"):
+        plan_request(request, catalog, catalog, settings)
+    assert (root / "mg_000001" / "merge_output.json").exists()

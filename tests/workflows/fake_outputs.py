@@ -34,6 +34,7 @@ class FakeDataServices:
     stuck_units: set[str] = field(default_factory=set)  # their rules go STUCK
     refused_datasets: set[str] = field(default_factory=set)  # DBS answers 400
     outage_calls: int = 0  # the next N registrations fail like a 503
+    failing_units: set[str] = field(default_factory=set)  # their registration always 503s
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (activity, dataset, unit)
     blocks: dict[str, str] = field(default_factory=dict)  # block -> dataset
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -66,8 +67,8 @@ class FakeDataServices:
         @activity.defn(name=Activity.REGISTER_OUTPUT)
         async def register(inp: OutputStepInput) -> OutputUnit:
             f._log(Activity.REGISTER_OUTPUT, inp)
-            if f.outage_calls > 0:
-                f.outage_calls -= 1
+            if f.outage_calls > 0 or inp.unit.work_unit in f.failing_units:
+                f.outage_calls = max(f.outage_calls - 1, 0)
                 raise ApplicationError("dbs: HTTP 503", type="ServiceUnavailable")
             if inp.dataset in f.refused_datasets:
                 raise ApplicationError(

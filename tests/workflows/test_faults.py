@@ -14,7 +14,15 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.conftest import time_skipping_server
-from tests.workflows.harness import fake_world, finish, start, state_of, until, wait_for_status
+from tests.workflows.harness import (
+    FAST,
+    fake_world,
+    finish,
+    start,
+    state_of,
+    until,
+    wait_for_status,
+)
 from wms2.messages import ADMISSION_WORKFLOW_ID, AbortSignal, RestartRequest, StopSignal
 from wms2.models import PRIORITY_MAX, RequestStatus
 from wms2.outputs.messages import output_workflow_id
@@ -178,3 +186,27 @@ async def test_units_without_a_usable_output_leave_the_request_partial(
         await until(h, lambda s: s.outputs_by_state.get("announced") == 3)
         await h.signal(RequestWorkflow.abort, AbortSignal(reason="give up"))
         assert (await finish(h)).status is S.ABORTED
+
+
+async def test_a_unit_whose_step_keeps_failing_alerts_and_holds_back_no_other(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        w.data.failing_units = {"mg_000001"}  # DBS answers 503 for this one, always
+        cfg = FAST.model_copy(
+            update={"output": FAST.output.model_copy(update={"alert_after_attempts": 2})}
+        )
+        h = await start(w, env, "one_failing", urgent=True, config=cfg)
+        s = await until(
+            h,
+            lambda s: (
+                s.outputs_by_state.get("announced") == 3
+                and any("failed 2 times" in a.message for a in s.alerts)
+            ),
+            timeout=60,
+        )
+        assert s.status is S.ACTIVE and s.outputs_by_state["pending"] == 1
+        alert = next(a for a in s.alerts if "failed 2 times" in a.message)
+        assert "mg_000001" in alert.message and "register_output_in_dbs" in alert.message
+        w.data.failing_units = set()  # DBS is back: the unit goes through
+        assert (await finish(h)).status is S.COMPLETED

@@ -20,6 +20,14 @@ PILOT_SUBMIT = "pilot.sub"
 PILOT_METRICS = "pilot_metrics.json"
 
 
+class DagDirectoryInUse(ValueError):
+    """Planning would overwrite a DAG directory that a DAG runs in or has produced in."""
+
+
+class ManifestError(ValueError):
+    """A work unit's group manifest cannot be read (corrupt, or not WMS2's shape)."""
+
+
 class PathEscapeError(ValueError):
     """A path computed from request data would leave the submit directory."""
 
@@ -67,6 +75,28 @@ class DagLayout:
     @property
     def pilot_dir(self) -> Path:
         return self.root / PILOT_DIR
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / f"{DAG_FILE}.lock"
+
+    def check_replannable(self) -> None:
+        """Refuse to replan over a DAG that may be running (DAGMan's lock file) or that
+        has produced work (merge reports): its status, rescue and merge files are the
+        request's record of what is done."""
+        if not self.dag_file.exists():
+            return
+        if self.lock_file.exists():
+            raise DagDirectoryInUse(
+                f"{self.root} has a DAGMan lock file ({self.lock_file.name}): "
+                "its DAG may be running; not replanned"
+            )
+        merged = sorted(self.root.glob(f"mg_*/{MERGE_OUTPUT}"))
+        if merged:
+            raise DagDirectoryInUse(
+                f"{self.root} holds {len(merged)} merged work unit(s) "
+                f"(first {merged[0].parent.name}); not replanned"
+            )
 
     def group_dir(self, work_unit: str) -> Path:
         return self.root / work_unit

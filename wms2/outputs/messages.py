@@ -49,6 +49,8 @@ class OutputConfig(BaseModel):
     transfer_lifetime_sec: int | None = None  # None: the rule never expires
     batch_size: int = 50  # units driven concurrently per step
     keep_unit_details: int = 500  # finished units kept in full in the workflow state
+    # A step failing this many times in a row raises an alert (and is still retried).
+    alert_after_attempts: int = 10
     continue_as_new_after_events: int | None = None
 
 
