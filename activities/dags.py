@@ -186,9 +186,18 @@ class DagActivities:
                 if snapshot is not None:
                     progress = self._progress(layout, snapshot)
             unreported: dict[str, str] = {}
+            lost = status.state is JobState.MISSING
+            if lost:
+                reaped = self.deps.backend.reap_orphans(inp.dag)
+                status = status.model_copy(
+                    update={"detail": f"{status.detail}; {reaped} orphaned node job(s) killed"}
+                )
+                activity.logger.error("DAGMan of %s lost: %s", inp.request_name, status.detail)
             if finished:
                 # The authoritative files, not the last status file: nothing is left out.
-                rec = reconcile_work_units(layout, known, dag_succeeded=status.exit_code == 0)
+                rec = reconcile_work_units(
+                    layout, known, dag_succeeded=not lost and status.exit_code == 0
+                )
                 new = [self._unit(name, report) for name, report in sorted(rec.reports.items())]
                 unreported = rec.unreported
                 for name, why in unreported.items():
@@ -204,6 +213,7 @@ class DagActivities:
                     exit_code=status.exit_code if finished else None,
                     detail=status.detail,
                     unreported_work_units=unreported,
+                    lost=lost,
                 )
             activity.heartbeat(
                 {"window_started": started, "progress": progress.model_dump(), "known": len(known)}

@@ -116,6 +116,7 @@ class RequestState(BaseModel):
     dag: DagHandle | None = None
     dag_attempt: int = 0
     auto_rescues: int = 0
+    dagman_losses: int = 0
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
     transitions: list[TransitionView] = Field(default_factory=list)
@@ -334,6 +335,7 @@ class MonitorResult(BaseModel):
     detail: str = ""
     # At the DAG's end: units that finished but whose output cannot be read, with why.
     unreported_work_units: dict[str, str] = Field(default_factory=dict)
+    lost: bool = False  # DAGMan vanished without an exit code (killed, node lost)
 
 
 class RemoveInput(BaseModel):

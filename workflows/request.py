@@ -53,6 +53,7 @@ from workflows.visibility import publish
 
 T = TypeVar("T")
 S = RequestStatus
+MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 
 
 @workflow.defn
@@ -460,7 +461,17 @@ class RequestWorkflow(RequestRestarts):
         )
         summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
         unreported = self._unreported(res, outcome)
-        if unreported:
+        if res.lost and s.dagman_losses < MAX_DAGMAN_LOSSES:
+            # Not a failure of the DAG: its DAGMan is gone. Resubmitted with a rescue DAG
+            # of everything done; this does not use up an automatic rescue.
+            s.dagman_losses += 1
+            self._alert("dagman_lost", f"DAGMan {s.dag.cluster_id} lost: {res.detail}", stuck=False)
+            await self._submit_dag(f"DAGMan lost ({s.dagman_losses}): resubmitted")
+        elif res.lost:
+            await self._transition(
+                S.PARTIAL, f"DAGMan lost {s.dagman_losses + 1} times: {res.detail}"
+            )
+        elif unreported:
             # Never COMPLETED with a unit's output unrecorded: the operator fixes the file
             # (or gives up) and restarts; the resubmitted DAG reruns nothing that is done.
             self._alert("work_units_unreported", unreported, stuck=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -324,3 +326,32 @@ def test_a_runner_killed_hard_is_reported_missing(kit: Path, backend: LocalBacke
     os.kill(pid, signal.SIGKILL)
     status = wait(backend, handle)
     assert status.state is JobState.MISSING and "died without an exit record" in status.detail
+
+
+def test_a_killed_runner_is_missing_and_its_orphaned_nodes_are_killed(
+    kit: Path, backend: LocalBackend
+) -> None:
+    """DAGMan lost (SIGKILL): the node processes it started keep running until whoever
+    finds it gone reaps them from the process groups the runner recorded."""
+    dag = write_dag(kit, job("slow0", 60) + job("slow1", 60))
+    handle = backend.submit_dag(dag)
+    groups = backend.jobs / f"{handle.cluster_id}.pgroups"
+    wait_for(lambda: groups.is_dir() and len(list(groups.iterdir())) == 2)
+    pgids = [int(p.name) for p in groups.iterdir()]
+    assert all(_alive(p) for p in pgids)
+    assert backend.reap_orphans(handle) == 0  # its runner lives: nothing is reaped
+    runner = json.loads((backend.jobs / f"{handle.cluster_id}.json").read_text())["pid"]
+    os.kill(runner, signal.SIGKILL)
+    wait_for(lambda: backend.query(handle).state is JobState.MISSING)
+    assert all(_alive(p) for p in pgids)  # orphans, still running
+    assert backend.reap_orphans(handle) == 2
+    wait_for(lambda: not any(_alive(p) for p in pgids))
+    assert list(groups.iterdir()) == [] and runs(kit) == []  # no node finished
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

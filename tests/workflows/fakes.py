@@ -74,6 +74,7 @@ class RequestScript:
     hold_at: int | None = None  # the first DAG attempt stalls after this many work units
     pause_at: int | None = None  # every attempt stalls here until a test clears it
     finish_during_stop: bool = False  # DAGMan completes the DAG as the removal arrives
+    lose_dagman_at: int | None = None  # the first attempt's DAGMan vanishes here
     unreported: dict[str, str] = field(default_factory=dict)  # at the DAG's end
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
 
@@ -230,6 +231,17 @@ class FakeWorld:
             first_run = w.submissions[name] == [1]
             healthy = sc.work_units - (1 if sc.fail_nodes and first_run else 0)
             done = w.done.get(name, 0)
+            if sc.lose_dagman_at is not None and first_run and done >= sc.lose_dagman_at:
+                return MonitorResult(
+                    progress=DagProgress(
+                        nodes_total=total_nodes,
+                        work_units_total=sc.work_units,
+                        work_units_done=done,
+                    ),
+                    finished=True,
+                    lost=True,
+                    detail="runner died without an exit record; 2 orphaned node job(s) killed",
+                )
             held = sc.hold_at is not None and first_run and done >= sc.hold_at
             if held or (sc.pause_at is not None and done >= sc.pause_at):
                 await asyncio.sleep(0.1)  # stalled until a stop removes this DAG

@@ -210,3 +210,21 @@ async def test_a_unit_whose_step_keeps_failing_alerts_and_holds_back_no_other(
         assert "mg_000001" in alert.message and "register_output_in_dbs" in alert.message
         w.data.failing_units = set()  # DBS is back: the unit goes through
         assert (await finish(h)).status is S.COMPLETED
+
+
+async def test_a_lost_dagman_is_resubmitted_without_using_an_automatic_rescue(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        w.script("lost_dagman").lose_dagman_at = 2
+        h = await start(w, env, "lost_dagman", urgent=True)
+        result = await finish(h)
+        assert result.status is S.COMPLETED, result.reason
+        s = await state_of(h)
+        assert w.submissions["lost_dagman"] == [1, 2] and s.auto_rescues == 0
+        assert s.dagman_losses == 1
+        lost = [a for a in s.alerts if a.kind == "dagman_lost"]
+        assert len(lost) == 1 and "orphaned" in lost[0].message
+        # Every unit reported once: none of the two done before the loss came again.
+        assert sorted(s.completed_work_units) == [f"mg_{i:06d}" for i in range(4)]
+        assert s.outputs_by_state == {"announced": 4}

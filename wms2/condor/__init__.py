@@ -29,6 +29,8 @@ class Backend(Protocol):
 
     def ping(self) -> bool: ...
 
+    def reap_orphans(self, handle: DagHandle | JobHandle) -> int: ...
+
 
 def build_backend(settings: Settings) -> Backend:
     if settings.execution_backend is ExecutionBackend.HTCONDOR:

@@ -157,6 +157,16 @@ class HTCondorBackend:
             return JobStatus(state=JobState.FINISHED, exit_code=-int(ad.get("ExitSignal", 0)))
         return JobStatus(state=JobState.FINISHED, exit_code=int(ad.get("ExitCode", 0)))
 
+    def reap_orphans(self, handle: DagHandle | JobHandle) -> int:
+        """A DAGMan job that vanished from queue and history: remove the node jobs it
+        submitted (they carry its cluster as DAGManJobId)."""
+        result = self._schedd().act(
+            self.htcondor.JobAction.Remove,
+            f"DAGManJobId == {int(handle.cluster_id)}",
+            ("removed by WMS2: their DAGMan was lost", 0),
+        )
+        return int(result.get("TotalSuccess", 0))
+
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         result = self._schedd().act(
             self.htcondor.JobAction.Remove,

@@ -7,6 +7,7 @@ e.g. a worker that restarted after the one that submitted.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -49,6 +50,17 @@ def _pid_alive(pid: int, young: bool = False) -> bool:
         return False
     state = stat.rsplit(")", 1)[1].split()[0]
     return state != "Z" and (young or RUNNER_MODULE.encode() in cmdline)
+
+
+def _session_leader(pid: int) -> bool:
+    """Is `pid` alive and the leader of its own session, as the runner started each node?
+    (A recycled pid almost never is.)"""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
+    return state != "Z" and pgrp == pid and session == pid
 
 
 class LocalBackend:
@@ -141,6 +153,8 @@ class LocalBackend:
                 str(cluster),
                 "--status-interval",
                 str(self.status_interval),
+                "--process-groups",
+                str(self._process_groups(str(cluster))),
             ],
             cwd=dag_file.parent,
             stdin=subprocess.DEVNULL,
@@ -203,6 +217,26 @@ class LocalBackend:
             exit_code=exit_rec["exit_code"],
             detail=exit_rec.get("detail", ""),
         )
+
+    def _process_groups(self, cluster_id: str) -> Path:
+        return self.jobs / f"{cluster_id}.pgroups"
+
+    def reap_orphans(self, handle: DagHandle | JobHandle) -> int:
+        """After a runner died (SIGKILL, OOM): kill the node process groups it left
+        running, so they never run beside a resubmitted DAG. How many were killed."""
+        rec = self._record(handle.cluster_id)
+        if rec is not None and self._running(rec):
+            return 0  # its runner lives: its nodes are its own business
+        killed = 0
+        directory = self._process_groups(handle.cluster_id)
+        for mark in sorted(directory.glob("[0-9]*")) if directory.is_dir() else []:
+            pgid = int(mark.name)
+            if _session_leader(pgid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                    killed += 1
+            mark.unlink(missing_ok=True)
+        return killed
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         """condor_rm: ask the runner to write its rescue DAG and stop. False if it was

@@ -33,7 +33,16 @@ class Machine:
     scratch_root: Path
 
 
+# Where the runner lists the process groups of its running jobs and scripts (one empty
+# file per group, named by its id), so that if the runner itself is killed, whoever finds
+# it gone can kill what it left running. None: not recorded.
+PROCESS_GROUPS: Path | None = None
+
+
 async def _wait(proc: asyncio.subprocess.Process) -> int:
+    mark = PROCESS_GROUPS / str(proc.pid) if PROCESS_GROUPS is not None else None
+    if mark is not None:
+        mark.touch()  # each node runs in its own session: its group id is its pid
     try:
         return await proc.wait()
     except asyncio.CancelledError:
@@ -42,6 +51,9 @@ async def _wait(proc: asyncio.subprocess.Process) -> int:
         with contextlib.suppress(Exception):
             await asyncio.shield(proc.wait())
         raise
+    finally:
+        if mark is not None:
+            mark.unlink(missing_ok=True)
 
 
 def _exit_value(code: int) -> int:

@@ -29,6 +29,7 @@ from wms2.condor.dagfile import (
     parse_dag,
     rescue_files,
 )
+from wms2.condor.local import nodeexec
 from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, run_job, run_script
 from wms2.condor.local.records import (
     DAG_ERROR,
@@ -303,7 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", type=int, default=os.cpu_count() or 2)
     p.add_argument("--cluster", type=int, required=True)
     p.add_argument("--status-interval", type=float, default=2.0)
+    p.add_argument("--process-groups", type=Path, help="directory listing running node groups")
     args = p.parse_args(argv)
+    if args.process_groups is not None:
+        args.process_groups.mkdir(parents=True, exist_ok=True)
+        nodeexec.PROCESS_GROUPS = args.process_groups
     dag_file = args.dag_file.resolve()
     lock = dag_file.with_name(dag_file.name + ".lock")
     started = time.time()
