@@ -25,6 +25,7 @@ from wms2.dagstatus import (
     DagSnapshot,
     MergeReportError,
     StatusFileIncomplete,
+    merged_file,
     newly_completed_work_units,
     read_merge_output,
     read_status_file,
@@ -270,17 +271,7 @@ class DagActivities:
     def _unit(name: str, report: dict) -> CompletedWorkUnit:
         return CompletedWorkUnit(
             name=name,
-            outputs=[
-                WorkUnitOutput(
-                    dataset=o["dataset"],
-                    lfn=o["lfn"],
-                    site=o["site"],
-                    size=o["size"],
-                    events=o["events"],
-                    adler32=o["adler32"],
-                )
-                for o in report["outputs"]
-            ],
+            outputs=[WorkUnitOutput(**merged_file(o)) for o in report["outputs"]],
         )
 
     def _record(

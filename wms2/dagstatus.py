@@ -193,6 +193,11 @@ def newly_completed_work_units(snapshot: DagSnapshot, known: Iterable[str]) -> l
 MERGE_FIELDS = ("dataset", "lfn", "size", "events", "adler32", "site")
 
 
+def merged_file(output: dict[str, Any], with_dataset: bool = True) -> dict[str, Any]:
+    """The fields WMS2 takes from one output of a merge report."""
+    return {k: output[k] for k in MERGE_FIELDS if with_dataset or k != "dataset"}
+
+
 class MergeReportError(ValueError):
     """A completed work unit has no usable merge_output.json."""
 

@@ -223,18 +223,9 @@ class OutputWorkflow:
             (u for u in s.units.values() if u.status in STEP and u.work_unit not in self.flying),
             key=lambda u: (URGENCY.index(u.status), u.work_unit),
         )[: max(room, 0)]
-        waiting = [
-            u for u in s.units.values() if u.status in POLLED and u.work_unit not in self.flying
-        ]
-        polled = [u for u in waiting if u.transfer_rule_ids]
-        ruleless = [u for u in waiting if not u.transfer_rule_ids]
-        if not polled:
-            self.next_poll = None
-        elif self.next_poll is None:
-            self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
-        poll_now = bool(polled) and self.next_poll is not None and workflow.now() >= self.next_poll
+        to_poll, poll_now = self._polls_due(set(self.flying))
         launch = [(u, STEP[u.status]) for u in ready]
-        launch += [(u, Activity.POLL_TRANSFERS) for u in (polled if poll_now else []) + ruleless]
+        launch += [(u, Activity.POLL_TRANSFERS) for u in to_poll]
         for u, step in launch:
             self.flying[u.work_unit] = asyncio.ensure_future(self._advance(u, step))
         if poll_now:
@@ -266,7 +257,23 @@ class OutputWorkflow:
             (u for u in s.units.values() if u.status in STEP),
             key=lambda u: (URGENCY.index(u.status), u.work_unit),
         )[: self.cfg.batch_size]
-        waiting = [u for u in s.units.values() if u.status in POLLED]
+        to_poll, poll_now = self._polls_due(set())
+        if not batch and not to_poll:
+            return False
+        calls = [self._advance(u, STEP[u.status]) for u in batch]
+        calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in to_poll]
+        await asyncio.gather(*calls)
+        if poll_now:
+            interval = timedelta(seconds=self.cfg.transfer_poll_sec)
+            self.next_poll = workflow.now() + interval
+        return True
+
+    def _polls_due(self, busy: set[str]) -> tuple[list[OutputUnit], bool]:
+        """The units whose transfer poll is due now (not those in `busy`), and whether the
+        timed poll of rule-holding units is due (its timer is then due again)."""
+        waiting = [
+            u for u in self.s.units.values() if u.status in POLLED and u.work_unit not in busy
+        ]
         polled = [u for u in waiting if u.transfer_rule_ids]
         # No destination, no rule to wait for: its one poll need not wait for the timer.
         ruleless = [u for u in waiting if not u.transfer_rule_ids]
@@ -276,16 +283,7 @@ class OutputWorkflow:
             # Rules were just made: give Rucio one interval before the first poll.
             self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
         poll_now = bool(polled) and self.next_poll is not None and workflow.now() >= self.next_poll
-        if not batch and not poll_now and not ruleless:
-            return False
-        calls = [self._advance(u, STEP[u.status]) for u in batch]
-        to_poll = (polled if poll_now else []) + ruleless
-        calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in to_poll]
-        await asyncio.gather(*calls)
-        if poll_now:
-            interval = timedelta(seconds=self.cfg.transfer_poll_sec)
-            self.next_poll = workflow.now() + interval
-        return True
+        return (polled if poll_now else []) + ruleless, poll_now
 
     async def _advance(self, unit: OutputUnit, step: Activity) -> None:
         s = self.s

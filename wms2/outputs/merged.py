@@ -4,7 +4,7 @@ the files an output workflow tracks. The authority when a record may be missing.
 from __future__ import annotations
 
 from wms2.dagfiles.layout import MERGE_OUTPUT, DagLayout
-from wms2.dagstatus import MergeReportError, read_merge_output
+from wms2.dagstatus import MergeReportError, merged_file, read_merge_output
 from wms2.outputs.messages import WorkUnitFile
 
 
@@ -18,14 +18,7 @@ def merged_work_unit_files(layout: DagLayout, dataset: str) -> list[WorkUnitFile
         except MergeReportError:
             continue
         files += [
-            WorkUnitFile(
-                work_unit=path.parent.name,
-                lfn=o["lfn"],
-                site=o["site"],
-                size=o["size"],
-                events=o["events"],
-                adler32=o["adler32"],
-            )
+            WorkUnitFile(work_unit=path.parent.name, **merged_file(o, with_dataset=False))
             for o in report["outputs"]
             if o["dataset"] == dataset
         ]
