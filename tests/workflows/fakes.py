@@ -55,6 +55,16 @@ METRICS = PilotMetrics(
 )
 
 
+async def quiet_window(seconds: float) -> None:
+    """A monitoring window in which nothing changes, spent as the real activities spend
+    it: heartbeating, so that a cancellation (stop, abort) ends it at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        activity.heartbeat()
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class RequestScript:
     priority: int = 100000
@@ -183,7 +193,7 @@ class FakeWorld:
             w.calls.append((Activity.AWAIT_PILOT.value, request))
             sc = w.script(request)
             if sc.hang == Activity.AWAIT_PILOT.value:
-                await asyncio.sleep(0.2)
+                await quiet_window(inp.max_seconds)
                 return AwaitJobResult(status=JobStatus(state=JobState.ALIVE), finished=False)
             return AwaitJobResult(
                 status=JobStatus(state=JobState.FINISHED, exit_code=sc.pilot_exit), finished=True
@@ -224,7 +234,7 @@ class FakeWorld:
             sc = w.script(name)
             total_nodes = sc.work_units * sc.nodes_per_unit
             if sc.monitor_forever:
-                await asyncio.sleep(0.2)
+                await quiet_window(inp.max_seconds)
                 return MonitorResult(
                     progress=DagProgress(nodes_total=total_nodes, work_units_total=sc.work_units)
                 )
@@ -244,7 +254,7 @@ class FakeWorld:
                 )
             held = sc.hold_at is not None and first_run and done >= sc.hold_at
             if held or (sc.pause_at is not None and done >= sc.pause_at):
-                await asyncio.sleep(0.1)  # stalled until a stop removes this DAG
+                await quiet_window(inp.max_seconds)  # stalled until a stop removes this DAG
                 return MonitorResult(
                     progress=DagProgress(
                         nodes_total=total_nodes,

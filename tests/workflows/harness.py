@@ -1,4 +1,4 @@
-"""Running RequestWorkflows against the fake world on the time-skipping server."""
+"""Running RequestWorkflows against the fake world on the Temporal dev server."""
 
 from __future__ import annotations
 
@@ -52,8 +52,7 @@ async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
             yield world
         finally:
             # One admission workflow per test: it runs on this test's task queue. Output
-            # workflows outlive their requests; left running without a worker they would
-            # hold the time-skipping clock for every later test.
+            # workflows outlive their requests: none is left running without a worker.
             outputs = [
                 output_workflow_id(name, n + 1)
                 for name, sc in world.scripts.items()
@@ -76,8 +75,8 @@ async def start(
 
 
 async def state_of(handle: WorkflowHandle) -> RequestState:
-    # The time-skipping server now and then leaves a query unanswered: retry it rather
-    # than let one query hang a test.
+    # A query can go unanswered while the worker is busy: retry it rather than let one
+    # query hang a test.
     for attempt in range(5):
         try:
             return await asyncio.wait_for(handle.query(RequestWorkflow.status), 5)
@@ -125,12 +124,15 @@ async def until(handle: WorkflowHandle, predicate: Any, timeout: float = 20) -> 
 
 
 async def finish(handle: WorkflowHandle, timeout: float = 60) -> Any:
-    """The workflow's result, or a failure naming where it hangs."""
+    """The workflow's result, or a failure naming where it hangs (with its last events)."""
     try:
         return await asyncio.wait_for(handle.result(), timeout)
     except TimeoutError:
-        s = await state_of(handle)
-        raise AssertionError(
-            f"{handle.id} did not finish in {timeout} s: {s.status.value}, transitions "
-            f"{[(t.to_status.value, t.reason) for t in s.transitions]}"
-        ) from None
+        pass
+    s = await state_of(handle)
+    events = (await handle.fetch_history()).events[-6:]
+    raise AssertionError(
+        f"{handle.id} did not finish in {timeout} s: {s.status.value}, transitions "
+        f"{[(t.to_status.value, t.reason) for t in s.transitions]}; last events "
+        f"{[(e.event_id, e.WhichOneof('attributes')) for e in events]}"
+    )

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.conftest import time_skipping_server
 from tests.workflows.harness import (
     FAST,
     fake_world,
@@ -30,15 +27,6 @@ from workflows.admission import AdmissionWorkflow
 from workflows.request import RequestWorkflow
 
 S = RequestStatus
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A server of this module's own: a request whose output workflow was terminated keeps
-    a pending child entry on the time-skipping server, which then stops skipping time for
-    every later test on it."""
-    async with time_skipping_server() as env:
-        yield env
 
 
 async def slot_released(env: WorkflowEnvironment, request: str) -> bool:

@@ -1,4 +1,4 @@
-"""RequestWorkflow paths on the time-skipping server, with the outside world faked."""
+"""RequestWorkflow paths on the Temporal dev server, with the outside world faked."""
 
 from __future__ import annotations
 
