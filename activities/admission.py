@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import ActivityDeps
 from wms2.messages import (
@@ -12,7 +14,25 @@ from wms2.messages import (
     AdmissionEntry,
     AdmissionInput,
     EnqueueInput,
+    request_workflow_id,
 )
+
+
+async def ended_requests(client: Client, names: list[str]) -> list[str]:
+    """The requests among `names` whose workflow is no longer running (whatever ended
+    it), or that have none."""
+    ended = []
+    for name in names:
+        try:
+            desc = await client.get_workflow_handle(request_workflow_id(name)).describe()
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            ended.append(name)
+            continue
+        if desc.status is not WorkflowExecutionStatus.RUNNING:
+            ended.append(name)
+    return ended
 
 
 class AdmissionActivities:
@@ -38,3 +58,9 @@ class AdmissionActivities:
             start_signal="enqueue",
             start_signal_args=[entry],
         )
+
+    @activity.defn(name=Activity.ENDED_REQUESTS)
+    async def find_ended_requests(self, names: list[str]) -> list[str]:
+        if self.deps.client is None:
+            raise ApplicationError("worker has no Temporal client", non_retryable=True)
+        return await ended_requests(self.deps.client, names)

@@ -43,6 +43,7 @@ class Activity(StrEnum):
     UPDATE_REQUEST = "update_request"
     CREATE_VERSION = "create_version_increment"
     ENQUEUE = "enqueue_for_admission"
+    ENDED_REQUESTS = "find_ended_requests"
     SUBMIT_PILOT = "submit_pilot"
     AWAIT_PILOT = "await_pilot"
     READ_PILOT_METRICS = "read_pilot_metrics"
@@ -216,6 +217,9 @@ class AdmissionInput(BaseModel):
     limit: int = 300
     state: AdmissionState | None = None
     continue_as_new_after: int | None = None  # admissions per run; None: when suggested
+    # While requests wait and every slot is held: how often the holders are checked for
+    # runs that ended without releasing (terminated, crashed).
+    holder_check_sec: float = 300.0
 
 
 class PriorityChange(BaseModel):

@@ -7,10 +7,15 @@ Requests join with signal-with-start (`enqueue`), wait for an `admitted` signal,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import (
+        Activity,
         AdmissionEntry,
         AdmissionInput,
         AdmissionState,
@@ -19,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+HOLDER_CHECK = "admission-frees-ended-holders"  # workflow.patched id
 LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
 
 
@@ -55,9 +61,14 @@ class AdmissionWorkflow:
             )
 
         while True:
-            await workflow.wait_condition(
-                lambda: (bool(s.queue) and len(s.active) < s.limit) or continue_as_new_due()
-            )
+
+            def ready() -> bool:
+                return (bool(s.queue) and len(s.active) < s.limit) or continue_as_new_due()
+
+            if workflow.patched(HOLDER_CHECK):
+                await self._wait_or_free_ended_holders(ready, inp.holder_check_sec)
+            else:
+                await workflow.wait_condition(ready)
             if continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -82,6 +93,30 @@ class AdmissionWorkflow:
                 workflow.logger.warning("could not admit %s: %s", entry.request_name, e)
                 s.active.remove(entry.request_name)
             self._publish()
+
+    async def _wait_or_free_ended_holders(self, ready: Callable[[], bool], every: float) -> None:
+        """Wait until a request can be admitted. While requests wait and every slot is
+        held, check the holders every `every` seconds: a holder whose run ended without
+        releasing its slot (terminated, crashed) loses it."""
+        s = self.state
+        while not ready():
+            try:
+                await workflow.wait_condition(ready, timeout=timedelta(seconds=every))
+            except TimeoutError:
+                if not s.queue:
+                    continue
+                ended = await workflow.execute_activity(
+                    Activity.ENDED_REQUESTS,
+                    list(s.active),
+                    result_type=list[str],
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=RetryPolicy(maximum_attempts=3),
+                )
+                for name in ended:
+                    if name in s.active:
+                        s.active.remove(name)
+                        workflow.logger.warning("freed the slot of %s: its run has ended", name)
+                self._publish()
 
     @workflow.signal
     def enqueue(self, entry: AdmissionEntry) -> None:

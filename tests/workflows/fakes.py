@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.admission import ended_requests
 from tests.workflows.fake_outputs import FakeDataServices
 from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
 from wms2.lifecycle import next_version_name
@@ -176,6 +177,10 @@ class FakeWorld:
                     )
                 ],
             )
+
+        @activity.defn(name=Activity.ENDED_REQUESTS)
+        async def find_ended_requests(names: list[str]) -> list[str]:
+            return await ended_requests(w.client, names)
 
         @activity.defn(name=Activity.SUBMIT_PILOT)
         async def submit_pilot(inp: PilotInput) -> JobHandle:
@@ -342,6 +347,7 @@ class FakeWorld:
             update_request,
             create_version_increment,
             enqueue_for_admission,
+            find_ended_requests,
             submit_pilot,
             await_pilot,
             read_pilot_metrics,

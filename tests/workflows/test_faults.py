@@ -20,7 +20,13 @@ from tests.workflows.harness import (
     until,
     wait_for_status,
 )
-from wms2.messages import ADMISSION_WORKFLOW_ID, AbortSignal, RestartRequest, StopSignal
+from wms2.messages import (
+    ADMISSION_WORKFLOW_ID,
+    AbortSignal,
+    AdmissionInput,
+    RestartRequest,
+    StopSignal,
+)
 from wms2.models import PRIORITY_MAX, RequestStatus
 from wms2.outputs.messages import output_workflow_id
 from workflows.admission import AdmissionWorkflow
@@ -216,3 +222,24 @@ async def test_a_lost_dagman_is_resubmitted_without_using_an_automatic_rescue(
         # Every unit reported once: none of the two done before the loss came again.
         assert sorted(s.completed_work_units) == [f"mg_{i:06d}" for i in range(4)]
         assert s.outputs_by_state == {"announced": 4}
+
+
+async def test_admission_frees_the_slot_of_a_request_whose_run_ended(
+    env: WorkflowEnvironment,
+) -> None:
+    """A holder terminated by hand never releases its slot: admission finds it ended."""
+    async with fake_world(env) as w:
+        await env.client.start_workflow(
+            AdmissionWorkflow.run,
+            AdmissionInput(limit=1, holder_check_sec=1),
+            id=ADMISSION_WORKFLOW_ID,
+            task_queue=w.task_queue,
+        )
+        w.script("holder").monitor_forever = True
+        holder = await start(w, env, "holder", urgent=True)
+        await wait_for_status(holder, S.ACTIVE)
+        waiter = await start(w, env, "waiter", urgent=True)
+        await wait_for_status(waiter, S.QUEUED)
+        await holder.terminate("ended by hand")
+        assert (await finish(waiter)).status is S.COMPLETED
+        assert await slot_released(env, "holder")
