@@ -356,14 +356,29 @@ class DagActivities:
         dag = repo.dag_attempt(wf.id, inp.attempt)
         rescue = str(rescues[-1]) if rescues else None
         # Exit code 0: DAGMan finished the whole DAG before the removal reached it.
-        final = DAGStatus.COMPLETED if status.exit_code == 0 else DAGStatus.STOPPED
+        final = DAGStatus.STOPPED
+        if status.exit_code == 0:
+            final = DAGStatus.COMPLETED
+        elif inp.aborted:
+            final = DAGStatus.REMOVED
         if dag is not None:
+            layout = DagLayout(Path(inp.dag.dag_file).parent)
+            snapshot = self._snapshot(layout)
+            counts = {}
+            if snapshot is not None:
+                p = self._progress(layout, snapshot)
+                counts = {
+                    "nodes_done": p.nodes_done,
+                    "nodes_failed": p.nodes_failed,
+                    "nodes_running": p.nodes_running,
+                }
             repo.update_dag(
                 dag.id,
                 status=final,
                 rescue_dag_path=rescue,
                 completed_at=utcnow(),
                 exit_code=status.exit_code,
+                **counts,
             )
             repo.append_dag_history(
                 dag.id,

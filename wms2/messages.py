@@ -315,6 +315,7 @@ class MonitorInput(BaseModel):
     known_work_units: list[str] = Field(default_factory=list)
     max_seconds: float = 300.0
     poll_seconds: float = 5.0
+    aborted: bool = False  # await_dag_exit after an abort: the DAG's end is REMOVED
 
 
 class WorkUnitOutput(BaseModel):

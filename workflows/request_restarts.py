@@ -27,6 +27,7 @@ from workflows.request_outputs import RequestOutputs
 from workflows.request_support import _reason
 
 S = RequestStatus
+ABORT_RECORDS_DAG_END = "abort-records-dag-end"  # workflow.patched id
 
 
 class RequestRestarts(RequestOutputs):
@@ -116,7 +117,13 @@ class RequestRestarts(RequestOutputs):
     async def _abort(self) -> None:
         s = self.s
         assert s is not None and s.abort_reason is not None
-        await self._remove_running(s.abort_reason)
+        removed = await self._remove_running(s.abort_reason)
+        if removed and s.dag is not None and workflow.patched(ABORT_RECORDS_DAG_END):
+            # The DAG's record ends with it: REMOVED, DAGMan's exit code, final counts.
+            # Bounded: an abort must finish even if the scheduler never answers.
+            wait = min(45.0, self.cfg.monitor_window_sec)
+            inp = self._monitor_input().model_copy(update={"aborted": True, "max_seconds": wait})
+            await self._probe(Activity.AWAIT_DAG_EXIT, inp, DagExit)
         await self._transition(S.ABORTED, s.abort_reason)
 
     async def _catastrophic_restart(self) -> None:

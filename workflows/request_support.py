@@ -273,7 +273,8 @@ class RequestSupport:
     def _monitor_opts(self) -> dict[str, Any]:
         return options.long_running(self.cfg.monitor_window_sec, self.cfg.heartbeat_sec)
 
-    async def _remove_running(self, reason: str) -> None:
+    async def _remove_running(self, reason: str) -> bool:
+        """Remove the DAG (or the pilot) that runs now; True if it was a DAG."""
         s = self.s
         assert s is not None
         target = s.dag if s.status in (S.ACTIVE, S.STOPPING) else None
@@ -285,7 +286,7 @@ class RequestSupport:
                 dag_file=s.pilot.submit_file,
             )
         if target is None:
-            return
+            return False
         try:
             await self._act(
                 Activity.REMOVE_DAG,
@@ -297,3 +298,5 @@ class RequestSupport:
             workflow.logger.warning(
                 "request %s: removal on abort failed: %s", s.request_name, _reason(e)
             )
+            return False
+        return target is s.dag

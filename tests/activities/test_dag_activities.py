@@ -103,3 +103,33 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
     # Submitted again with nothing new done: the same rescue DAG serves.
     run(acts.submit_dag, SubmitDagInput(request_name=GEN, dag_file=plan.dag_file, attempt=3))
     assert rescue_files(layout.dag_file) == [rescue]
+
+
+def test_after_an_abort_the_dag_record_says_removed_with_final_counts(
+    acts: DagActivities,
+) -> None:
+    from wms2.condor.local.records import DONE, ERROR, NodeRecord, write_status_file
+    from wms2.models import DAGStatus
+
+    plan = run(acts.plan_dag, PlanInput(request_name=GEN))
+    layout = DagLayout(Path(plan.dag_file).parent)
+    unit = planned_work_units(layout)[0]
+    write_status_file(
+        layout.group_dir(unit) / "group.dag.status",
+        layout.group_dir(unit) / "group.dag",
+        4,
+        [NodeRecord("proc_0", DONE), NodeRecord("proc_1", ERROR), NodeRecord("merge")],
+        0,
+    )
+    write_status_file(layout.status_file, layout.dag_file, 4, [NodeRecord(unit)], 0)
+    handle = finished_job(acts, plan.dag_file, 2)  # condor_rm: DAGMan exits 2
+    res = run(
+        acts.await_dag_exit,
+        MonitorInput(request_name=GEN, dag=handle, attempt=1, poll_seconds=0.1, aborted=True),
+    )
+    assert res.exit_code == 2
+    wf = acts.deps.repo.get_workflow_by_request(GEN)
+    dag = acts.deps.repo.dag_attempt(wf.id, 1)
+    assert dag is not None and dag.status is DAGStatus.REMOVED and dag.exit_code == 2
+    assert (dag.nodes_done, dag.nodes_failed, dag.nodes_running) == (1, 1, 0)
+    assert dag.completed_at is not None

@@ -319,7 +319,10 @@ class FakeWorld:
         async def await_dag_exit(inp: MonitorInput) -> DagExit:
             w.calls.append((Activity.AWAIT_DAG_EXIT.value, inp.request_name))
             sc = w.script(inp.request_name)
+            deadline = asyncio.get_running_loop().time() + inp.max_seconds
             while w.removals.get(inp.request_name, 0) < sc.removal_needs:
+                if asyncio.get_running_loop().time() > deadline:  # as the real one does
+                    raise TimeoutError(f"DAGMan still running {inp.max_seconds} s after removal")
                 activity.heartbeat()
                 await asyncio.sleep(0.1)
             if sc.finish_during_stop:

@@ -46,7 +46,12 @@ async def test_limit_one_priorities_and_a_change_while_queued(env: WorkflowEnvir
             handles[name] = await start(w, env, name, urgent=True, config=cfg)
             await wait_for_status(handles[name], S.QUEUED)
         admission = env.client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
-        snap: AdmissionState = await admission.query(AdmissionWorkflow.snapshot)
+        # QUEUED is published before the enqueue signal lands: wait for all three.
+        for _ in range(100):
+            snap: AdmissionState = await admission.query(AdmissionWorkflow.snapshot)
+            if len(snap.queue) == 3:
+                break
+            await asyncio.sleep(0.05)
         assert [e.request_name for e in snap.queue] == ["adm_high", "adm_mid", "adm_low"]
         assert snap.active == ["adm_blocker"] and snap.limit == 1
 

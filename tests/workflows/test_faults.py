@@ -243,3 +243,16 @@ async def test_admission_frees_the_slot_of_a_request_whose_run_ended(
         await holder.terminate("ended by hand")
         assert (await finish(waiter)).status is S.COMPLETED
         assert await slot_released(env, "holder")
+
+
+async def test_an_abort_waits_for_the_dag_to_end_so_its_record_is_final(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        w.script("abort_rec").monitor_forever = True
+        h = await start(w, env, "abort_rec", urgent=True)
+        await wait_for_status(h, S.ACTIVE)
+        await h.signal(RequestWorkflow.abort, AbortSignal(reason="operator"))
+        assert (await finish(h)).status is S.ABORTED
+        assert w.calls_of("remove_dag", "abort_rec") == 1
+        assert w.calls_of("await_dag_exit", "abort_rec") == 1
