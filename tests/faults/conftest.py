@@ -1,6 +1,6 @@
 """The fault suite runs on the real stack: the dev server, worker processes, the local
 backend's runners (the integration suite's fixtures)."""
 
-from tests.integration.conftest import dev_server, site
+from tests.integration.conftest import site
 
-__all__ = ["dev_server", "site"]
+__all__ = ["site"]

