@@ -1,6 +1,6 @@
 """WMS2 operator command line.
 
-python starter.py submit NAME [--urgent] [--file request.json]
+python starter.py submit NAME [--urgent] [--rerun] [--file request.json]
 python starter.py list [--status S] [--campaign C]
 python starter.py status NAME | watch NAME
 python starter.py stop NAME --reason TEXT | abort NAME [--reason TEXT]
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from wms2.models import Request
 
 console = Console()
+# Errors: one line on stderr, never wrapped, brackets in messages printed as they are.
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class CommandError(Exception):
@@ -105,6 +108,7 @@ async def request_state(client: Client, name: str) -> RequestState:
 
 
 async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from wms2.messages import RequestInput, request_workflow_id
@@ -131,14 +135,42 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
                 urgent=True if args.urgent else None,
                 request_document=document,
                 config=lifecycle_config(settings),
+                rerun=args.rerun,
             ),
             id=request_workflow_id(name),
             task_queue=settings.task_queue,
+            # A request name runs once unless the operator asks for another run.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if args.rerun
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        raise CommandError(f"request {name!r} already has a running workflow") from None
-    console.print(f"submitted [bold]{name}[/] as workflow {handle.id} (run {handle.result_run_id})")
+        raise CommandError(await why_not_started(client, name)) from None
+    what = "rerun of" if args.rerun else "submitted"
+    console.print(f"{what} [bold]{name}[/] as workflow {handle.id} (run {handle.result_run_id})")
     return 0
+
+
+async def why_not_started(client: Client, name: str) -> str:
+    """One line on the run that holds the request's workflow id."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from wms2.messages import request_workflow_id
+
+    desc = await client.get_workflow_handle(request_workflow_id(name)).describe()
+    attrs = {k.name: v for k, v in desc.typed_search_attributes}
+    status = attrs.get("WMS2Status", "?")
+    if desc.status is WorkflowExecutionStatus.RUNNING:
+        return (
+            f"request {name!r} is running (status {status}): stop, restart or abort it "
+            "instead of submitting it again"
+        )
+    ended = desc.close_time.strftime("%Y-%m-%d %H:%M:%S UTC") if desc.close_time else "?"
+    temporal = desc.status.name.lower() if desc.status else "closed"
+    return (
+        f"request {name!r} already ran (status {status}, workflow {temporal} at {ended}): "
+        "give --rerun to run it again"
+    )
 
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,7 +317,9 @@ async def cmd_invalidate(args: argparse.Namespace, settings: Settings) -> int:
         )
     if not s.output_datasets:
         raise CommandError(f"request {args.name!r} has no output datasets")
-    inp = CleanupInput(request_name=args.name, reason=args.reason, config=output_config(settings))
+    inp = CleanupInput(
+        request_name=args.name, reason=args.reason, config=output_config(settings), run=s.run
+    )
     ids = await start_invalidation(client, inp, s.output_datasets, settings.task_queue)
     console.print(f"invalidating {len(ids)} output dataset(s) of {args.name}: {', '.join(ids)}")
     if args.no_wait:
@@ -437,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--urgent", action="store_true", help="skip the pilot")
     p.add_argument("--file", type=Path, help="a ReqMgr2 request document (JSON)")
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run a request that ran before again (it resumes its DAG: done work is kept)",
+    )
     p = command("list", cmd_list, "list requests (visibility query)")
     p.add_argument("--status")
     p.add_argument("--campaign")
@@ -480,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="request name (from ReqMgr2 or the catalog)")
     p.add_argument("--file", type=Path, help="a ReqMgr2 request document (JSON)")
     p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run a request that ran before again (it resumes its DAG: done work is kept)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="only write and summarise; submit nothing"
     )
     db = command("db", None, "database maintenance")
@@ -509,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         PathEscapeError,
         DagDirectoryInUse,
     ) as e:
-        console.print(f"[red]error:[/] {e}")
+        errors.print("[red]error:[/]", escape(str(e)))
         return 1
 
 

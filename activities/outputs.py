@@ -344,11 +344,19 @@ class OutputActivities:
         """Signal-with-start `invalidate` to each output workflow of a request: a running
         one invalidates between its own steps; a finished one is started again from the
         records, so there is always one actor per dataset."""
-        datasets = inp.datasets
-        if not datasets:
-            with domain_errors():
+        datasets, run = inp.datasets, inp.run
+        with domain_errors():
+            if not datasets:
                 datasets = self.deps.repo.get_request(inp.request_name).output_datasets
-        return await start_invalidation(self._client(), inp, datasets, activity.info().task_queue)
+            if run is None:
+                known = self.deps.repo.request_run(inp.request_name)
+                run = max(known.number, 1) if known else 1
+        return await start_invalidation(
+            self._client(),
+            inp.model_copy(update={"run": run}),
+            datasets,
+            activity.info().task_queue,
+        )
 
 
 async def heartbeating(fn: Callable[[T], R], inp: T) -> R:
@@ -377,6 +385,7 @@ async def start_invalidation(
             task_queue,
             "invalidate",
             InvalidateSignal(reason=inp.reason),
+            run=inp.run or 1,
         )
         for index, dataset in enumerate(datasets, start=1)
     ]
@@ -397,6 +406,7 @@ async def retry_outputs(client: Client, inp: RetryOutputsInput, task_queue: str)
             WorkUnitBatch(units=inp.undelivered.get(index, []), retry_failed=True),
             parent_workflow_id=inp.parent_workflow_id,
             load_merged=True,
+            run=inp.run,
         )
         for index, dataset in sorted(inp.datasets.items())
     ]
@@ -413,10 +423,11 @@ async def signal_with_start_output(
     *args: Any,
     parent_workflow_id: str | None = None,
     load_merged: bool = False,
+    run: int = 1,
 ) -> str:
     """Signal a dataset's OutputWorkflow; one that ended is started again first, its units
     loaded from the database, so one actor owns a dataset's outputs."""
-    wf_id = output_workflow_id(request_name, index)
+    wf_id = output_workflow_id(request_name, index, run)
     await client.start_workflow(
         "OutputWorkflow",
         OutputInput(

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from temporalio import activity
 
 from activities.deps import ActivityDeps, domain_errors
-from wms2.db.repository import RecordNotFound
+from wms2.db.repository import RecordNotFound, Repository
 from wms2.lifecycle import next_version_name
 from wms2.messages import (
     Activity,
     ImportInput,
     ImportResult,
     RequestUpdate,
+    ResumePoint,
     TransitionInput,
     VersionInput,
 )
 from wms2.models import RequestStatus, Workflow, WorkflowStatus
-from wms2.requests import request_from_reqmgr
+from wms2.requests import RequestAlreadyRan, RerunRefused, request_from_reqmgr
 
 _WORKFLOW_STATUS = {s.value for s in WorkflowStatus}
 
@@ -30,11 +32,20 @@ class RequestActivities:
     @activity.defn(name=Activity.IMPORT_REQUEST)
     def import_request(self, inp: ImportInput) -> ImportResult:
         repo = self.deps.repo
+        this_run = activity.info().workflow_run_id
         with domain_errors():
+            earlier = repo.request_run(inp.request_name)
+            rerun = earlier is not None and earlier.run_id not in (None, this_run)
+            if rerun and not inp.rerun:
+                assert earlier is not None
+                raise RequestAlreadyRan(
+                    f"request {inp.request_name!r} already ran (run {earlier.number} ended "
+                    f"{earlier.status}): submit it with --rerun to run it again"
+                )
             if inp.request_document is not None:
                 doc = inp.request_document
             else:
-                try:  # a version increment was created by WMS2 itself
+                try:  # a version increment was created by WMS2 itself; a rerun's record
                     existing = repo.get_request(inp.request_name)
                 except RecordNotFound:
                     existing = None
@@ -45,16 +56,14 @@ class RequestActivities:
                 )
             request = request_from_reqmgr(doc, inp.request_name) if doc is not None else existing
             updates = {}
-            if inp.urgent is not None:
-                updates["urgent"] = inp.urgent
-                if inp.urgent:
-                    updates["production_steps"] = []
             if inp.previous_version_request:
                 updates["previous_version_request"] = inp.previous_version_request
             if inp.cleanup_policy:
                 updates["cleanup_policy"] = inp.cleanup_policy
             request = request.model_validate({**request.model_dump(), **updates})
+            resume = resume_point(repo, inp.request_name) if rerun else None
             stored = repo.upsert_request(request)
+            run = repo.start_run(stored.request_name, this_run)
             repo.upsert_workflow(
                 Workflow(
                     request_name=stored.request_name,
@@ -64,17 +73,21 @@ class RequestActivities:
                     category_throttles=self.deps.settings.category_throttles,
                 )
             )
-        activity.logger.info("imported request %s", stored.request_name)
+        # --urgent belongs to this submission: the record keeps the document's value.
+        urgent = stored.urgent if inp.urgent is None else inp.urgent
+        activity.logger.info("imported request %s (run %d)", stored.request_name, run)
         return ImportResult(
             request_name=stored.request_name,
             priority=stored.priority,
-            urgent=stored.urgent,
+            urgent=urgent,
             campaign=stored.campaign,
             request_type=stored.request_type,
             processing_version=stored.processing_version,
-            production_steps=stored.production_steps,
+            production_steps=[] if urgent else stored.production_steps,
             cleanup_policy=stored.cleanup_policy,
             output_datasets=stored.output_datasets,
+            run=run,
+            resume=resume,
         )
 
     @activity.defn(name=Activity.RECORD_TRANSITION)
@@ -123,3 +136,39 @@ class RequestActivities:
             repo.upsert_request(new.model_validate(new.model_dump()))
             repo.update_request(old.request_name, superseded_by_request=new_name)
         return new_name
+
+
+def resume_point(repo: Repository, request_name: str) -> ResumePoint | None:
+    """The DAG an earlier run of the request planned, for a rerun to pick up; None when no
+    DAG was planned (the rerun plans one). A DAG whose file is gone cannot be resumed, and
+    planning anew would redo recorded work: refused."""
+    try:
+        wf = repo.get_workflow_by_request(request_name)
+    except RecordNotFound:
+        return None
+    dag = repo.latest_dag(wf.id)
+    if dag is None:
+        return None
+    # Handed over: an output workflow of an earlier run recorded the unit's output, and
+    # owns it. A unit that is only done (on a DAG record or in DAGMan's files) is not run
+    # again either (the rescue DAG marks it DONE), but this run's monitor hands it over.
+    handed_over = {o.work_unit for o in repo.list_outputs(wf.id)}
+    if not Path(dag.dag_file_path).is_file():
+        done = set(handed_over)
+        for attempt in range(1, dag.attempt + 1):
+            earlier = repo.dag_attempt(wf.id, attempt)
+            done |= set(earlier.completed_work_units) if earlier else set()
+        if done:
+            raise RerunRefused(
+                f"request {request_name!r}: its DAG file {dag.dag_file_path} is gone but "
+                f"{len(done)} work unit(s) are done; a rerun would redo them "
+                "(restore the DAG directory, or use a catastrophic restart)"
+            )
+        return None
+    return ResumePoint(
+        dag_file=dag.dag_file_path,
+        attempt=dag.attempt,
+        work_units=dag.total_work_units or 0,
+        total_nodes=dag.total_nodes or 0,
+        handed_over=sorted(handed_over),
+    )

@@ -98,6 +98,7 @@ class RequestState(BaseModel):
     """Everything the request workflow knows; carried across continue-as-new."""
 
     request_name: str
+    run: int = 1  # which run of this request name (submit --rerun starts another)
     status: RequestStatus = RequestStatus.SUBMITTED
     status_since: datetime | None = None
     priority: int = 0
@@ -178,6 +179,7 @@ class RequestInput(BaseModel):
     request_document: dict | None = None  # a ReqMgr2 document (starter.py --file)
     previous_version_request: str | None = None
     cleanup_policy: CleanupPolicy | None = None
+    rerun: bool = False  # run a request name that ran before (starter.py submit --rerun)
     state: RequestState | None = None  # set by continue-as-new only
 
 
@@ -232,10 +234,23 @@ class PriorityChange(BaseModel):
 
 class ImportInput(BaseModel):
     request_name: str
-    urgent: bool | None = None
+    urgent: bool | None = None  # this submission only; the record keeps the document's
     request_document: dict | None = None
     previous_version_request: str | None = None
     cleanup_policy: CleanupPolicy | None = None
+    rerun: bool = False
+
+
+class ResumePoint(BaseModel):
+    """Where a rerun picks up the DAG that an earlier run of the request planned: it is
+    resubmitted with a rescue DAG (done work is not run again), and the work units whose
+    outputs an earlier run's output workflows hold are not handed over again."""
+
+    dag_file: str
+    attempt: int  # the last attempt submitted
+    work_units: int
+    total_nodes: int
+    handed_over: list[str]
 
 
 class ImportResult(BaseModel):
@@ -248,6 +263,8 @@ class ImportResult(BaseModel):
     production_steps: list[ProductionStep]
     cleanup_policy: CleanupPolicy
     output_datasets: list[str]
+    run: int = 1
+    resume: ResumePoint | None = None  # a rerun of a request whose DAG was planned
 
 
 class TransitionInput(BaseModel):

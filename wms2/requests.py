@@ -49,6 +49,15 @@ class RequestImportError(ValueError):
     """The ReqMgr2 document cannot become a WMS2 request; the message names the field."""
 
 
+class RequestAlreadyRan(RequestImportError):
+    """A new run of a request name that ran before, without `rerun`: the earlier run's
+    records are left as they are."""
+
+
+class RerunRefused(RequestImportError):
+    """A rerun that cannot pick up where the earlier run stopped without redoing work."""
+
+
 def _chain_steps(doc: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """('Step'|'Task', the chain's step dicts in order), or ('', []) for flat documents."""
     for kind in ("Step", "Task"):

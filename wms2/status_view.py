@@ -16,6 +16,8 @@ def render_state(s: RequestState) -> Table:
     table = Table(title=s.request_name, show_header=False)
     table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
     table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
+    if s.run > 1:
+        table.add_row("run", f"{s.run} (submitted again with --rerun)")
     table.add_row("work units", f"{p.work_units_done}/{p.work_units_total}")
     table.add_row(
         "nodes",

@@ -246,18 +246,35 @@ class RequestWorkflow(RequestRestarts):
                 request_document=inp.request_document,
                 previous_version_request=inp.previous_version_request,
                 cleanup_policy=inp.cleanup_policy,
+                rerun=inp.rerun,
             ),
             ImportResult,
             "import",
+            # An earlier run's records stay as that run left them.
+            not_ours="RequestAlreadyRan",
         )
         if res is None:
-            return  # failed (recorded) or aborted
-        s.imported, s.priority, s.urgent = True, res.priority, res.urgent
+            return  # failed or aborted
+        s.run, s.imported, s.priority, s.urgent = res.run, True, res.priority, res.urgent
         s.campaign, s.request_type = res.campaign, res.request_type
         s.processing_version, s.production_steps = res.processing_version, res.production_steps
         s.cleanup_policy = res.cleanup_policy
         s.output_datasets = list(res.output_datasets)
-        await self._transition(S.QUEUED, "imported and validated")
+        if res.resume is None:
+            await self._transition(S.QUEUED, "imported and validated")
+            return
+        # A rerun picks up the DAG the earlier run planned: resubmitted (no pilot, no
+        # planning) with a rescue DAG; the units an earlier run handed over are not again.
+        r = res.resume
+        s.dag_file, s.dag_attempt = r.dag_file, r.attempt
+        s.completed_work_units = list(r.handed_over)
+        s.progress.work_units_total, s.progress.nodes_total = r.work_units, r.total_nodes
+        s.progress.work_units_done = len(s.completed_work_units)
+        await self._transition(
+            S.QUEUED,
+            f"imported for run {s.run}: resumes DAG attempt {r.attempt} "
+            f"({len(r.handed_over)}/{r.work_units} work units handed over before)",
+        )
 
     async def _queued(self) -> None:
         s = self.s

@@ -74,6 +74,7 @@ class RequestOutputs(RequestSupport):
                 parent_workflow_id=workflow.info().workflow_id,
                 config=self.cfg.output,
                 undelivered={index[d]: units for d, units in s.undelivered.items()},
+                run=s.run,
             ),
             list[str],
             start_to_close_timeout=timedelta(minutes=2),
@@ -132,7 +133,7 @@ class RequestOutputs(RequestSupport):
         if dataset not in s.output_datasets:
             s.output_datasets.append(dataset)
         index = s.output_datasets.index(dataset) + 1
-        wf_id = output_workflow_id(s.request_name, index)
+        wf_id = output_workflow_id(s.request_name, index, s.run)
         await workflow.start_child_workflow(
             "OutputWorkflow",
             OutputInput(

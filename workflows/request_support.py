@@ -44,6 +44,13 @@ def _reason(err: BaseException) -> str:
     return str(err.message if isinstance(err, ApplicationError) else err) or type(err).__name__
 
 
+def _error_type(err: BaseException) -> str | None:
+    """The type of the innermost application error of an activity failure."""
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return err.type if isinstance(err, ApplicationError) else None
+
+
 class RequestSupport:
     """Base of RequestWorkflow: state and the mechanics its handlers use."""
 
@@ -70,11 +77,17 @@ class RequestSupport:
         )
 
     async def _internal_step(
-        self, name: Activity, arg: Any, result_type: type[T], what: str
+        self,
+        name: Activity,
+        arg: Any,
+        result_type: type[T],
+        what: str,
+        not_ours: str | None = None,
     ) -> T | None:
         """The one activity of an internal status (SUBMITTED, PLANNING), bounded by that
         status's stuck timeout; on failure the request is FAILED with the reason (DD-10).
-        None when it failed or an abort interrupted it."""
+        None when it failed or an abort interrupted it. A failure of type `not_ours` says
+        the records belong to another run: this run fails without writing to them."""
         deadline = self.cfg.timeout(self.s.status)
         call = self._act(
             name,
@@ -86,7 +99,8 @@ class RequestSupport:
         try:
             return await self._interruptible(call)
         except ActivityError as e:
-            await self._transition(S.FAILED, f"{what} failed: {_reason(e)}")
+            ours = not_ours is None or _error_type(e) != not_ours
+            await self._transition(S.FAILED, f"{what} failed: {_reason(e)}", record=ours)
             return None
 
     async def _probe(self, name: Activity, arg: Any, result_type: type[T]) -> T | None:
@@ -99,7 +113,7 @@ class RequestSupport:
             )
             return None
 
-    async def _transition(self, to: RequestStatus, reason: str = "") -> None:
+    async def _transition(self, to: RequestStatus, reason: str = "", record: bool = True) -> None:
         s = self.s
         assert s is not None
         previous = s.status if s.transitions else None
@@ -121,7 +135,7 @@ class RequestSupport:
             "wms2_request_transitions", "request status transitions"
         ).add(1, {"to_status": to.value})
         publish(s)
-        if previous is not None:
+        if previous is not None and record:
             await self._act(
                 Activity.RECORD_TRANSITION,
                 TransitionInput(request_name=s.request_name, to_status=to, reason=reason),

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.deps import ActivityDeps
 from activities.requests import RequestActivities
-from tests.conftest import GEN, STEPCHAIN
+from tests.conftest import GEN, SAMPLE_CATALOG, STEPCHAIN
 from wms2.messages import ImportInput, RequestUpdate, TransitionInput, VersionInput
-from wms2.models import CleanupPolicy, ProductionStep, RequestStatus
+from wms2.models import (
+    DAG,
+    CleanupPolicy,
+    DAGStatus,
+    OutputDataset,
+    ProductionStep,
+    RequestStatus,
+)
 
 
 @pytest.fixture
@@ -31,6 +42,7 @@ def test_import_writes_request_and_workflow(acts: RequestActivities) -> None:
     assert wf.category_throttles["MergeGroup"] == 10
     again = run(acts.import_request, ImportInput(request_name=STEPCHAIN, urgent=True))  # a retry
     assert again.urgent is True and len(repo.list_requests()) == 1
+    assert repo.get_request(STEPCHAIN).urgent is False  # --urgent is not the document's
 
 
 def test_import_errors_are_non_retryable_and_named(acts: RequestActivities) -> None:
@@ -96,3 +108,100 @@ def test_version_increment_links_both_ways(acts: RequestActivities) -> None:
         acts.import_request, ImportInput(request_name=new, previous_version_request=STEPCHAIN)
     )
     assert res.processing_version == 2
+
+
+def as_run(run_id: str) -> ActivityEnvironment:
+    """The activity environment of one workflow run (each run of a request name has its
+    own run id)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id)
+    return env
+
+
+def test_a_request_name_runs_again_only_when_asked(acts: RequestActivities) -> None:
+    first = as_run("run-a").run(acts.import_request, ImportInput(request_name=GEN))
+    assert first.run == 1 and first.resume is None
+    again = as_run("run-a").run(acts.import_request, ImportInput(request_name=GEN))
+    assert again.run == 1  # a retried import is the same run
+    acts.deps.repo.record_transition(GEN, RequestStatus.COMPLETED, "done")
+    with pytest.raises(ApplicationError) as exc:
+        as_run("run-b").run(acts.import_request, ImportInput(request_name=GEN))
+    assert exc.value.non_retryable and exc.value.type == "RequestAlreadyRan"
+    assert exc.value.message == (
+        f"request {GEN!r} already ran (run 1 ended completed): "
+        "submit it with --rerun to run it again"
+    )
+    # The refusal leaves the earlier run's record as it was.
+    assert acts.deps.repo.request_run(GEN) == (1, "run-a", "completed")
+    rerun = as_run("run-b").run(acts.import_request, ImportInput(request_name=GEN, rerun=True))
+    assert rerun.run == 2 and rerun.resume is None  # it never planned a DAG
+
+
+def test_urgent_applies_to_its_submission_only(acts: RequestActivities) -> None:
+    doc = json.loads((SAMPLE_CATALOG / "requests" / f"{GEN}.json").read_text())
+    doc["production_steps"] = [{"fraction": 0.5, "priority": 1000}]
+    urgent = as_run("run-a").run(
+        acts.import_request, ImportInput(request_name=GEN, request_document=doc, urgent=True)
+    )
+    assert urgent.urgent is True and urgent.production_steps == []
+    stored = acts.deps.repo.get_request(GEN)
+    assert stored.urgent is False and len(stored.production_steps) == 1
+    rerun = as_run("run-b").run(acts.import_request, ImportInput(request_name=GEN, rerun=True))
+    assert rerun.urgent is False
+    assert rerun.production_steps == [ProductionStep(fraction=0.5, priority=1000)]
+
+
+def planned_dag(acts: RequestActivities, tmp_path: Path, done: list[str]) -> Path:
+    """A DAG record of GEN as an earlier run left it: attempt 2, `done` recorded."""
+    repo = acts.deps.repo
+    wf = repo.get_workflow_by_request(GEN)
+    dag_file = tmp_path / GEN / "workflow.dag"
+    dag_file.parent.mkdir(parents=True)
+    dag_file.write_text("JOB mg_000000 a.sub\n")
+    for attempt, units in ((1, done[:1]), (2, done[1:])):
+        repo.upsert_dag(
+            DAG(
+                workflow_id=wf.id,
+                attempt=attempt,
+                dag_file_path=str(dag_file),
+                submit_dir=str(dag_file.parent),
+                total_nodes=40,
+                total_work_units=4,
+                completed_work_units=units,
+                status=DAGStatus.REMOVED,
+            )
+        )
+    return dag_file
+
+
+def test_a_rerun_resumes_the_dag_an_earlier_run_planned(
+    acts: RequestActivities, tmp_path: Path
+) -> None:
+    as_run("run-a").run(acts.import_request, ImportInput(request_name=GEN))
+    dag_file = planned_dag(acts, tmp_path, ["mg_000000", "mg_000002"])
+    # The first run's output workflow recorded mg_000000's output; mg_000002 was done but
+    # never handed over (the run was aborted in between): the rerun's monitor hands it.
+    repo = acts.deps.repo
+    repo.upsert_output(
+        OutputDataset(
+            workflow_id=repo.get_workflow_by_request(GEN).id,
+            dataset_name="/A/B-v1/GEN-SIM",
+            work_unit="mg_000000",
+            lfn="/store/mc/x.root",
+        )
+    )
+    rerun = as_run("run-b").run(acts.import_request, ImportInput(request_name=GEN, rerun=True))
+    assert rerun.resume is not None
+    assert rerun.resume.model_dump() == {
+        "dag_file": str(dag_file),
+        "attempt": 2,
+        "work_units": 4,
+        "total_nodes": 40,
+        "handed_over": ["mg_000000"],
+    }
+    # Its DAG directory gone, a rerun would redo recorded work: refused, named.
+    dag_file.unlink()
+    with pytest.raises(ApplicationError) as exc:
+        as_run("run-c").run(acts.import_request, ImportInput(request_name=GEN, rerun=True))
+    assert exc.value.type == "RerunRefused" and exc.value.non_retryable
+    assert f"its DAG file {dag_file} is gone but 2 work unit(s) are done" in str(exc.value)

@@ -35,8 +35,32 @@ def test_upgrade_creates_tables_and_indexes(bare_engine: Engine) -> None:
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_requests_non_terminal").upper()
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_dags_schedd").upper()
     with bare_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     assert "exit_code" in {c["name"] for c in insp.get_columns("dags")}
+    assert {"run_number", "run_id"} <= {c["name"] for c in insp.get_columns("requests")}
+
+
+def test_requests_imported_before_0003_count_as_run_once(bare_engine: Engine) -> None:
+    upgrade_database(bare_engine, "0002")
+    insert = text(
+        "INSERT INTO requests (id, request_name, requestor, request_data, payload_config, "
+        "priority, urgent, production_steps, status, cleanup_policy) VALUES (:id, :name, "
+        "'me', '{}', '{}', 1, false, '[]', :status, 'keep_until_replaced')"
+    )
+    with bare_engine.begin() as conn:
+        for n, (name, status) in enumerate([("ran", "completed"), ("made", "submitted")]):
+            conn.execute(
+                insert,
+                {"id": f"00000000-0000-0000-0000-00000000000{n}", "name": name, "status": status},
+            )
+    upgrade_database(bare_engine)
+    with bare_engine.connect() as conn:
+        rows = dict(
+            (r[0], (r[1], r[2]))
+            for r in conn.execute(text("SELECT request_name, run_number, run_id FROM requests"))
+        )
+    # A version created but never imported has not run yet.
+    assert rows == {"ran": (1, "before-0003"), "made": (0, None)}
 
 
 def test_json_columns_are_jsonb_on_postgresql(bare_engine: Engine) -> None:

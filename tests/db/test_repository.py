@@ -60,6 +60,19 @@ def test_request_upsert_is_idempotent_and_keeps_status(repo: Repository) -> None
     assert again.status is RequestStatus.QUEUED  # a retried import does not reset the status
 
 
+def test_runs_of_a_request_are_counted_once_per_workflow_run(repo: Repository) -> None:
+    assert repo.request_run("req_runs") is None
+    repo.upsert_request(make_request(request_name="req_runs"))
+    assert repo.request_run("req_runs") == (0, None, "submitted")
+    assert repo.start_run("req_runs", "run-a") == 1
+    assert repo.start_run("req_runs", "run-a") == 1  # a retried import
+    repo.upsert_request(make_request(request_name="req_runs"))  # a re-import keeps the count
+    assert repo.start_run("req_runs", "run-b") == 2
+    assert repo.request_run("req_runs") == (2, "run-b", "submitted")
+    with pytest.raises(RecordNotFound):
+        repo.start_run("req_none", "run-a")
+
+
 def test_transitions_are_appended_in_order(repo: Repository) -> None:
     repo.upsert_request(make_request(request_name="req_t"))
     repo.record_transition("req_t", RequestStatus.QUEUED, "imported")
@@ -156,14 +169,21 @@ def test_workflow_upsert_one_per_request_with_pilot_metrics(repo: Repository) ->
         recommended_memory_mb=2000,
         recommended_time_per_job_sec=2500,
     )
-    again = repo.upsert_workflow(
-        wf.model_copy(update={"id": uuid.uuid4(), "pilot_metrics": metrics})
+    dag_id = uuid.uuid4()
+    repo.update_workflow(
+        wf.id, pilot_metrics=metrics.model_dump(mode="json"), dag_id=dag_id, total_nodes=9
     )
-    assert again.id == wf.id  # the first row's id survives
-    assert again.pilot_metrics == metrics
-    assert again.category_throttles["MergeGroup"] == 10
     repo.update_workflow(wf.id, nodes_done=5, status="active")
-    assert repo.get_workflow_by_request("req_a").nodes_done == 5
+    # A re-import (a retried import, a rerun) keeps what later steps wrote: the id that
+    # DAG and output rows point to, the pilot's metrics, the DAG and its counts.
+    again = repo.upsert_workflow(
+        wf.model_copy(update={"id": uuid.uuid4(), "category_throttles": {"MergeGroup": 3}})
+    )
+    assert again.id == wf.id
+    assert again.pilot_metrics == metrics
+    assert (again.dag_id, again.total_nodes, again.nodes_done) == (dag_id, 9, 5)
+    assert again.status == "active"
+    assert again.category_throttles["MergeGroup"] == 3
 
 
 def test_dag_upsert_by_attempt_and_active_count(repo: Repository) -> None:

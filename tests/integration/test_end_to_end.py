@@ -38,11 +38,14 @@ CONFIG = LifecycleConfig(
 )
 
 
-def run_starter(site: WorkerSite, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python starter.py ARGS` as an operator of this site runs it."""
+def run_starter(
+    site: WorkerSite, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python starter.py ARGS` as an operator of this site runs it (`env`: more of the
+    operator's environment)."""
     return subprocess.run(
         [sys.executable, str(REPO / "starter.py"), *args],
-        env=site.env(),
+        env={**site.env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,7 +77,7 @@ async def start(
 ) -> WorkflowHandle:
     return await env.client.start_workflow(
         RequestWorkflow.run,
-        RequestInput(request_name=name, config=CONFIG, **kw),
+        RequestInput(**{"request_name": name, "config": CONFIG, **kw}),
         id=request_workflow_id(name),
         task_queue=site.task_queue,
     )

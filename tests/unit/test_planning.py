@@ -125,21 +125,22 @@ def test_a_dry_run_beside_a_live_request_leaves_its_dag_directory_alone(tmp_path
     assert all((live / name).read_text() == text for name, text in made.items())
     assert sorted(str(p.relative_to(live)) for p in live.rglob("*")) == before
     res = starter("plan", TASKCHAIN, cwd=tmp_path)
-    assert res.returncode == 1 and "lock file" in res.stdout and "not replanned" in res.stdout
+    assert res.returncode == 1 and "lock file" in res.stderr and "not replanned" in res.stderr
     (live / "workflow.dag.lock").unlink()
     res = starter("plan", TASKCHAIN, cwd=tmp_path)
-    assert res.returncode == 1 and "1 merged work unit(s)" in res.stdout
+    assert res.returncode == 1 and "1 merged work unit(s)" in res.stderr
     assert "Traceback" not in res.stdout + res.stderr
     assert (live / "mg_000000" / "merge_output.json").exists()
 
 
 def test_starter_plan_errors_are_clear(tmp_path: Path) -> None:
     res = starter("plan", "no_such_request", "--dry-run", cwd=tmp_path)
-    assert res.returncode == 1 and "request 'no_such_request' does not exist" in res.stdout
+    assert res.returncode == 1 and "request 'no_such_request' does not exist" in res.stderr
+    assert res.stderr.count("\n") == 1 and res.stdout == ""  # one line, on stderr
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     res = starter("plan", "--file", str(bad), cwd=tmp_path)
-    assert res.returncode == 1 and "cannot read request file" in res.stdout
+    assert res.returncode == 1 and "cannot read request file" in res.stderr
 
 
 def test_replanning_starts_from_a_clean_directory(

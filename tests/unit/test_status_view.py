@@ -30,3 +30,13 @@ def test_outputs_by_state_per_dataset_and_failures() -> None:
     assert "mg_000002: register_output_in_dbs refused: HTTP 400" in text
     assert outputs_summary({}) == "none yet"
     assert outputs_summary({"transferring": 2, "announced": 1}) == "announced 1, transferring 2"
+
+
+def test_a_rerun_shows_its_run_number() -> None:
+    def text_of(s: RequestState) -> str:
+        out = io.StringIO()
+        Console(file=out, width=200).print(render_state(s))
+        return out.getvalue()
+
+    assert "--rerun" not in text_of(RequestState(request_name="req_x"))
+    assert "2 (submitted again with --rerun)" in text_of(RequestState(request_name="req_x", run=2))

@@ -76,6 +76,7 @@ class RequestScript:
     nodes_per_unit: int = 5
     fail_nodes: int = 0  # nodes that fail in the DAG's first run
     import_error: str | None = None
+    import_error_type: str = "RequestImportError"
     pilot_exit: int = 0
     monitor_forever: bool = False  # the DAG never progresses (stuck tests)
     hang: str | None = None  # an activity name that hangs (stuck tests)
@@ -128,7 +129,7 @@ class FakeWorld:
             sc = w.script(inp.request_name)
             if sc.import_error:
                 raise ApplicationError(
-                    sc.import_error, type="RequestImportError", non_retryable=True
+                    sc.import_error, type=sc.import_error_type, non_retryable=True
                 )
             urgent = sc.urgent if inp.urgent is None else inp.urgent
             return ImportResult(

@@ -75,6 +75,19 @@ async def test_import_error_fails_with_the_reason(env: WorkflowEnvironment) -> N
         assert result.status is S.FAILED
         assert result.reason == "import failed: SplittingAlgo 'Harvest' is not supported"
         assert w.calls_of("import_request") == 1  # non-retryable: tried once
+        assert [(n, to) for n, to, _ in w.transitions] == [("req_bad", "failed")]
+
+
+async def test_a_run_refused_as_a_duplicate_leaves_the_records_alone(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("req_ran")
+        sc.import_error = "request 'req_ran' already ran (run 1 ended completed): ..."
+        sc.import_error_type = "RequestAlreadyRan"
+        result = await finish(await start(w, env, "req_ran"))
+        assert result.status is S.FAILED and "already ran" in (result.reason or "")
+        assert w.transitions == []  # the earlier run's record says what that run did
 
 
 async def test_stop_rescue_resume(env: WorkflowEnvironment) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Engine, Select, delete, func, select, update
@@ -48,6 +48,17 @@ M = TypeVar("M", bound=BaseModel)
 
 class RecordNotFound(LookupError):
     """A record that the caller named does not exist."""
+
+
+_LATER = ("pilot_", "dag_id", "total_nodes", "nodes_", "status")
+
+
+class RequestRun(NamedTuple):
+    """Which run of a request name its record belongs to (0: imported by no run yet)."""
+
+    number: int
+    run_id: str | None
+    status: str
 
 
 def _aware(value: Any) -> Any:
@@ -135,6 +146,27 @@ class Repository:
             # The status belongs to the state machine: a retried import must not reset it.
             self._upsert(s, RequestRow, values, ["request_name"], insert_only=["status"])
         return self.get_request(request.request_name)
+
+    def request_run(self, request_name: str) -> RequestRun | None:
+        with self.session() as s:
+            row = s.scalars(select(RequestRow).where(RequestRow.request_name == request_name))
+            found = row.first()
+            return (
+                None if found is None else RequestRun(found.run_number, found.run_id, found.status)
+            )
+
+    def start_run(self, request_name: str, run_id: str) -> int:
+        """Count the workflow run `run_id` as the record's newest run and return its number;
+        the same run id (a retried import) gets the same number."""
+        with self.session() as s:
+            row = self._one(
+                s,
+                select(RequestRow).where(RequestRow.request_name == request_name).with_for_update(),
+                f"request {request_name!r}",
+            )
+            if row.run_id != run_id:
+                row.run_number, row.run_id = row.run_number + 1, run_id
+            return row.run_number
 
     def get_request(self, request_name: str) -> Request:
         with self.session() as s:
@@ -252,7 +284,11 @@ class Repository:
 
     def upsert_workflow(self, workflow: Workflow) -> Workflow:
         with self.session() as s:
-            self._upsert(s, WorkflowRow, _column_values(workflow, WorkflowRow), ["request_name"])
+            # What later steps wrote (pilot, DAG, node counts) survives a re-import: a
+            # rerun resumes that DAG.
+            later = [c.key for c in WorkflowRow.__table__.columns if c.key.startswith(_LATER)]
+            values = _column_values(workflow, WorkflowRow)
+            self._upsert(s, WorkflowRow, values, ["request_name"], insert_only=later)
         return self.get_workflow_by_request(workflow.request_name)
 
     def get_workflow_by_request(self, request_name: str) -> Workflow:

@@ -66,6 +66,9 @@ class RequestRow(Base):
     )
     superseded_by_request: Mapped[str | None] = mapped_column(String(255))
     cleanup_policy: Mapped[str] = mapped_column(String(50), default="keep_until_replaced")
+    # Which run of this name the record is (submit --rerun): set by the import only.
+    run_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 

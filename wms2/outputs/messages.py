@@ -9,8 +9,12 @@ from pydantic import BaseModel, Field
 from wms2.models import OutputStatus
 
 
-def output_workflow_id(request_name: str, index: int) -> str:
-    """`output-<request>-<n>`: n is the dataset's 1-based place in the request's list."""
+def output_workflow_id(request_name: str, index: int, run: int = 1) -> str:
+    """`output-<request>-<n>`: n is the dataset's 1-based place in the request's list. A
+    rerun's are `output-<request>-run<k>-<n>`, so they never collide with the output
+    workflows of an earlier run, which may still be finishing."""
+    if run > 1:
+        return f"output-{request_name}-run{run}-{index}"
     return f"output-{request_name}-{index}"
 
 
@@ -174,6 +178,7 @@ class RetryOutputsInput(BaseModel):
     datasets: dict[int, str]  # index -> dataset
     parent_workflow_id: str
     config: OutputConfig = Field(default_factory=OutputConfig)
+    run: int = 1  # the request's run whose output workflows these are
     # Work units that never reached an output workflow that had ended, by dataset index.
     undelivered: dict[int, list[WorkUnitFile]] = Field(default_factory=dict)
 
@@ -185,3 +190,4 @@ class CleanupInput(BaseModel):
     reason: str
     datasets: list[str] = Field(default_factory=list)  # empty: from its records
     config: OutputConfig = Field(default_factory=OutputConfig)
+    run: int | None = None  # whose output workflows act; None: the request's latest run
