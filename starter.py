@@ -415,7 +415,7 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 def load_request(name: str | None, file: Path | None, settings: Settings) -> Request:
     """A request from a JSON file (a ReqMgr2 document) or from the configured services."""
-    from wms2.requests import request_from_reqmgr
+    from wms2.reqmgr import request_from_reqmgr
     from wms2.services.factory import build_services
 
     if file is not None:
@@ -536,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     from wms2.config import Settings
     from wms2.dagfiles import PathEscapeError
     from wms2.dagfiles.layout import DagDirectoryInUse
-    from wms2.requests import RequestImportError
+    from wms2.reqmgr import RequestImportError
     from wms2.services import ServiceError
     from wms2.splitting import SplittingError
 

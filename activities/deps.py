@@ -16,7 +16,7 @@ from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError
 from wms2.db import Repository
 from wms2.db.repository import RecordNotFound
 from wms2.pilot import PilotReportError
-from wms2.requests import RequestImportError
+from wms2.reqmgr import RequestImportError
 from wms2.services import ServiceRequestError, Services
 from wms2.splitting import SplittingError
 

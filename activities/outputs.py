@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps, domain_errors
 from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, ManifestError, dag_directory
+from wms2.lfn import is_mc
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus, utcnow
 from wms2.outputs import (
@@ -107,12 +108,17 @@ class OutputActivities:
             rec = self._record(inp.request_name, inp.dataset, u)
             request = self.deps.repo.get_request(inp.request_name)
             lumis = self._lumis(inp.request_name, u.work_unit)
+            # The values of the step that writes this dataset (per-step dicts resolved).
+            step = request.output_step(inp.dataset)
             doc = bulk_block(
                 inp.dataset,
                 unit_block_name(inp.request_name, inp.dataset, u.work_unit),
                 u.site,
                 [BlockFile(u.lfn, u.size, u.events, u.adler32, lumis)],
-                processing_version=request.processing_version,
+                processing_version=step.processing_version if step else request.processing_version,
+                app=("cmsRun", step.cmssw_version if step else request.cmssw_version, "Merged"),
+                global_tag=step.global_tag if step else request.global_tag,
+                primary_ds_type="mc" if is_mc(inp.dataset, request.input_dataset) else "data",
                 created_at=int(utcnow().timestamp()),
             )
             inserted = self.deps.services.registry.insert_block(doc)

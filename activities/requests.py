@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from temporalio import activity
 
 from activities.deps import ActivityDeps, domain_errors
 from wms2.db.repository import RecordNotFound, Repository
-from wms2.lifecycle import next_version_name
+from wms2.lifecycle import bump_versions, next_version_name
 from wms2.messages import (
     Activity,
     ImportInput,
@@ -20,7 +19,7 @@ from wms2.messages import (
     VersionInput,
 )
 from wms2.models import RequestStatus, Workflow, WorkflowStatus
-from wms2.requests import RequestAlreadyRan, RerunRefused, request_from_reqmgr
+from wms2.reqmgr import RequestAlreadyRan, RerunRefused, request_from_reqmgr
 
 _WORKFLOW_STATUS = {s.value for s in WorkflowStatus}
 
@@ -118,14 +117,11 @@ class RequestActivities:
         repo = self.deps.repo
         with domain_errors():
             old = repo.get_request(inp.request_name)
-            version = old.processing_version + 1
             new_name = next_version_name(old.request_name, old.processing_version)
-            outputs = [re.sub(r"-v\d+/", f"-v{version}/", ds) for ds in old.output_datasets]
-            new = old.model_copy(
+            bumped = bump_versions(old)
+            new = bumped.model_copy(
                 update={
                     "request_name": new_name,
-                    "processing_version": version,
-                    "output_datasets": outputs,
                     "previous_version_request": old.request_name,
                     "superseded_by_request": None,
                     "cleanup_policy": inp.cleanup_policy,

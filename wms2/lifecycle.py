@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from wms2.models import ProductionStep, RequestStatus
+from wms2.models import ProductionStep, Request, RequestStatus
 
 # Spec 4.8 / 6.1: failure ratio thresholds when a DAG ends with failures.
 AUTO_RESCUE_BELOW = 0.05
@@ -76,3 +76,30 @@ def next_version_name(request_name: str, processing_version: int) -> str:
     if m:
         return request_name[: m.start()] + f"_v{int(m.group(1)) + 1}_" + request_name[m.end() :]
     return f"{request_name}_v{processing_version + 1}"
+
+
+def _bump_dataset(dataset: str) -> str:
+    """/P/Era-ProcStr-vN/TIER -> /P/Era-ProcStr-v(N+1)/TIER: this dataset's own version."""
+    return re.sub(r"-v(\d+)/", lambda m: f"-v{int(m.group(1)) + 1}/", dataset, count=1)
+
+
+def bump_versions(request: Request) -> Request:
+    """Spec 6.3's version increment: every step's ProcessingVersion and every output's
+    version go up by one, each from its own value (steps may differ)."""
+    renamed = {ds: _bump_dataset(ds) for ds in request.output_datasets}
+    steps = [
+        s.model_copy(
+            update={
+                "processing_version": s.processing_version + 1,
+                "output_datasets": [renamed[d] for d in s.output_datasets],
+            }
+        )
+        for s in request.steps
+    ]
+    return request.model_copy(
+        update={
+            "processing_version": request.processing_version + 1,
+            "output_datasets": [renamed[d] for d in request.output_datasets],
+            "steps": steps,
+        }
+    )

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 REQUEST_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 # /Primary/Processed/TIER, e.g. /QCD_Pt-15/Run3Summer23-130X_v1-v2/AODSIM
 DATASET_RE = re.compile(r"^/[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+/[A-Z][A-Z0-9\-]*$")
+# An LFN base: /store and directories of plain names (never "..", never a trailing file).
+_LFN_BASE = re.compile(r"^/store(/[A-Za-z0-9_\-]+)+/?$")
 
 
 def utcnow() -> datetime:
@@ -203,6 +205,36 @@ class InputFile(_Model):
     parent_lfns: list[str] = Field(default_factory=list)
 
 
+class StepSpec(_Model):
+    """One cmsRun step of a request (a StepChain step, a TaskChain task, or the only step
+    of a flat request), with the values ReqMgr2 gives it (per-step dicts resolved)."""
+
+    name: str
+    cmssw_version: str
+    scram_arch: str
+    global_tag: str = ""
+    config_cache_id: str | None = None
+    acquisition_era: str = ""
+    processing_string: str = ""
+    processing_version: int = Field(default=1, ge=0)
+    memory_mb: int = Field(default=2300, gt=0)
+    multicore: int = Field(default=1, ge=1)
+    event_streams: int = Field(default=0, ge=0)
+    time_per_event_sec: float | None = Field(default=None, gt=0)  # None: the job's total
+    size_per_event_kb: float = Field(default=512.0, gt=0)
+    filter_efficiency: float = Field(default=1.0, gt=0)
+    keep_output: bool = True
+    input_step: str | None = None
+    output_datasets: list[str] = Field(default_factory=list)
+    pileup_dataset: str | None = None  # MCPileup or DataPileup
+    pileup_type: str | None = None  # "mc" or "data"
+
+    @field_validator("pileup_dataset")
+    @classmethod
+    def _pileup(cls, v: str | None) -> str | None:
+        return None if v is None else check_dataset_name(v, "pileup_dataset")
+
+
 class Request(_Model):
     """A production request as WMS2 sees it (ReqMgr2-compatible, spec 3.1.1)."""
 
@@ -240,6 +272,11 @@ class Request(_Model):
     production_steps: list[ProductionStep] = Field(default_factory=list)
 
     payload_config: dict[str, Any] = Field(default_factory=dict)
+    steps: list[StepSpec] = Field(default_factory=list)  # empty: imported before steps
+    merged_lfn_base: str | None = None  # None: /store/mc or /store/data by the tiers
+    unmerged_lfn_base: str = "/store/unmerged"
+    trust_sitelists: bool = False
+    trust_pu_sitelists: bool = False
 
     previous_version_request: str | None = None
     superseded_by_request: str | None = None
@@ -276,6 +313,17 @@ class Request(_Model):
     @classmethod
     def _priority(cls, v: int) -> int:
         return check_priority(v)
+
+    @field_validator("merged_lfn_base", "unmerged_lfn_base")
+    @classmethod
+    def _lfn_base(cls, v: str | None, info: Any) -> str | None:
+        if v is not None and not _LFN_BASE.match(v):
+            raise ValueError(f"{info.field_name} {v!r} must look like /store/<dir>[/<dir>...]")
+        return None if v is None else v.rstrip("/")
+
+    def output_step(self, dataset: str) -> StepSpec | None:
+        """The step that writes `dataset` (None for requests imported without steps)."""
+        return next((s for s in self.steps if dataset in s.output_datasets), None)
 
     @model_validator(mode="after")
     def _production_steps(self) -> Request:

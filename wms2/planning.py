@@ -18,7 +18,7 @@ from wms2.config import Settings
 from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_directory
 from wms2.dagfiles.layout import PILOT_DIR
 from wms2.dagfiles.writer import write_pilot_directory
-from wms2.lfn import is_mc, merged_lfn
+from wms2.lfn import merged_lfn, merged_lfn_base
 from wms2.merging import plan_merge_groups
 from wms2.models import PilotMetrics, Request
 from wms2.services.lumimask import LumiFilter
@@ -137,11 +137,13 @@ def plan_request(
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
     )
-    mc = is_mc(request.output_datasets[0], request.input_dataset)
+    base = merged_lfn_base(
+        request.merged_lfn_base, request.output_datasets[0], request.input_dataset
+    )
     outputs = [
         {
             "dataset": ds,
-            "lfns": [merged_lfn(ds, g.index, request.request_name, mc) for g in groups],
+            "lfns": [merged_lfn(ds, g.index, request.request_name, base) for g in groups],
         }
         for ds in request.output_datasets
     ]

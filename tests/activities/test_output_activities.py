@@ -99,6 +99,12 @@ def test_full_walk_records_every_state_and_what_the_services_hold(
         "lumis": 0,
         "is_file_valid": 1,
     }
+    # The provenance of the step that writes AODSIM (Step2 of the sample StepChain).
+    assert {k: blocks[block][k] for k in ("release_version", "global_tag")} == {
+        "release_version": "CMSSW_13_0_14",
+        "global_tag": "130X_mcRun3_2023_realistic_v14",
+    }
+    assert blocks[block]["processing_version"] == 1 and blocks[block]["primary_ds_type"] == "mc"
     assert record(acts).dbs_registered and record(acts).dbs_registered_at is not None
 
     u = step(acts, acts.protect_output_source, u)

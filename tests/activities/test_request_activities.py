@@ -56,7 +56,7 @@ def test_import_errors_are_non_retryable_and_named(acts: RequestActivities) -> N
             ImportInput(request_name="x", request_document={"RequestName": "x"}),
         )
     assert exc.value.type == "RequestImportError"
-    assert "SplittingAlgo is missing from request 'x'" in str(exc.value)
+    assert "OutputDatasets None must list the output datasets" in str(exc.value)
 
 
 def test_transitions_and_updates(acts: RequestActivities) -> None:
@@ -205,3 +205,22 @@ def test_a_rerun_resumes_the_dag_an_earlier_run_planned(
         as_run("run-c").run(acts.import_request, ImportInput(request_name=GEN, rerun=True))
     assert exc.value.type == "RerunRefused" and exc.value.non_retryable
     assert f"its DAG file {dag_file} is gone but 2 work unit(s) are done" in str(exc.value)
+
+
+def test_a_version_increment_bumps_each_output_from_its_own_version(
+    acts: RequestActivities,
+) -> None:
+    doc = json.loads(
+        (Path(__file__).parent.parent / "fixtures/reqmgr/stepchain_gen_premix.json").read_text()
+    )
+    name = doc["RequestName"]
+    run(acts.import_request, ImportInput(request_name=name, request_document=doc))
+    new = run(
+        acts.create_version_increment,
+        VersionInput(request_name=name, cleanup_policy=CleanupPolicy.KEEP_UNTIL_REPLACED),
+    )
+    fresh = acts.deps.repo.get_request(new)
+    # GEN-SIM was v1 (GENSIM step), AODSIM v2 (RECO step): each goes up from its own.
+    assert [ds.split("/")[2].rsplit("-", 1)[1] for ds in fresh.output_datasets] == ["v2", "v3"]
+    assert [s.processing_version for s in fresh.steps] == [2, 3, 3]
+    assert fresh.output_step(fresh.output_datasets[1]).name == "RECO"

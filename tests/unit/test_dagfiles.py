@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import GEN, STEPCHAIN
 from wms2.config import Settings
 from wms2.dagfiles import DagLayout, PathEscapeError, dag_directory
-from wms2.lfn import dataset_parts, is_mc, merged_lfn
+from wms2.lfn import dataset_parts, is_mc, merged_lfn, merged_lfn_base
 from wms2.planning import PlanSummary, plan_request
-from wms2.requests import request_from_reqmgr
+from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 
 os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
@@ -154,11 +154,16 @@ def test_paths_cannot_escape_the_submit_directory(tmp_path: Path) -> None:
 def test_lfn_conventions() -> None:
     ds = "/QCD_Pt/Run3Summer23DRPremix-130X_v14-v1/AODSIM"
     assert dataset_parts(ds) == ("QCD_Pt", "Run3Summer23DRPremix", "130X_v14-v1", "AODSIM")
-    lfn = merged_lfn(ds, 1234, "req", mc=True)
+    lfn = merged_lfn(ds, 1234, "req", "/store/mc")
     assert lfn.startswith("/store/mc/Run3Summer23DRPremix/QCD_Pt/AODSIM/130X_v14-v1/000001/")
-    assert lfn == merged_lfn(ds, 1234, "req", mc=True) != merged_lfn(ds, 1235, "req", mc=True)
+    assert (
+        lfn == merged_lfn(ds, 1234, "req", "/store/mc") != merged_lfn(ds, 1235, "req", "/store/mc")
+    )
     assert is_mc("/JetMET0/Run2024C-ReReco-v1/AOD", "/JetMET0/Run2024C-v1/RAW") is False
     assert is_mc("/A/B-v1/GEN-SIM", None) is True
+    assert merged_lfn(ds, 7, "req", "/store/backfill/1").startswith("/store/backfill/1/")
+    assert merged_lfn_base("/store/backfill/1", ds, None) == "/store/backfill/1"
+    assert merged_lfn_base(None, "/A/B-v1/AOD", "/A/C-v1/RAW") == "/store/data"
 
 
 def test_layout_names(tmp_path: Path) -> None:

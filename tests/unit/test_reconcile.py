@@ -14,7 +14,7 @@ from wms2.config import Settings
 from wms2.dagfiles import DagLayout
 from wms2.planning import plan_request
 from wms2.reconcile import done_by_dagman, planned_work_units, reconcile_work_units
-from wms2.requests import request_from_reqmgr
+from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 
 

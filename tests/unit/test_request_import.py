@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
 from tests.conftest import GEN, RERECO, STEPCHAIN, TASKCHAIN
 from wms2.models import SplittingAlgo
-from wms2.requests import RequestImportError, request_from_reqmgr
+from wms2.reqmgr import RequestImportError, request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 
 
@@ -19,11 +20,16 @@ def test_stepchain(catalog: OfflineCatalog) -> None:
     assert r.scram_arch == "el8_amd64_gcc11" and r.multicore == 8 and r.memory_mb == 15900
     assert r.time_per_event_sec == 9.5 and r.size_per_event_kb == 500.0
     assert r.acquisition_era == "Run3Summer23DRPremix" and r.priority == 110000
-    steps = r.payload_config["steps"]
-    assert [s["AcquisitionEra"] for s in steps] == [
+    assert [s.acquisition_era for s in r.steps] == [
         "Run3Summer23DRPremix",
         "Run3Summer23DRPremix",
         "Run3Summer23MiniAODv4",
+    ]
+    # Each output belongs to the step whose era, processing string and version name it.
+    assert [s.output_datasets for s in r.steps] == [
+        [],
+        r.output_datasets[:1],
+        r.output_datasets[1:],
     ]
     assert r.request_type == "StepChain" and len(r.output_datasets) == 2
 
@@ -33,7 +39,7 @@ def test_taskchain(catalog: OfflineCatalog) -> None:
     assert r.splitting_algo is SplittingAlgo.FILE_BASED
     assert r.splitting_params == {"files_per_job": 5}
     assert r.site_blacklist == ["T2_DE_DESY"]
-    assert [s["TaskName"] for s in r.payload_config["steps"]] == ["DIGI2RAW", "RECO"]
+    assert [s.name for s in r.steps] == ["DIGI2RAW", "RECO"]
 
 
 def test_rereco_top_level_fields_and_mask(catalog: OfflineCatalog) -> None:
@@ -49,6 +55,8 @@ def test_generation_has_no_input(catalog: OfflineCatalog) -> None:
     assert r.input_dataset is None
     assert r.splitting_params == {
         "request_num_events": 20000,
+        "first_event": 1,
+        "first_lumi": 1,
         "events_per_job": 1000,
         "events_per_lumi": 250,
     }
@@ -57,13 +65,11 @@ def test_generation_has_no_input(catalog: OfflineCatalog) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d.pop("Requestor"), "Requestor is missing"),
         (
             lambda d: (d.pop("CMSSWVersion"), d["Step1"].pop("CMSSWVersion")),
             "CMSSWVersion is missing",
         ),
         (lambda d: (d.pop("ScramArch"), d["Step1"].pop("ScramArch")), "ScramArch is missing"),
-        (lambda d: d["Step1"].pop("SplittingAlgo"), "SplittingAlgo is missing"),
         (
             lambda d: d["Step1"].update(SplittingAlgo="Harvest"),
             "SplittingAlgo 'Harvest' is not supported",
@@ -74,16 +80,19 @@ def test_generation_has_no_input(catalog: OfflineCatalog) -> None:
             lambda d: d["Step1"].update(InputDataset="not-a-dataset"),
             "input_dataset 'not-a-dataset'",
         ),
-        (lambda d: d.update(OutputDatasets=["/bad"]), "output_datasets '/bad'"),
+        (lambda d: d.update(OutputDatasets=["/bad"]), "OutputDatasets '/bad'"),
         (lambda d: d.update(RequestPriority=-4), "priority -4 is out of range"),
-        (lambda d: d.update(Memory="lots"), "memory_mb"),
+        (
+            lambda d: d.update(Memory="lots"),
+            "Memory (step QCD-Run3Summer23DRPremix-00042_0) 'lots'",
+        ),
         (lambda d: d.update(RequestName="../../etc"), "request_name '../../etc'"),
     ],
 )
 def test_bad_documents_name_the_field(catalog: OfflineCatalog, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     doc = copy.deepcopy(catalog.get_request(STEPCHAIN))
     mutate(doc)
-    with pytest.raises(RequestImportError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(RequestImportError, match=re.escape(message)):
         request_from_reqmgr(doc)
 
 

@@ -35,6 +35,7 @@ def bulk_block(
     *,
     processing_version: int = 1,
     app: tuple[str, str, str] = ("cmsRun", "CMSSW", "Merged"),
+    global_tag: str = "",
     primary_ds_type: str = "mc",
     created_by: str = "wms2",
     created_at: int = 0,
@@ -48,7 +49,7 @@ def bulk_block(
         "pset_hash": "GIBBERISH",
         "app_name": app_name,
         "output_module_label": label,
-        "global_tag": "",
+        "global_tag": global_tag,
     }
     return {
         "dataset_conf_list": [conf],

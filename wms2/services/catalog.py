@@ -246,6 +246,11 @@ class OfflineCatalog:
                 "dataset": dataset,
                 "origin_site_name": document["block"]["origin_site_name"],
                 "open_for_writing": 1,
+                # What DBS would hold of the dataset's provenance.
+                "release_version": document["dataset_conf_list"][0]["release_version"],
+                "global_tag": document["dataset_conf_list"][0]["global_tag"],
+                "processing_version": document["processing_era"]["processing_version"],
+                "primary_ds_type": document["primds"]["primary_ds_type"],
                 "files": {
                     f["logical_file_name"]: {
                         "file_size": f["file_size"],

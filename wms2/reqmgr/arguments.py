@@ -1,0 +1,154 @@
+"""What WMS2 does with each ReqMgr2 argument: read it, default it as WMCore does, refuse
+it when set (it would change which data is processed, or where, in a way WMS2 does not
+implement), or ignore it (bookkeeping WMS2 has no use for).
+
+Defaults are WMCore's own (StdBase, StepChain, TaskChain argument definitions). A value
+that is present but empty ("", [], {}, null) means "not set", as in ReqMgr2. The README's
+field table is checked against FIELDS by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# WMCore StdBase.target_job_length: EventsPerJob, when not given, fills 12 h of TimePerEvent.
+TARGET_JOB_LENGTH_SEC = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    treatment: str  # "read", "default", "refused", "ignored"
+    note: str
+
+
+def _f(name: str, treatment: str, note: str) -> Field:
+    return Field(name, treatment, note)
+
+
+FIELDS: list[Field] = [
+    _f("RequestName", "read", "required; the workflow id is request-<name>"),
+    _f(
+        "RequestType",
+        "read",
+        "StepChain, TaskChain, ReReco, MonteCarlo, ...: input required "
+        "for ReReco and for chains whose first step reads a dataset",
+    ),
+    _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
+    _f("RequestorDN", "read", "empty: none"),
+    _f("Group", "read", "default DATAOPS"),
+    _f("Campaign", "read", "default empty"),
+    _f("RequestPriority", "read", "default 8000; 0 to 999999"),
+    _f("StepChain", "read", "number of Step<N> dicts"),
+    _f("TaskChain", "read", "number of Task<N> dicts"),
+    _f("StepName", "read", "per step; keys per-step dicts"),
+    _f("TaskName", "read", "per task; keys per-task dicts"),
+    _f("InputStep", "read", "per step"),
+    _f("InputTask", "read", "per task"),
+    _f("CMSSWVersion", "read", "required; per step or top level"),
+    _f("ScramArch", "read", "string or list (first entry), per step or top level"),
+    _f("GlobalTag", "read", "per step or top level"),
+    _f("ConfigCacheID", "read", "per step; the step's configuration reference"),
+    _f("ConfigCacheUrl", "read", "default https://cmsweb.cern.ch/couchdb"),
+    _f("CouchDBName", "read", "default reqmgr_config_cache"),
+    _f("KeepOutput", "read", "per step; default true"),
+    _f("PrimaryDataset", "read", "per step (generation output)"),
+    _f("InputDataset", "read", "Step1/Task1 or top level"),
+    _f("OutputDatasets", "read", "required; each is mapped to the step that writes it"),
+    _f("ChainParentageMap", "read", "maps output datasets to their step"),
+    _f("AcquisitionEra", "read", "value, or dict by StepName/TaskName"),
+    _f("ProcessingString", "read", "value, or dict by StepName/TaskName"),
+    _f("ProcessingVersion", "read", "value, or dict by StepName/TaskName; default 1"),
+    _f("Memory", "read", "MB; default 2300; value or dict by step; the job asks the max"),
+    _f("Multicore", "read", "default 1; value or dict by step; the job asks the max"),
+    _f("EventStreams", "read", "default 0 (recorded per step)"),
+    _f(
+        "TimePerEvent",
+        "read",
+        "s; default 12; per-step values are summed, weighted by FilterEfficiency",
+    ),
+    _f("SizePerEvent", "read", "kB; default 512; each output uses its step's"),
+    _f("FilterEfficiency", "default", "default 1.0; generation asks RequestNumEvents / eff"),
+    _f("SplittingAlgo", "default", "EventBased for generation, EventAwareLumiBased otherwise"),
+    _f(
+        "EventsPerJob",
+        "default",
+        "12 h of TimePerEvent (WMCore calcEvtsPerJobLumi), a "
+        "multiple of EventsPerLumi, at most RequestNumEvents",
+    ),
+    _f("EventsPerLumi", "default", "EventsPerJob"),
+    _f("LumisPerJob", "default", "default 8"),
+    _f("FilesPerJob", "default", "default 1"),
+    _f("RequestNumEvents", "read", "required for generation"),
+    _f("FirstEvent", "default", "default 1"),
+    _f("FirstLumi", "default", "default 1"),
+    _f("SplitOnRun", "read", "LumiBased"),
+    _f("RunWhitelist", "read", "positive integers; applied per lumi"),
+    _f("RunBlacklist", "read", "positive integers; applied per lumi"),
+    _f("LumiList", "read", "{run: [[first, last], ...]}; applied per lumi"),
+    _f("BlockWhitelist", "read", "block names of the input dataset; applied per file"),
+    _f("BlockBlacklist", "read", "block names of the input dataset; applied per file"),
+    _f("SiteWhitelist", "read", "sites jobs may run at"),
+    _f("SiteBlacklist", "read", "sites jobs never run at"),
+    _f(
+        "TrustSitelists",
+        "read",
+        "false: jobs run only where a disk replica of their input "
+        "is; true: anywhere in the whitelist, reading remotely",
+    ),
+    _f("MergedLFNBase", "read", "default /store/data (WMCore)"),
+    _f("UnmergedLFNBase", "read", "default /store/unmerged (WMCore)"),
+    _f("IncludeParents", "refused", "refused when true: parent files are not read yet"),
+    _f(
+        "MCPileup",
+        "read",
+        "per step: the pileup files and their sites go in the sandbox; "
+        "jobs run where a complete copy is",
+    ),
+    _f("DataPileup", "read", "as MCPileup"),
+    _f("TrustPUSitelists", "read", "true: pileup read remotely, it does not restrict sites"),
+    _f("DeterministicPileup", "refused", "refused when true: pileup is not ordered per job"),
+    _f("LheInputFiles", "refused", "refused when true: LHE input files are not read"),
+    _f("OpenRunningTimeout", "refused", "refused when > 0: the input must be closed"),
+    _f("AllowOpportunistic", "refused", "refused when true: only pledged sites"),
+    _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
+    _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
+    _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
+    _f("urgent", "read", "WMS2 extension: skip the pilot"),
+    _f("production_steps", "read", "WMS2 extension: partial production"),
+]
+
+FIELD_NAMES = {f.name for f in FIELDS}
+
+# Refused when set to anything but these "not used" values.
+REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
+    "IncludeParents": (False, "False", "false"),
+    "DeterministicPileup": (False, "False", "false"),
+    "LheInputFiles": (False, "False", "false"),
+    "OpenRunningTimeout": (0,),
+    "AllowOpportunistic": (False, "False", "false"),
+    "RequiresGPU": ("forbidden",),
+    "SkimConfigs": (),
+    "EnableHarvesting": (False, "False", "false"),
+}
+
+
+def unset(value: Any) -> bool:
+    """ReqMgr2's "not set": absent, null, or an empty string, list or dict."""
+    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def refused_fields(doc: dict[str, Any], steps: list[dict[str, Any]]) -> list[str]:
+    """`Field value` of every refused argument the document (or a step) sets."""
+    found = []
+    for where, source in [("", doc), *((f"{_step_label(s, i)}.", s) for i, s in enumerate(steps))]:
+        for name, allowed in REFUSED_UNLESS.items():
+            value = source.get(name)
+            if not unset(value) and value not in allowed:
+                found.append(f"{where}{name} {value!r}")
+    return found
+
+
+def _step_label(step: dict[str, Any], index: int) -> str:
+    return str(step.get("StepName") or step.get("TaskName") or f"step {index + 1}")

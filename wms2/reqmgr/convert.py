@@ -1,0 +1,183 @@
+"""ReqMgr2 document -> validated Request, read the way ReqMgr2 and WMCore mean it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from wms2.models import Request, StepSpec, check_dataset_name
+from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
+from wms2.reqmgr.errors import RequestImportError
+from wms2.reqmgr.outputs import assign_outputs
+from wms2.reqmgr.selection import block_list, lumi_list, run_list
+from wms2.reqmgr.splitting import splitting
+from wms2.reqmgr.steps import build_steps, chain_steps
+
+# Request types that read an input dataset whatever their steps say.
+INPUT_TYPES = {"ReReco", "DataProcessing", "PromptReco", "Express", "Repack", "StoreResults"}
+WMCORE_PRIORITY = 8000
+STEP_CONFIG = (
+    "StepName",
+    "TaskName",
+    "ConfigCacheID",
+    "InputStep",
+    "InputTask",
+    "InputFromOutputModule",
+    "KeepOutput",
+    "PrimaryDataset",
+    "Seeding",
+    "PrepID",
+)
+
+
+def _require(doc: dict[str, Any], field: str, value: Any) -> Any:
+    if unset(value):
+        raise RequestImportError(f"{field} is missing from request {doc.get('RequestName')!r}")
+    return value
+
+
+def job_time_per_event(doc: dict[str, Any], steps: list[StepSpec]) -> float:
+    """A job runs every step: with TimePerEvent per step, the job's time per input event
+    is each step's time weighted by the events reaching it (the filter efficiencies of
+    the steps before); a plain TimePerEvent is already the whole job's (WMCore)."""
+    if all(s.time_per_event_sec is None for s in steps):
+        value = doc.get("TimePerEvent")
+        if unset(value):
+            return 12.0  # WMCore's default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RequestImportError(f"TimePerEvent {value!r} must be a number > 0")
+        return float(value)
+    total, reaching = 0.0, 1.0
+    for s in steps:
+        total += (s.time_per_event_sec or 0.0) * reaching
+        reaching *= s.filter_efficiency
+    return total
+
+
+def request_from_reqmgr(
+    doc: dict[str, Any],
+    expected_name: str | None = None,
+    target_job_length: float = TARGET_JOB_LENGTH_SEC,
+) -> Request:
+    if not isinstance(doc, dict):
+        raise RequestImportError(
+            f"request document must be a JSON object, not {type(doc).__name__}"
+        )
+    name = _require(doc, "RequestName", doc.get("RequestName"))
+    if expected_name is not None and name != expected_name:
+        raise RequestImportError(
+            f"RequestName {name!r} does not match the requested {expected_name!r}"
+        )
+    kind, raw = chain_steps(doc)
+    refused = refused_fields(doc, raw if kind else [])
+    if refused:
+        raise RequestImportError(
+            f"request {name!r} sets what WMS2 does not implement: {'; '.join(refused)}"
+        )
+    first = raw[0]
+    where = f"{kind}1." if kind else ""
+    request_type = str(doc.get("RequestType") or "")
+    input_dataset = first.get("InputDataset") if kind else doc.get("InputDataset")
+    if unset(input_dataset):
+        input_dataset = None
+        if request_type in INPUT_TYPES:
+            raise RequestImportError(
+                f"InputDataset is missing ({request_type} requests read a dataset)"
+            )
+    outputs = doc.get("OutputDatasets")
+    if unset(outputs) or not isinstance(outputs, list):
+        raise RequestImportError(f"OutputDatasets {outputs!r} must list the output datasets")
+    for ds in outputs:
+        try:
+            check_dataset_name(ds, "OutputDatasets")
+        except ValueError as e:
+            raise RequestImportError(str(e)) from None
+    try:
+        steps = build_steps(doc, kind, raw)
+        steps = assign_outputs(doc, kind, steps, [str(o) for o in outputs])
+    except ValidationError as e:
+        raise RequestImportError(describe_validation_error(name, e)) from None
+    tpe = job_time_per_event(doc, steps)
+    generation = input_dataset is None
+    efficiency = steps[0].filter_efficiency
+    algo, params = splitting(first, where, generation, tpe, efficiency, target_job_length)
+    selection = {
+        "run_whitelist": run_list(f"{where}RunWhitelist", first.get("RunWhitelist")),
+        "run_blacklist": run_list(f"{where}RunBlacklist", first.get("RunBlacklist")),
+        "lumi_mask": lumi_list(f"{where}LumiList", first.get("LumiList") or doc.get("LumiList")),
+        "block_whitelist": block_list(
+            f"{where}BlockWhitelist", first.get("BlockWhitelist"), input_dataset
+        ),
+        "block_blacklist": block_list(
+            f"{where}BlockBlacklist", first.get("BlockBlacklist"), input_dataset
+        ),
+    }
+    if generation and any(selection.values()):
+        chosen = ", ".join(k for k, v in selection.items() if v)
+        raise RequestImportError(f"{where}{chosen} select input data but there is no input")
+    params.update({k: v for k, v in selection.items() if v})
+    top = steps[0]
+    fields: dict[str, Any] = {
+        "request_name": name,
+        "requestor": str(doc.get("Requestor") or "unknown"),
+        "requestor_dn": doc.get("RequestorDN") or None,
+        "group": doc.get("Group") or "DATAOPS",
+        "request_type": request_type,
+        "input_dataset": input_dataset,
+        "secondary_input_dataset": next(
+            (s.pileup_dataset for s in steps if s.pileup_dataset), None
+        ),
+        "output_datasets": [str(o) for o in outputs],
+        "cmssw_version": top.cmssw_version,
+        "scram_arch": top.scram_arch,
+        "global_tag": top.global_tag,
+        # A job runs every step: it asks for the most any step needs.
+        "memory_mb": max(s.memory_mb for s in steps),
+        "multicore": max(s.multicore for s in steps),
+        "time_per_event_sec": tpe,
+        "size_per_event_kb": max(
+            (s.size_per_event_kb for s in steps if s.output_datasets),
+            default=top.size_per_event_kb,
+        ),
+        "site_whitelist": doc.get("SiteWhitelist") or [],
+        "site_blacklist": doc.get("SiteBlacklist") or [],
+        "trust_sitelists": doc.get("TrustSitelists") in (True, "True", "true"),
+        "trust_pu_sitelists": doc.get("TrustPUSitelists") in (True, "True", "true"),
+        "splitting_algo": algo,
+        "splitting_params": params,
+        "campaign": doc.get("Campaign") or "",
+        "acquisition_era": top.acquisition_era,
+        "processing_string": top.processing_string,
+        "processing_version": top.processing_version,
+        "priority": doc.get("RequestPriority", doc.get("Priority", WMCORE_PRIORITY)),
+        "steps": steps,
+        "merged_lfn_base": doc.get("MergedLFNBase") or "/store/data",
+        "unmerged_lfn_base": doc.get("UnmergedLFNBase") or "/store/unmerged",
+        "payload_config": {
+            "request_type": request_type,
+            "chain": kind,
+            "config_cache_url": doc.get("ConfigCacheUrl") or "https://cmsweb.cern.ch/couchdb",
+            "couch_db_name": doc.get("CouchDBName") or "reqmgr_config_cache",
+            # Each step's configuration: what its cmsRun needs beyond the resolved values.
+            "steps": [
+                {k: v for k, v in s.items() if k in STEP_CONFIG and not unset(v)} for s in raw
+            ],
+        },
+    }
+    for key in ("urgent", "production_steps"):  # WMS2 extensions a requestor may set
+        if key in doc:
+            fields[key] = doc[key]
+    try:
+        return Request.model_validate(fields)
+    except ValidationError as e:
+        raise RequestImportError(describe_validation_error(name, e)) from None
+
+
+def describe_validation_error(name: str, error: ValidationError) -> str:
+    problems = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(msg if where in msg else f"{where}: {msg} (got {err.get('input')!r})")
+    return f"request {name!r} is invalid: " + "; ".join(problems)
