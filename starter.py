@@ -423,8 +423,9 @@ def load_request(name: str | None, file: Path | None, settings: Settings) -> Req
             doc = json.loads(file.read_text())
         except (OSError, ValueError) as e:
             raise CommandError(f"cannot read request file {file}: {e}") from None
-        return request_from_reqmgr(doc, name)
-    return request_from_reqmgr(build_services(settings).requests.get_request(name or ""), name)
+        return request_from_reqmgr(doc, name, settings.target_job_length_sec)
+    doc = build_services(settings).requests.get_request(name or "")
+    return request_from_reqmgr(doc, name, settings.target_job_length_sec)
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:

@@ -53,7 +53,11 @@ class RequestActivities:
                     if existing is not None
                     else self.deps.services.requests.get_request(inp.request_name)
                 )
-            request = request_from_reqmgr(doc, inp.request_name) if doc is not None else existing
+            request = (
+                request_from_reqmgr(doc, inp.request_name, self.deps.settings.target_job_length_sec)
+                if doc is not None
+                else existing
+            )
             updates = {}
             if inp.previous_version_request:
                 updates["previous_version_request"] = inp.previous_version_request

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_CATEGORY_THROTTLES)
     )
     target_merged_size_bytes: int = Field(default=4 * 1000**3, gt=0)
+    # EventsPerJob a request leaves unset fills this much TimePerEvent (WMCore: 12 h).
+    target_job_length_sec: float = Field(default=12 * 3600, gt=0)
     transfer_poll_interval_sec: float = Field(default=300, gt=0)
     transfer_copies: int = Field(default=1, ge=1)
     transfer_lifetime_sec: int | None = Field(default=None, gt=0)

@@ -21,9 +21,9 @@ from wms2.dagfiles.writer import write_pilot_directory
 from wms2.lfn import merged_lfn, merged_lfn_base
 from wms2.merging import plan_merge_groups
 from wms2.models import PilotMetrics, Request
-from wms2.services.lumimask import LumiFilter
-from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
-from wms2.splitting import Resources, SplitInput, SplittingError, split
+from wms2.planning_input import gather_input, pileup_of
+from wms2.services.protocols import FileCatalog, ReplicaCatalog
+from wms2.splitting import Resources, SplittingError, split
 
 MAX_WARNINGS = 20
 
@@ -71,43 +71,6 @@ def payload_options(settings: Settings) -> PayloadOptions:
     )
 
 
-def _split_input(
-    request: Request,
-    files_svc: FileCatalog,
-    replicas_svc: ReplicaCatalog,
-    resources: Resources,
-    metrics: PilotMetrics | None,
-) -> SplitInput:
-    params = dict(request.splitting_params)
-    if metrics is not None and "events_per_job" in params:
-        params["events_per_job"] = metrics.recommended_events_per_job
-    common = {
-        "algo": request.splitting_algo,
-        "params": params,
-        "resources": resources,
-        "site_whitelist": request.site_whitelist,
-        "site_blacklist": request.site_blacklist,
-    }
-    if request.input_dataset is None:
-        return SplitInput(files=[], lumis={}, generation=True, **common)
-    query = FileQuery(
-        dataset=request.input_dataset,
-        run_whitelist=list(params.get("run_whitelist") or []),
-        lumi_mask=dict(params.get("lumi_mask") or {}),
-    )
-    files = files_svc.list_files(query)
-    lumis = files_svc.file_lumis(query) if files else {}
-    locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
-    for f in files:
-        f.locations = locations.get(f.lfn, [])
-    return SplitInput(
-        files=files,
-        lumis=lumis,
-        mask_active=LumiFilter(query.run_whitelist, query.lumi_mask).active,
-        **common,
-    )
-
-
 def plan_request(
     request: Request,
     files_svc: FileCatalog,
@@ -132,7 +95,8 @@ def plan_request(
             if child.name != PILOT_DIR:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     resources = resources_for(request, metrics)
-    inp = _split_input(request, files_svc, replicas_svc, resources, metrics)
+    pileup = pileup_of(request, files_svc, replicas_svc)
+    inp = gather_input(request, files_svc, replicas_svc, resources, metrics, pileup)
     result = split(inp)
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
@@ -156,6 +120,7 @@ def plan_request(
         payload_options(settings),
         Path(settings.output_dir).resolve(),
         settings.category_throttles,
+        [p.manifest() for p in pileup],
     )
     summary = PlanSummary(
         request_name=request.request_name,

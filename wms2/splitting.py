@@ -57,6 +57,8 @@ class SplitInput:
     site_blacklist: list[str] = field(default_factory=list)
     generation: bool = False
     mask_active: bool = False
+    trust_sitelists: bool = False  # run anywhere in the whitelist, reading remotely
+    pileup_sites: set[str] | None = None  # jobs need their pileup at the site
 
 
 @dataclass
@@ -74,12 +76,26 @@ def _positive_int(params: dict[str, Any], key: str, default: int | None = None) 
     return value
 
 
-def choose_sites(locations: Iterable[str], whitelist: list[str], blacklist: list[str]) -> list[str]:
-    """Where a node may run: the data's sites within the whitelist, minus the blacklist.
-    With no usable data site, any whitelisted site (reading remotely through AAA)."""
-    sites = set(locations)
-    if whitelist:
-        sites = (sites & set(whitelist)) or set(whitelist)
+def choose_sites(
+    locations: Iterable[str],
+    whitelist: list[str],
+    blacklist: list[str],
+    trust: bool = False,
+    pileup_sites: set[str] | None = None,
+    has_input: bool = True,
+) -> list[str]:
+    """Where a node may run (WMCore's locality): where a disk replica of its input is,
+    inside the whitelist, outside the blacklist; with `trust` (TrustSitelists) or no
+    input, anywhere in the whitelist. Pileup narrows it to the sites that hold it.
+    Empty for a node with input: nowhere."""
+    if trust or not has_input:
+        sites = set(whitelist) if whitelist else set(locations)
+    else:
+        sites = set(locations)
+        if whitelist:
+            sites &= set(whitelist)
+    if pileup_sites is not None:
+        sites = (sites & pileup_sites) if (sites or has_input) else set(pileup_sites)
     return sorted(sites - set(blacklist))
 
 
@@ -208,7 +224,7 @@ def split(inp: SplitInput) -> SplitResult:
     if not inp.generation:
         if not inp.files:
             raise SplittingError(
-                "the run whitelist / lumi mask excludes every file of the input dataset"
+                "the data selection (runs, lumis, blocks) excludes every file of the input dataset"
                 if inp.mask_active
                 else "the input dataset has no valid files"
             )
@@ -238,7 +254,14 @@ def split(inp: SplitInput) -> SplitResult:
             lumis=lumis,
             first_event=first,
             last_event=last,
-            sites=choose_sites(locations, inp.site_whitelist, inp.site_blacklist),
+            sites=choose_sites(
+                locations,
+                inp.site_whitelist,
+                inp.site_blacklist,
+                inp.trust_sitelists,
+                inp.pileup_sites,
+                has_input=bool(files),
+            ),
             est_time_sec=max(1, round(events * res.time_per_event_sec / res.cores)),
             est_memory_mb=res.memory_mb,
             est_disk_kb=input_kb + round(events * res.size_per_event_kb) + 1,
@@ -250,4 +273,32 @@ def split(inp: SplitInput) -> SplitResult:
     splitter(inp, out, make)
     if not out.nodes:
         raise SplittingError("splitting produced no processing node (every file has 0 events)")
+    _check_placeable(inp, out.nodes)
     return out
+
+
+def _check_placeable(inp: SplitInput, nodes: list[ProcessingNode]) -> None:
+    """Never plan a job with nowhere to run: name the input that has no usable copy."""
+    stranded = [n for n in nodes if not n.sites and (n.files or inp.pileup_sites is not None)]
+    if not stranded:
+        return
+    by_lfn = {f.lfn: f for f in inp.files}
+    first = stranded[0]
+    where = (
+        sorted(set().union(*(by_lfn[lfn].locations for lfn in first.files))) if first.files else []
+    )
+    if first.files and not where:
+        why = (
+            f"{first.files[0]} has no disk replica (tape only): WMS2 does not stage input "
+            "from tape; ask Rucio for a disk copy and submit again"
+        )
+    else:
+        why = (
+            f"{first.files[0] if first.files else 'generation'} is on disk at "
+            f"{', '.join(where) or 'no site'}, outside the site lists (whitelist "
+            f"{', '.join(inp.site_whitelist) or 'any'}, blacklist "
+            f"{', '.join(inp.site_blacklist) or 'none'}"
+            + (f", pileup at {', '.join(sorted(inp.pileup_sites))}" if inp.pileup_sites else "")
+            + "); set TrustSitelists to read it remotely"
+        )
+    raise SplittingError(f"{len(stranded)} job(s) have no site to run at: {why}")

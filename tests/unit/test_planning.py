@@ -48,7 +48,9 @@ def test_rereco_mask_is_respected(catalog: OfflineCatalog, settings: Settings) -
 def test_mask_that_excludes_everything(catalog: OfflineCatalog, settings: Settings) -> None:
     doc = copy.deepcopy(catalog.get_request(RERECO))
     doc["LumiList"] = {"1": [[1, 10]]}
-    with pytest.raises(SplittingError, match="lumi mask excludes every file"):
+    with pytest.raises(
+        SplittingError, match=r"data selection \(runs, lumis, blocks\) excludes every file"
+    ):
         plan_request(request_from_reqmgr(doc), catalog, catalog, settings)
 
 

@@ -126,7 +126,9 @@ def test_single_file_and_estimates() -> None:
 def test_empty_dataset_and_mask_that_excludes_everything() -> None:
     with pytest.raises(SplittingError, match="input dataset has no valid files"):
         split(inp(SplittingAlgo.FILE_BASED, {}, [], {}))
-    with pytest.raises(SplittingError, match="lumi mask excludes every file"):
+    with pytest.raises(
+        SplittingError, match=r"data selection \(runs, lumis, blocks\) excludes every file"
+    ):
         split(inp(SplittingAlgo.LUMI_BASED, {}, [], {}, mask_active=True))
 
 
@@ -173,4 +175,13 @@ def test_lumi_splitting_needs_lumis() -> None:
 def test_site_choice() -> None:
     assert choose_sites(["A", "B"], [], ["B"]) == ["A"]
     assert choose_sites(["A", "B"], ["B", "C"], []) == ["B"]
-    assert choose_sites(["A"], ["C"], []) == ["C"]  # no data at a whitelisted site: read remotely
+    # WMCore's locality: without TrustSitelists, no replica inside the lists is nowhere;
+    # with it, anywhere in the whitelist (reading remotely).
+    assert choose_sites(["A"], ["C"], []) == []
+    assert choose_sites(["A"], ["C", "D"], ["D"], trust=True) == ["C"]
+    assert choose_sites(["A", "B"], [], [], trust=True) == ["A", "B"]
+    assert choose_sites([], [], []) == []  # tape only
+    # Pileup narrows to the sites holding all of it; generation runs where the pileup is.
+    assert choose_sites(["A", "B"], [], [], pileup_sites={"B", "C"}) == ["B"]
+    assert choose_sites([], ["A", "B"], [], pileup_sites={"B"}, has_input=False) == ["B"]
+    assert choose_sites([], [], [], pileup_sites={"B"}, has_input=False) == ["B"]

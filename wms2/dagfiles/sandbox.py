@@ -12,6 +12,51 @@ from typing import Any
 from wms2.models import Request
 
 
+def _steps(request: Request) -> list[dict[str, Any]]:
+    """Each step with its own release, architecture (one name, never a list) and
+    configuration reference; requests imported before steps were read have one."""
+    config = request.payload_config
+    url = f"{config.get('config_cache_url', 'https://cmsweb.cern.ch/couchdb')}/" + str(
+        config.get("couch_db_name", "reqmgr_config_cache")
+    )
+    if not request.steps:
+        raw = config.get("steps") or [{}]
+        return [
+            {
+                "name": s.get("StepName") or s.get("TaskName") or f"step{i + 1}",
+                "cmssw_version": s.get("CMSSWVersion") or request.cmssw_version,
+                "scram_arch": _one_arch(s.get("ScramArch")) or request.scram_arch,
+                "global_tag": s.get("GlobalTag") or request.global_tag,
+                "config_file": f"steps/step{i + 1}.json",
+            }
+            for i, s in enumerate(raw)
+        ]
+    return [
+        {
+            "name": s.name,
+            "cmssw_version": s.cmssw_version,
+            "scram_arch": s.scram_arch,
+            "global_tag": s.global_tag,
+            "config_cache_id": s.config_cache_id,
+            "config_url": f"{url}/{s.config_cache_id}/configFile" if s.config_cache_id else None,
+            "cores": s.multicore,
+            "event_streams": s.event_streams,
+            "input_step": s.input_step,
+            "keep_output": s.keep_output,
+            "output_datasets": s.output_datasets,
+            "pileup_dataset": s.pileup_dataset,
+            "config_file": f"steps/step{i + 1}.json",
+        }
+        for i, s in enumerate(request.steps)
+    ]
+
+
+def _one_arch(value: Any) -> str | None:
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return value
+
+
 def sandbox_manifest(
     request: Request,
     mode: str,
@@ -20,8 +65,8 @@ def sandbox_manifest(
     size_per_event_kb: float,
     memory_mb: int,
     outputs: list[dict[str, Any]],
+    pileup: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    steps = request.payload_config.get("steps") or [{}]
     return {
         "request_name": request.request_name,
         "mode": mode,
@@ -34,16 +79,9 @@ def sandbox_manifest(
         "cores": request.multicore,
         "outputs": outputs,
         "synthetic": synthetic,
-        "steps": [
-            {
-                "name": s.get("StepName") or s.get("TaskName") or f"step{i + 1}",
-                "cmssw_version": s.get("CMSSWVersion") or request.cmssw_version,
-                "scram_arch": s.get("ScramArch") or request.scram_arch,
-                "global_tag": s.get("GlobalTag") or request.global_tag,
-                "config_file": f"steps/step{i + 1}.json",
-            }
-            for i, s in enumerate(steps)
-        ],
+        "steps": _steps(request),
+        # Per step with pileup: the pileup dataset's files and the sites holding it all.
+        "pileup": pileup or [],
     }
 
 

@@ -88,6 +88,7 @@ def _prepare_root(
     resources: Resources,
     payload: PayloadOptions,
     outputs: list[dict[str, Any]],
+    pileup: list[dict[str, Any]] | None = None,
 ) -> None:
     """What the DAG and the pilot share: the scripts and the request's sandbox."""
     layout.root.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,7 @@ def _prepare_root(
         resources.size_per_event_kb,
         resources.memory_mb,
         [{"dataset": o["dataset"]} for o in outputs],
+        pileup,
     )
     write_sandbox(layout.sandbox, manifest, request)
 
@@ -204,11 +206,12 @@ def write_dag_directory(
     payload: PayloadOptions,
     output_dir: Path,
     throttles: dict[str, int],
+    pileup: list[dict[str, Any]] | None = None,
 ) -> WrittenDag:
     """Write the whole directory. `outputs` lists each output dataset with its merged LFN
-    per work unit (`{"dataset": ..., "lfns": [...]}`)."""
+    per work unit (`{"dataset": ..., "lfns": [...]}`); `pileup` each step's pileup."""
     root = layout.root
-    _prepare_root(layout, request, resources, payload, outputs)
+    _prepare_root(layout, request, resources, payload, outputs, pileup)
     max_disk = max(n.est_disk_kb for g in groups for n in g.nodes)
     max_time = max(n.est_time_sec for g in groups for n in g.nodes)
     name = request.request_name

@@ -32,7 +32,6 @@ from typing import Any
 
 from wms2.models import InputFile
 from wms2.services.errors import NotFoundError, ServiceRequestError
-from wms2.services.lumimask import LumiFilter
 from wms2.services.protocols import FileQuery, Rule, RuleState
 from wms2.services.rucio import sites_of
 
@@ -78,9 +77,10 @@ class OfflineCatalog:
             raise NotFoundError("dbs", f"dataset {dataset} does not exist")
         return self._read(path)
 
-    def _files(self, dataset: str) -> Iterator[dict[str, Any]]:
+    def _files(self, dataset: str, query: FileQuery | None = None) -> Iterator[dict[str, Any]]:
         for block in self._dataset(dataset)["blocks"]:
-            yield from block["files"]
+            if query is None or query.keeps_block(block["name"]):
+                yield from block["files"]
 
     # ── ReqMgr2 ────────────────────────────────────────────────────────────
 
@@ -99,9 +99,9 @@ class OfflineCatalog:
         return [b["name"] for b in self._dataset(dataset)["blocks"]]
 
     def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
-        keep = LumiFilter(query.run_whitelist, query.lumi_mask)
+        keep = query.lumi_filter()
         result = {}
-        for f in self._files(query.dataset):
+        for f in self._files(query.dataset, query):
             pairs = sorted(
                 (int(run), int(lumi))
                 for run, lumis in f.get("lumis", {}).items()
@@ -113,11 +113,7 @@ class OfflineCatalog:
         return result
 
     def list_files(self, query: FileQuery) -> list[InputFile]:
-        kept = (
-            self.file_lumis(query)
-            if LumiFilter(query.run_whitelist, query.lumi_mask).active
-            else None
-        )
+        kept = self.file_lumis(query) if query.lumi_filter().active else None
         return sorted(
             (
                 InputFile(
@@ -126,7 +122,7 @@ class OfflineCatalog:
                     events=int(f["events"]),
                     checksums={"adler32": f["adler32"]} if f.get("adler32") else {},
                 )
-                for f in self._files(query.dataset)
+                for f in self._files(query.dataset, query)
                 if f.get("valid", True) and (kept is None or f["lfn"] in kept)
             ),
             key=lambda f: f.lfn,

@@ -1,7 +1,8 @@
 """DBS reader: files, blocks and file lumis of a dataset.
 
 DBS rejects a `limit` parameter on /files, so none is sent. Lumis come per block from
-/filelumis; the run whitelist and lumi mask are applied here, on what DBS returned.
+/filelumis; the run white/black lists, lumi mask and block lists are applied here, on what
+DBS returned (`files?detail=1` rows carry their `block_name`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from wms2.models import InputFile
 from wms2.services.errors import ServiceRequestError
 from wms2.services.http import ServiceClient
-from wms2.services.lumimask import LumiFilter
 from wms2.services.protocols import FileQuery
 
 
@@ -30,9 +30,9 @@ class DBSClient:
         return [r["block_name"] for r in self._list("/blocks", dataset=dataset)]
 
     def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
-        keep = LumiFilter(query.run_whitelist, query.lumi_mask)
+        keep = query.lumi_filter()
         lumis: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for block in self.list_blocks(query.dataset):
+        for block in filter(query.keeps_block, self.list_blocks(query.dataset)):
             for row in self._list("/filelumis", block_name=block, validFileOnly=1):
                 run = int(row["run_num"])
                 sections = row["lumi_section_num"]
@@ -51,9 +51,9 @@ class DBSClient:
                 checksums={"adler32": r["adler32"]} if r.get("adler32") else {},
             )
             for r in rows
-            if r.get("is_file_valid", 1)
+            if r.get("is_file_valid", 1) and query.keeps_block(str(r.get("block_name", "")))
         ]
-        if query.run_whitelist or query.lumi_mask:
+        if query.lumi_filter().active:
             kept = self.file_lumis(query)
             files = [f for f in files if f.lfn in kept]
         return sorted(files, key=lambda f: f.lfn)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from wms2.models import InputFile
+from wms2.services.lumimask import LumiFilter
 
 
 class RuleState(StrEnum):
@@ -30,12 +31,24 @@ class Rule:
 
 @dataclass
 class FileQuery:
-    """A dataset's files, optionally cut by run whitelist and lumi mask
-    (``{"run": [[first, last], ...]}``, the CMS golden-JSON shape)."""
+    """A dataset's files, optionally cut by run white/black lists and lumi mask
+    (``{"run": [[first, last], ...]}``, the CMS golden-JSON shape) per lumi, and by block
+    white/black lists per file."""
 
     dataset: str
     run_whitelist: list[int] = field(default_factory=list)
     lumi_mask: dict[str, list[list[int]]] = field(default_factory=dict)
+    run_blacklist: list[int] = field(default_factory=list)
+    block_whitelist: list[str] = field(default_factory=list)
+    block_blacklist: list[str] = field(default_factory=list)
+
+    def lumi_filter(self) -> LumiFilter:
+        return LumiFilter(self.run_whitelist, self.lumi_mask, self.run_blacklist)
+
+    def keeps_block(self, block: str) -> bool:
+        if self.block_whitelist and block not in self.block_whitelist:
+            return False
+        return block not in self.block_blacklist
 
 
 class RequestSource(Protocol):

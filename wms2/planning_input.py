@@ -1,0 +1,133 @@
+"""What planning reads before it splits: the input files of the request's selection with
+their lumis and disk locations, and each step's pileup with the sites that hold all of it.
+
+Locality follows WMCore: without TrustSitelists a job runs only where a disk replica of
+its input is, inside the site lists; with it, anywhere in the whitelist, reading remotely.
+A step's pileup restricts jobs to the sites holding a complete disk copy of it, unless
+TrustPUSitelists (pileup read remotely).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wms2.models import InputFile, PilotMetrics, Request
+from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
+from wms2.splitting import Resources, SplitInput, SplittingError
+
+
+@dataclass
+class Pileup:
+    step: str
+    kind: str  # "mc" or "data"
+    dataset: str
+    files: list[str]
+    sites: list[str]  # holding every file on disk
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "type": self.kind,
+            "dataset": self.dataset,
+            "sites": self.sites,
+            "files": self.files,
+        }
+
+
+def file_query(request: Request) -> FileQuery:
+    assert request.input_dataset is not None
+    p = request.splitting_params
+    return FileQuery(
+        dataset=request.input_dataset,
+        run_whitelist=list(p.get("run_whitelist") or []),
+        lumi_mask=dict(p.get("lumi_mask") or {}),
+        run_blacklist=list(p.get("run_blacklist") or []),
+        block_whitelist=list(p.get("block_whitelist") or []),
+        block_blacklist=list(p.get("block_blacklist") or []),
+    )
+
+
+def _check_blocks(query: FileQuery, files_svc: FileCatalog) -> None:
+    named = set(query.block_whitelist) | set(query.block_blacklist)
+    if not named:
+        return
+    unknown = sorted(named - set(files_svc.list_blocks(query.dataset)))
+    if unknown:
+        which = "BlockWhitelist" if unknown[0] in query.block_whitelist else "BlockBlacklist"
+        raise SplittingError(
+            f"{which} names {len(unknown)} block(s) {query.dataset} does not have: "
+            + ", ".join(unknown[:3])
+        )
+
+
+def pileup_of(
+    request: Request, files_svc: FileCatalog, replicas_svc: ReplicaCatalog
+) -> list[Pileup]:
+    found = []
+    for step in request.steps:
+        if step.pileup_dataset is None:
+            continue
+        files = files_svc.list_files(FileQuery(dataset=step.pileup_dataset))
+        if not files:
+            raise SplittingError(f"pileup dataset {step.pileup_dataset} has no files")
+        lfns = [f.lfn for f in files]
+        where = replicas_svc.replicas(lfns)
+        complete = set.intersection(*(set(where.get(lfn, [])) for lfn in lfns))
+        found.append(
+            Pileup(step.name, step.pileup_type or "mc", step.pileup_dataset, lfns, sorted(complete))
+        )
+    return found
+
+
+def allowed_sites(request: Request, pileup: list[Pileup]) -> set[str] | None:
+    """Sites every job is limited to by its pileup (None: no limit)."""
+    if request.trust_pu_sitelists or not pileup:
+        return None
+    sites = set.intersection(*(set(p.sites) for p in pileup))
+    if not sites:
+        raise SplittingError(
+            "no site holds a complete disk copy of the pileup ("
+            + "; ".join(f"{p.dataset}: {', '.join(p.sites) or 'none'}" for p in pileup)
+            + "): set TrustPUSitelists to read it remotely"
+        )
+    return sites
+
+
+def gather_input(
+    request: Request,
+    files_svc: FileCatalog,
+    replicas_svc: ReplicaCatalog,
+    resources: Resources,
+    metrics: PilotMetrics | None,
+    pileup: list[Pileup],
+) -> SplitInput:
+    params = dict(request.splitting_params)
+    if metrics is not None and "events_per_job" in params:
+        params["events_per_job"] = metrics.recommended_events_per_job
+    common: dict[str, Any] = {
+        "algo": request.splitting_algo,
+        "params": params,
+        "resources": resources,
+        "site_whitelist": request.site_whitelist,
+        "site_blacklist": request.site_blacklist,
+        "trust_sitelists": request.trust_sitelists,
+        "pileup_sites": allowed_sites(request, pileup),
+    }
+    if request.input_dataset is None:
+        return SplitInput(files=[], lumis={}, generation=True, **common)
+    query = file_query(request)
+    _check_blocks(query, files_svc)
+    files: list[InputFile] = files_svc.list_files(query)
+    lumis = files_svc.file_lumis(query) if files else {}
+    locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
+    for f in files:
+        f.locations = locations.get(f.lfn, [])
+    return SplitInput(
+        files=files,
+        lumis=lumis,
+        mask_active=query.lumi_filter().active
+        or bool(query.block_whitelist)
+        or bool(query.block_blacklist),
+        **common,
+    )
