@@ -94,6 +94,19 @@ def allowed_sites(request: Request, pileup: list[Pileup]) -> set[str] | None:
     return sites
 
 
+def _attach_parents(files: list[InputFile], files_svc: FileCatalog) -> None:
+    """IncludeParents: each file's parents go to its job (WMCore fails a file without)."""
+    parents = files_svc.file_parents([f.lfn for f in files])
+    orphans = [f.lfn for f in files if not parents.get(f.lfn)]
+    if orphans:
+        raise SplittingError(
+            f"IncludeParents is true but {len(orphans)} input file(s) have no parent in DBS, "
+            f"e.g. {orphans[0]}"
+        )
+    for f in files:
+        f.parent_lfns = parents[f.lfn]
+
+
 def gather_input(
     request: Request,
     files_svc: FileCatalog,
@@ -123,6 +136,8 @@ def gather_input(
     locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
     for f in files:
         f.locations = locations.get(f.lfn, [])
+    if params.get("include_parents") and files:
+        _attach_parents(files, files_svc)
     return SplitInput(
         files=files,
         lumis=lumis,

@@ -27,6 +27,7 @@ class ProcessingNode:
     first_event: int | None = None  # 1-based, inclusive; within the file for EventBased
     last_event: int | None = None
     sites: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)  # IncludeParents: the files' parents
     est_time_sec: int = 0
     est_memory_mb: int = 0
     est_disk_kb: int = 0
@@ -254,6 +255,7 @@ def split(inp: SplitInput) -> SplitResult:
             lumis=lumis,
             first_event=first,
             last_event=last,
+            parents=[p for f in files for p in f.parent_lfns],
             sites=choose_sites(
                 locations,
                 inp.site_whitelist,

@@ -165,3 +165,26 @@ def test_pileup_nowhere_complete_is_a_clear_error(
     doc["TrustPUSitelists"] = True  # pileup read remotely: Wisconsin will do
     planned = nodes(plan_request(request_from_reqmgr(doc), catalog, catalog, settings))
     assert {tuple(n["sites"]) for n in planned} == {("T2_US_Wisconsin",)}
+
+
+def test_include_parents_hands_each_job_its_files_parents(
+    catalog: OfflineCatalog, settings: Settings
+) -> None:
+    request = request_from_reqmgr(fixture("stepchain_include_parents"))
+    assert request.splitting_params["include_parents"] is True  # from Step1
+    planned = nodes(plan_request(request, catalog, catalog, settings))
+    parents = catalog.file_parents([f for n in planned for f in n["files"]])
+    for n in planned:
+        assert n["parents"] == [p for f in n["files"] for p in parents[f]]
+        assert all(p.startswith("/store/data/Run2024C/JetMET0/RAW/") for p in n["parents"])
+    assert len({f for n in planned for f in n["files"]}) == 20
+
+
+def test_include_parents_without_parents_is_refused(
+    catalog: OfflineCatalog, settings: Settings
+) -> None:
+    doc = fixture("stepchain_include_parents")
+    doc["Step1"]["InputDataset"] = "/JetMET0/Run2024C-v1/RAW"  # RAW has no parents
+    doc["Step1"]["SplittingAlgo"] = "FileBased"
+    with pytest.raises(SplittingError, match=r"IncludeParents is true but 120 input file\(s\) "):
+        plan_request(request_from_reqmgr(doc), catalog, catalog, settings)

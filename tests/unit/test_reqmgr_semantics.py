@@ -179,7 +179,13 @@ _DROP = object()
             "is not a block of the input dataset /JetMET0/Run2024C-v1/RAW",
         ),
         ("rereco_selection", _set("InputDataset", _DROP), "InputDataset is missing (ReReco"),
-        ("rereco_selection", _set("IncludeParents", True), "IncludeParents True"),
+        ("rereco_selection", _set("OpenRunningTimeout", 3600), "OpenRunningTimeout 3600"),
+        ("rereco_selection", _set("RequiresGPU", "required"), "RequiresGPU 'required'"),
+        (
+            "stepchain_gen_premix",
+            _set("Step1.IncludeParents", True),
+            "IncludeParents is true but there is no input",
+        ),
         ("rereco_selection", _set("MergedLFNBase", "/store/../etc"), "merged_lfn_base"),
         ("rereco_selection", _set("SplittingAlgo", "Harvest"), "SplittingAlgo 'Harvest'"),
         (

@@ -91,7 +91,7 @@ DBS_FILES = [
         "event_count": 20,
         "adler32": "0000abcd",
         "is_file_valid": 1,
-        "block_name": "/A/B-v1/RAW#1",
+        "block_name": "/A/B-v1/RAW#2",
     },
     {
         "logical_file_name": "/store/a.root",
@@ -123,10 +123,13 @@ def dbs_handler(req: httpx.Request) -> httpx.Response:
         assert req.url.params["detail"] == "1"
         return httpx.Response(200, json=DBS_FILES)
     if path == "blocks":
-        return httpx.Response(200, json=[{"block_name": "/A/B-v1/RAW#1"}])
+        return httpx.Response(
+            200, json=[{"block_name": "/A/B-v1/RAW#1"}, {"block_name": "/A/B-v1/RAW#2"}]
+        )
     if path == "filelumis":
-        assert req.url.params["block_name"] == "/A/B-v1/RAW#1"
-        return httpx.Response(200, json=DBS_LUMIS)
+        block = req.url.params["block_name"]
+        lfn = {"/A/B-v1/RAW#1": "/store/a.root", "/A/B-v1/RAW#2": "/store/b.root"}[block]
+        return httpx.Response(200, json=[r for r in DBS_LUMIS if r["logical_file_name"] == lfn])
     return httpx.Response(404)
 
 
@@ -147,6 +150,45 @@ def test_dbs_run_whitelist_and_lumi_mask() -> None:
     }
     only_101 = dbs.list_files(FileQuery("/A/B-v1/RAW", run_whitelist=[101]))
     assert [f.lfn for f in only_101] == ["/store/b.root"]
+    not_101 = dbs.list_files(FileQuery("/A/B-v1/RAW", run_blacklist=[101]))
+    assert [f.lfn for f in not_101] == ["/store/a.root"]
+
+
+def test_dbs_block_lists_cut_files() -> None:
+    http, _ = client("dbs", dbs_handler)
+    dbs = DBSClient(http)
+    files = dbs.list_files(FileQuery("/A/B-v1/RAW", block_blacklist=["/A/B-v1/RAW#1"]))
+    assert [f.lfn for f in files] == ["/store/b.root"]  # b.root is in block #2
+    files = dbs.list_files(FileQuery("/A/B-v1/RAW", block_whitelist=["/A/B-v1/RAW#1"]))
+    assert [f.lfn for f in files] == ["/store/a.root"]
+
+
+def test_dbs_file_parents_of_both_answer_shapes() -> None:
+    # DBS3: one row per file, parents as a list; dbs2go: one row per (file, parent).
+    answers = {
+        "/store/a.root": [
+            {
+                "logical_file_name": "/store/a.root",
+                "parent_logical_file_name": ["/store/pa1.root", "/store/pa2.root"],
+            }
+        ],
+        "/store/b.root": [
+            {"logical_file_name": "/store/b.root", "parent_logical_file_name": "/store/pb1.root"},
+            {"logical_file_name": "/store/b.root", "parent_logical_file_name": "/store/pb2.root"},
+        ],
+        "/store/c.root": [],
+    }
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        assert req.url.path.endswith("/fileparents")
+        return httpx.Response(200, json=answers[req.url.params["logical_file_name"]])
+
+    http, _ = client("dbs", handler)
+    assert DBSClient(http).file_parents(list(answers)) == {
+        "/store/a.root": ["/store/pa1.root", "/store/pa2.root"],
+        "/store/b.root": ["/store/pb1.root", "/store/pb2.root"],
+        "/store/c.root": [],
+    }
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,7 @@ def _group_manifest(
                 "first_event": n.first_event,
                 "last_event": n.last_event,
                 "sites": n.sites,
+                **({"parents": n.parents} if n.parents else {}),
             }
             for n in group.nodes
         },

@@ -99,7 +99,11 @@ FIELDS: list[Field] = [
     ),
     _f("MergedLFNBase", "read", "default /store/data (WMCore)"),
     _f("UnmergedLFNBase", "read", "default /store/unmerged (WMCore)"),
-    _f("IncludeParents", "refused", "refused when true: parent files are not read yet"),
+    _f(
+        "IncludeParents",
+        "read",
+        "each input file's parents from DBS go to the job as secondary input",
+    ),
     _f(
         "MCPileup",
         "read",
@@ -123,7 +127,6 @@ FIELD_NAMES = {f.name for f in FIELDS}
 
 # Refused when set to anything but these "not used" values.
 REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
-    "IncludeParents": (False, "False", "false"),
     "DeterministicPileup": (False, "False", "false"),
     "LheInputFiles": (False, "False", "false"),
     "OpenRunningTimeout": (0,),

@@ -117,6 +117,11 @@ def request_from_reqmgr(
         chosen = ", ".join(k for k, v in selection.items() if v)
         raise RequestImportError(f"{where}{chosen} select input data but there is no input")
     params.update({k: v for k, v in selection.items() if v})
+    parents = first.get("IncludeParents", doc.get("IncludeParents"))
+    if parents in (True, "True", "true"):
+        if generation:
+            raise RequestImportError(f"{where}IncludeParents is true but there is no input")
+        params["include_parents"] = True
     top = steps[0]
     fields: dict[str, Any] = {
         "request_name": name,

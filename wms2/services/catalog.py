@@ -6,7 +6,8 @@ Layout of the catalog directory:
     datasets/*.json   {"dataset": "/P/Proc/TIER", "blocks": [{"name": ...,
                         "files": [{"lfn", "size", "events", "adler32",
                                    "lumis": {"<run>": [lumi, ...]},
-                                   "replicas": ["T1_US_FNAL_Disk", ...]}]}]}
+                                   "replicas": ["T1_US_FNAL_Disk", ...],
+                                   "parents": ["<parent lfn>", ...]}]}]}
     config.json       optional: {"destinations": {"<TIER or dataset>": ["RSE", ...]},
                                  "rule_polls_to_ok": 2, "stuck_rses": ["RSE", ...],
                                  "refused_datasets": ["/P/Proc/TIER", ...]}
@@ -97,6 +98,17 @@ class OfflineCatalog:
 
     def list_blocks(self, dataset: str) -> list[str]:
         return [b["name"] for b in self._dataset(dataset)["blocks"]]
+
+    @cached_property
+    def _parent_index(self) -> dict[str, list[str]]:
+        return {
+            f["lfn"]: list(f.get("parents", []))
+            for dataset in self._dataset_paths
+            for f in self._files(dataset)
+        }
+
+    def file_parents(self, lfns: list[str]) -> dict[str, list[str]]:
+        return {lfn: list(self._parent_index.get(lfn, [])) for lfn in lfns}
 
     def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
         keep = query.lumi_filter()

@@ -41,6 +41,18 @@ class DBSClient:
                         lumis[row["logical_file_name"]].append((run, int(lumi)))
         return {lfn: sorted(set(pairs)) for lfn, pairs in lumis.items()}
 
+    def file_parents(self, lfns: list[str]) -> dict[str, list[str]]:
+        """GET /fileparents per file. DBS3 answers one row per file with a list of parents;
+        dbs2go one row per (file, parent) pair with a string: both are read."""
+        parents: dict[str, list[str]] = {lfn: [] for lfn in lfns}
+        for lfn in lfns:
+            for row in self._list("/fileparents", logical_file_name=lfn):
+                found = row.get("parent_logical_file_name") or []
+                for parent in found if isinstance(found, list) else [found]:
+                    if parent not in parents[lfn]:
+                        parents[lfn].append(parent)
+        return parents
+
     def list_files(self, query: FileQuery) -> list[InputFile]:
         rows = self._list("/files", dataset=query.dataset, detail=1, validFileOnly=1)
         files = [

@@ -69,6 +69,10 @@ class FileCatalog(Protocol):
 
     def list_blocks(self, dataset: str) -> list[str]: ...
 
+    def file_parents(self, lfns: list[str]) -> dict[str, list[str]]:
+        """The parent LFNs of each file (DBS fileparents); [] when it has none."""
+        ...
+
 
 class ReplicaCatalog(Protocol):
     def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
