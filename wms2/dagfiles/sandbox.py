@@ -42,6 +42,7 @@ def _steps(request: Request) -> list[dict[str, Any]]:
             "cores": s.multicore,
             "event_streams": s.event_streams,
             "input_step": s.input_step,
+            "input_module": _raw(config, i).get("InputFromOutputModule"),
             "keep_output": s.keep_output,
             "output_datasets": s.output_datasets,
             "pileup_dataset": s.pileup_dataset,
@@ -49,6 +50,11 @@ def _steps(request: Request) -> list[dict[str, Any]]:
         }
         for i, s in enumerate(request.steps)
     ]
+
+
+def _raw(config: dict[str, Any], index: int) -> dict[str, Any]:
+    raw = config.get("steps") or []
+    return raw[index] if index < len(raw) and isinstance(raw[index], dict) else {}
 
 
 def _one_arch(value: Any) -> str | None:

@@ -21,6 +21,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from wms2_tweak import write_job_files  # beside this script in the DAG's bin directory
+
 BAD_CONFIG = 78  # EX_CONFIG
 
 
@@ -56,28 +58,20 @@ def synthetic(manifest: dict, node: str, events: int) -> float:
     return seconds
 
 
-def cmssw(manifest: dict, node: str, events: int) -> int:
-    """Run each step with scram + cmsRun; the step configs come in the sandbox."""
-    env_script = "/cvmfs/cms.cern.ch/cmsset_default.sh"
-    for step in manifest["steps"]:
-        cfg = Path("sandbox") / step["config_file"]
-        cmd = (
-            f"source {env_script} && export SCRAM_ARCH={step['scram_arch']} && "
-            f"scram project {step['cmssw_version']} && cd {step['cmssw_version']}/src && "
-            f"eval $(scram runtime -sh) && cd ../.. && cmsRun -j {node}.fjr.xml {cfg} "
-            f"maxEvents={events}"
-        )
-        rc = subprocess.call(["bash", "-c", cmd])
-        if rc != 0:
-            return rc
-    return 0
+def cmssw(manifest: dict, node: str, spec: dict) -> int:
+    """Write the job's per-step tweak files and script (wms2_tweak), then run it."""
+    script = write_job_files(manifest, node, spec)
+    return subprocess.call(["bash", str(script)])
 
 
-def run(manifest: dict, node: str, events: int) -> int:
+def run(manifest: dict, node: str, spec: dict) -> int:
     mode = manifest.get("mode", "synthetic")
+    events = int(spec["events"])
     if mode == "cmssw":
         if Path("/cvmfs/cms.cern.ch").is_dir():
-            return cmssw(manifest, node, events)
+            return cmssw(manifest, node, spec)
+        # What the job would run is still written, for inspection.
+        write_job_files(manifest, node, spec)
         print("WARNING: /cvmfs is not mounted; running the synthetic payload", file=sys.stderr)
     elif mode != "synthetic":
         print(f"ERROR: unknown payload mode {mode!r}", file=sys.stderr)
@@ -173,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.node in fail.split(","):  # fault injection for tests and demos
         print(f"ERROR: failing {args.node} on request (WMS2_FAIL_NODES)", file=sys.stderr)
         return 1
-    return run(manifest, args.node, int(node["events"]))
+    return run(manifest, args.node, node)
 
 
 if __name__ == "__main__":
