@@ -14,7 +14,6 @@ from wms2.config import Settings
 from wms2.planning import plan_request
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
-from wms2.services.protocols import FileQuery
 
 
 def run_job(

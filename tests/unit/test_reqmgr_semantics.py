@@ -13,6 +13,7 @@ import pytest
 
 from wms2.models import SplittingAlgo
 from wms2.reqmgr import RequestImportError, request_from_reqmgr
+from wms2.reqmgr.arguments import FIELD_NAMES, FIELDS
 from wms2.reqmgr.splitting import events_per_job_and_lumi
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "reqmgr"
@@ -222,3 +223,82 @@ def test_malformed_forms_are_one_line_errors_naming_field_and_value(
     with pytest.raises(RequestImportError, match=re.escape(message)) as exc:
         request_from_reqmgr(doc)
     assert "\n" not in str(exc.value)
+
+
+def test_the_readme_lists_every_field_with_its_treatment() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for f in FIELDS:
+        assert f"| `{f.name}` | {f.treatment} |" in readme, f.name
+
+
+def test_every_field_of_the_fixtures_is_known_or_bookkeeping() -> None:
+    """No argument that selects data or places jobs reaches WMS2 unread: every field of
+    the fixtures is in the table, or bookkeeping WMS2 has no use for."""
+    bookkeeping = {
+        "_id",
+        "RequestString",
+        "RequestStatus",
+        "RequestTransition",
+        "PriorityTransition",
+        "RequestDate",
+        "Team",
+        "Dashboard",
+        "DashboardHost",
+        "DashboardPort",
+        "DbsUrl",
+        "CouchURL",
+        "CouchWorkloadDBName",
+        "CustodialSites",
+        "NonCustodialSites",
+        "SubscriptionPriority",
+        "DeleteFromSource",
+        "BlockCloseMaxEvents",
+        "BlockCloseMaxFiles",
+        "BlockCloseMaxSize",
+        "BlockCloseMaxWaitTime",
+        "DQMConfigCacheID",
+        "DQMHarvestUnit",
+        "DQMSequences",
+        "DQMUploadProxy",
+        "DQMUploadUrl",
+        "EnableNewStageout",
+        "GlobalTagConnect",
+        "GracePeriod",
+        "HardTimeout",
+        "SoftTimeout",
+        "MaxMergeEvents",
+        "MaxMergeSize",
+        "MaxWaitTime",
+        "MinMergeSize",
+        "Override",
+        "OverrideCatalog",
+        "PeriodicHarvestInterval",
+        "RobustMerge",
+        "RunNumber",
+        "SubRequestType",
+        "ValidStatus",
+        "VoGroup",
+        "VoRole",
+        "PrepID",
+        "Seeding",
+        "InputFromOutputModule",
+        "ParentageResolved",
+        "Scenario",
+        "TransientOutputModules",
+    }
+    for name in (
+        "stepchain_gen_premix",
+        "taskchain_rehlt",
+        "rereco_selection",
+        "stepchain_include_parents",
+    ):
+        doc = fixture(name)
+        keys = set(doc) | {
+            k
+            for v in doc.values()
+            if isinstance(v, dict) and ("StepName" in v or "TaskName" in v)
+            for k in v
+        }
+        keys -= {k for k in keys if re.fullmatch(r"(Step|Task)\d+", k)}
+        unknown = keys - FIELD_NAMES - bookkeeping
+        assert not unknown, (name, unknown)
