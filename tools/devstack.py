@@ -157,22 +157,43 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     merged files with sizes, checksums and output states, Web UI addresses. 0 if all
     COMPLETED."""
     from rich.table import Table
+    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from starter import lifecycle_config, render_state, watch_requests
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
+    from wms2.services.factory import build_services
     from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 
     handles = {}
     for name in names:
-        handles[name] = await client.start_workflow(
-            RequestWorkflow.run,
-            RequestInput(request_name=name, config=lifecycle_config(settings)),
-            id=request_workflow_id(name),
-            task_queue=settings.task_queue,
-        )
-        console.print(f"submitted {name}")
+        try:
+            handles[name] = await client.start_workflow(
+                RequestWorkflow.run,
+                RequestInput(request_name=name, config=lifecycle_config(settings)),
+                id=request_workflow_id(name),
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            console.print(f"submitted {name}")
+        except WorkflowAlreadyStartedError:
+            # A request name runs once: a demo after the first runs a copy of the sample
+            # under a new name, as a requestor clones a request in ReqMgr2.
+            doc = build_services(settings).requests.get_request(name)
+            copy = f"{name}_demo{time.strftime('%H%M%S')}"
+            handles[copy] = await client.start_workflow(
+                RequestWorkflow.run,
+                RequestInput(
+                    request_name=copy,
+                    request_document={**doc, "RequestName": copy},
+                    config=lifecycle_config(settings),
+                ),
+                id=request_workflow_id(copy),
+                task_queue=settings.task_queue,
+            )
+            console.print(f"submitted {copy} ({name} ran before: a copy of it)")
     states = await watch_requests(client, list(handles), interval=1.0)
     ok = True
     for n, s in states.items():
