@@ -32,6 +32,7 @@ from activities.deps import ActivityDeps
 from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
+from activities.staging import StagingActivities
 from wms2.condor import build_backend
 from wms2.config import Settings
 from wms2.db import Repository, make_engine, upgrade_database
@@ -44,12 +45,13 @@ WORKFLOWS = [RequestWorkflow, AdmissionWorkflow, OutputWorkflow]
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm, out = (
+    req, pilot, dags, adm, out, staging = (
         RequestActivities(deps),
         PilotActivities(deps),
         DagActivities(deps),
         AdmissionActivities(deps),
         OutputActivities(deps),
+        StagingActivities(deps),
     )
     return [
         req.import_request, req.record_transition, req.update_request, req.create_version_increment,
@@ -61,6 +63,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         out.poll_output_transfers, out.release_output_source, out.announce_output,
         out.record_output_failure, out.invalidate_output, out.load_outputs,
         out.invalidate_request_outputs, out.retry_failed_outputs,
+        staging.stage_input, staging.poll_staging,
     ]  # fmt: skip
 
 

@@ -16,7 +16,8 @@ from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError
 from wms2.db import Repository
 from wms2.db.repository import RecordNotFound
 from wms2.pilot import PilotReportError
-from wms2.reqmgr import RequestImportError
+from wms2.planning_input import InputOnTape
+from wms2.reqmgr import RequestAlreadyRan, RequestImportError, RerunRefused
 from wms2.services import ServiceRequestError, Services
 from wms2.splitting import SplittingError
 
@@ -33,7 +34,10 @@ class ActivityDeps:
 # Bad input: retrying cannot help, so the request fails with the message at once.
 NON_RETRYABLE: tuple[type[Exception], ...] = (
     RequestImportError,
+    RequestAlreadyRan,
+    RerunRefused,
     SplittingError,
+    InputOnTape,
     PathEscapeError,
     ServiceRequestError,
     DagSyntaxError,

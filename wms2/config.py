@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     target_merged_size_bytes: int = Field(default=4 * 1000**3, gt=0)
     # EventsPerJob a request leaves unset fills this much TimePerEvent (WMCore: 12 h).
     target_job_length_sec: float = Field(default=12 * 3600, gt=0)
+    # Input on tape only: a Rucio rule stages it to disk before planning (else refused).
+    stage_tape_input: bool = True
+    staging_rse_expression: str = "rse_type=DISK"  # where staged input goes (no whitelist)
     transfer_poll_interval_sec: float = Field(default=300, gt=0)
     transfer_copies: int = Field(default=1, ge=1)
     transfer_lifetime_sec: int | None = Field(default=None, gt=0)

@@ -19,7 +19,10 @@ ADMISSION_WORKFLOW_ID = "wms2-admission"
 # ApplicationErrors, and workflows list them in every retry policy.
 NON_RETRYABLE_ERRORS = [
     "RequestImportError",
+    "RequestAlreadyRan",
+    "RerunRefused",
     "SplittingError",
+    "InputOnTape",
     "PathEscapeError",
     "ServiceRequestError",
     "NotFoundError",
@@ -66,9 +69,34 @@ class Activity(StrEnum):
     LOAD_OUTPUTS = "load_outputs"
     INVALIDATE_REQUEST_OUTPUTS = "invalidate_request_outputs"
     RETRY_OUTPUTS = "retry_failed_outputs"
+    # input on tape only: staged to disk by a Rucio rule before planning
+    STAGE_INPUT = "stage_input"
+    POLL_STAGING = "poll_staging"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
+
+
+class StagingRule(BaseModel):
+    """A Rucio rule that brings a request's tape-only input to disk (None: nothing left
+    on tape only)."""
+
+    rule_id: str | None
+    rse_expression: str = ""
+    blocks: int = 0
+    first_block: str = ""
+    files: int = 0
+    state: str = "REPLICATING"
+    since: datetime | None = None
+
+
+class StageInput(BaseModel):
+    request_name: str
+
+
+class PollStagingInput(BaseModel):
+    request_name: str
+    rule_id: str
 
 
 class Alert(BaseModel):
@@ -119,6 +147,7 @@ class RequestState(BaseModel):
     dag_attempt: int = 0
     auto_rescues: int = 0
     dagman_losses: int = 0
+    staging: StagingRule | None = None  # input being staged from tape (PLANNING)
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
     transitions: list[TransitionView] = Field(default_factory=list)

@@ -203,6 +203,7 @@ class InputFile(_Model):
     checksums: dict[str, str] = Field(default_factory=dict)
     locations: list[str] = Field(default_factory=list)
     parent_lfns: list[str] = Field(default_factory=list)
+    block: str | None = None
 
 
 class StepSpec(_Model):

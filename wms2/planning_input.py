@@ -17,6 +17,24 @@ from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
 from wms2.splitting import Resources, SplitInput, SplittingError
 
 
+class InputOnTape(SplittingError):
+    """Input whose only copies are on tape: it is staged to disk before planning."""
+
+
+def tape_only(files: list[InputFile], replicas_svc: ReplicaCatalog) -> list[InputFile]:
+    """The files with no disk replica but a tape one."""
+    stranded = [f for f in files if not f.locations]
+    if not stranded:
+        return []
+    on_tape = replicas_svc.on_tape([f.lfn for f in stranded])
+    return [f for f in stranded if f.lfn in on_tape]
+
+
+def staging_blocks(files: list[InputFile]) -> list[str]:
+    """The blocks (Rucio datasets) a staging rule asks for: whole blocks, as WMCore does."""
+    return sorted({f.block or f.lfn for f in files})
+
+
 @dataclass
 class Pileup:
     step: str
@@ -114,6 +132,7 @@ def gather_input(
     resources: Resources,
     metrics: PilotMetrics | None,
     pileup: list[Pileup],
+    stage_tape: bool = True,
 ) -> SplitInput:
     params = dict(request.splitting_params)
     if metrics is not None and "events_per_job" in params:
@@ -132,10 +151,24 @@ def gather_input(
     query = file_query(request)
     _check_blocks(query, files_svc)
     files: list[InputFile] = files_svc.list_files(query)
+    if not files and not (
+        query.lumi_filter().active or query.block_whitelist or query.block_blacklist
+    ):
+        raise SplittingError(f"input dataset {query.dataset} has no valid files")
     lumis = files_svc.file_lumis(query) if files else {}
     locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
     for f in files:
         f.locations = locations.get(f.lfn, [])
+    on_tape = tape_only(files, replicas_svc)
+    if on_tape:
+        blocks = staging_blocks(on_tape)
+        what = f"{len(on_tape)} input file(s) in {len(blocks)} block(s) are on tape only"
+        if stage_tape:
+            raise InputOnTape(f"{what} (first {blocks[0]}): they are staged to disk first")
+        raise SplittingError(
+            f"{what} (first {blocks[0]}) and staging is switched off "
+            "(WMS2_STAGE_TAPE_INPUT=false): ask Rucio for a disk copy and submit again"
+        )
     if params.get("include_parents") and files:
         _attach_parents(files, files_svc)
     return SplitInput(

@@ -290,13 +290,15 @@ def _check_placeable(inp: SplitInput, nodes: list[ProcessingNode]) -> None:
         sorted(set().union(*(by_lfn[lfn].locations for lfn in first.files))) if first.files else []
     )
     if first.files and not where:
-        why = (
-            f"{first.files[0]} has no disk replica (tape only): WMS2 does not stage input "
-            "from tape; ask Rucio for a disk copy and submit again"
-        )
+        why = f"{first.files[0]} has no replica on disk (nor on tape to stage it from)"
     else:
+        blocks = sorted(
+            {by_lfn[lfn].block or "?" for n in stranded for lfn in n.files if lfn in by_lfn}
+        )
+        named = f" (block(s) {', '.join(blocks[:3])}{' ...' if len(blocks) > 3 else ''})"
         why = (
-            f"{first.files[0] if first.files else 'generation'} is on disk at "
+            f"{first.files[0] if first.files else 'generation'}"
+            f"{named if first.files else ''} is on disk at "
             f"{', '.join(where) or 'no site'}, outside the site lists (whitelist "
             f"{', '.join(inp.site_whitelist) or 'any'}, blacklist "
             f"{', '.join(inp.site_blacklist) or 'none'}"

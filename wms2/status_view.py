@@ -16,6 +16,13 @@ def render_state(s: RequestState) -> Table:
     table = Table(title=s.request_name, show_header=False)
     table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
     table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
+    if s.staging is not None and s.staging.rule_id is not None:
+        st = s.staging
+        table.add_row(
+            "input staging",
+            f"rule {st.rule_id} to {st.rse_expression}: {st.state} "
+            f"({st.files} file(s) in {st.blocks} block(s), first {st.first_block})",
+        )
     if s.run > 1:
         table.add_row("run", f"{s.run} (submitted again with --rerun)")
     table.add_row("work units", f"{p.work_units_done}/{p.work_units_total}")

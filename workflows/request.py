@@ -49,6 +49,7 @@ from workflows import options
 from workflows.request_restarts import RequestRestarts
 from workflows.request_support import _reason
 from workflows.signal_inputs import read_signal
+from workflows.staging import STAGE_TAPE_INPUT, InputStaging, Staged
 from workflows.visibility import publish
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ class RequestWorkflow(RequestRestarts):
             previous_version_request=inp.previous_version_request,
         )
         self.stuck_counter: Any = None
+        self.staging = InputStaging(self)
 
     # ── entry ────────────────────────────────────────────────────────────────
 
@@ -354,18 +356,38 @@ class RequestWorkflow(RequestRestarts):
 
     async def _planning(self) -> None:
         s = self.s
-        plan = await self._internal_step(
-            Activity.PLAN_DAG,
-            PlanInput(request_name=s.request_name, pilot_metrics=s.pilot_metrics),
-            PlanResult,
-            "planning",
-        )
+        if self.staging.pending:  # resumed (continue-as-new) while input was being staged
+            await self._stage_input()
+            return
+        try:
+            plan = await self._internal_step(
+                Activity.PLAN_DAG,
+                PlanInput(request_name=s.request_name, pilot_metrics=s.pilot_metrics),
+                PlanResult,
+                "planning",
+                raises="InputOnTape",
+            )
+        except ActivityError as e:
+            # Input on tape only: staged to disk by a Rucio rule, then planned again.
+            if not workflow.patched(STAGE_TAPE_INPUT) or (
+                s.staging is not None and s.staging.state == "OK"
+            ):
+                await self._transition(S.FAILED, f"planning failed: {_reason(e)}")
+                return
+            await self._stage_input()
+            return
         if plan is None:
             return  # failed (recorded) or aborted
         s.dag_file = plan.dag_file
         s.progress.work_units_total = plan.work_units
         s.progress.nodes_total = plan.total_nodes
         await self._submit_dag(f"planned {plan.work_units} work units, {plan.total_nodes} nodes")
+
+    async def _stage_input(self) -> None:
+        staged = await self.staging.run()
+        if staged is Staged.DONE:
+            rule = self.s.staging.rule_id if self.s.staging else None
+            await self._transition(S.PLANNING, f"input staged (rule {rule}): planning again")
 
     async def _submit_dag(self, reason: str) -> None:
         s = self.s

@@ -83,11 +83,13 @@ class RequestSupport:
         result_type: type[T],
         what: str,
         not_ours: str | None = None,
+        raises: str | None = None,
     ) -> T | None:
         """The one activity of an internal status (SUBMITTED, PLANNING), bounded by that
         status's stuck timeout; on failure the request is FAILED with the reason (DD-10).
         None when it failed or an abort interrupted it. A failure of type `not_ours` says
-        the records belong to another run: this run fails without writing to them."""
+        the records belong to another run: this run fails without writing to them. A
+        failure of type `raises` is the caller's to handle: it is raised."""
         deadline = self.cfg.timeout(self.s.status)
         call = self._act(
             name,
@@ -99,6 +101,8 @@ class RequestSupport:
         try:
             return await self._interruptible(call)
         except ActivityError as e:
+            if raises is not None and _error_type(e) == raises:
+                raise
             ours = not_ours is None or _error_type(e) != not_ours
             await self._transition(S.FAILED, f"{what} failed: {_reason(e)}", record=ours)
             return None

@@ -39,6 +39,14 @@ def details(s: RequestState) -> str:
         f"nodes: {p.nodes_done} done, {p.nodes_running} running, {p.nodes_failed} failed "
         f"of {p.nodes_total}",
     ]
+    if s.staging is not None and s.staging.rule_id is not None and s.staging.state != "OK":
+        st = s.staging
+        lines.append(
+            f"staging input: rule {st.rule_id} to {st.rse_expression} is {st.state} "
+            f"({st.files} file(s) in {st.blocks} block(s))"
+        )
+    if s.run > 1:
+        lines.append(f"run {s.run} (submitted again with --rerun)")
     if s.dag is not None:
         lines.append(f"DAG: cluster {s.dag.cluster_id} on {s.dag.schedd} (attempt {s.dag_attempt})")
     if s.outputs_by_state:

@@ -14,6 +14,7 @@ import pytest
 from tests.unit.test_reqmgr_semantics import PU, fixture
 from wms2.config import Settings
 from wms2.planning import PlanSummary, plan_request
+from wms2.planning_input import InputOnTape
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 from wms2.splitting import SplittingError
@@ -90,7 +91,8 @@ def test_locality_without_and_with_trust_sitelists(
     doc["SiteWhitelist"] = ["T1_IT_CNAF", "T2_CH_CSCS"]  # CNAF holds it on tape only
     with pytest.raises(
         SplittingError,
-        match=r"have no site to run at: .* is on disk at .*, outside the site lists "
+        match=r"have no site to run at: \S+ \(block\(s\) /JetMET0/Run2024C-v1/RAW#\S+\) is on "
+        r"disk at .*, outside the site lists "
         r"\(whitelist T1_IT_CNAF, T2_CH_CSCS",
     ):
         plan_request(request_from_reqmgr(doc), catalog, catalog, settings)
@@ -188,3 +190,34 @@ def test_include_parents_without_parents_is_refused(
     doc["Step1"]["SplittingAlgo"] = "FileBased"
     with pytest.raises(SplittingError, match=r"IncludeParents is true but 120 input file\(s\) "):
         plan_request(request_from_reqmgr(doc), catalog, catalog, settings)
+
+
+def test_input_on_tape_only_is_staged_first_or_refused(
+    catalog: OfflineCatalog, settings: Settings
+) -> None:
+    request = request_from_reqmgr(fixture("rereco_from_tape"))
+    with pytest.raises(InputOnTape, match=r"12 input file\(s\) in 1 block\(s\) are on tape only"):
+        plan_request(request, catalog, catalog, settings)
+    off = settings.model_copy(update={"stage_tape_input": False})
+    with pytest.raises(SplittingError, match="staging is switched off") as exc:
+        plan_request(request, catalog, catalog, off)
+    assert not isinstance(exc.value, InputOnTape)
+    # Once a rule brought the block to FNAL's disk, the request plans there.
+    block = "/JetMET0/Run2023D-v1/RAW#7a9e0001-tape"
+    rule = catalog.create_rule([block], "T1_US_FNAL_Disk")
+    catalog.get_rule(rule)
+    catalog.get_rule(rule)  # OK after two polls
+    planned = nodes(plan_request(request, catalog, catalog, settings))
+    assert {tuple(n["sites"]) for n in planned} == {("T1_US_FNAL",)}
+
+
+def test_an_empty_input_dataset_says_so(tmp_path: Path, settings: Settings) -> None:
+    doc = fixture("rereco_selection")
+    (tmp_path / "cat" / "datasets").mkdir(parents=True)
+    (tmp_path / "cat" / "datasets" / "empty.json").write_text(
+        json.dumps({"dataset": "/JetMET0/Run2024C-v1/RAW", "blocks": []})
+    )
+    empty = OfflineCatalog(tmp_path / "cat", tmp_path / "state")
+    doc.update(RunWhitelist=[], RunBlacklist=[], LumiList={})
+    with pytest.raises(SplittingError, match=r"^input dataset /JetMET0/Run2024C-v1/RAW has no"):
+        plan_request(request_from_reqmgr(doc), empty, empty, settings)

@@ -34,8 +34,11 @@ from wms2.messages import (
     PilotInput,
     PlanInput,
     PlanResult,
+    PollStagingInput,
     RemoveInput,
     RequestUpdate,
+    StageInput,
+    StagingRule,
     SubmitDagInput,
     TransitionInput,
     VersionInput,
@@ -88,6 +91,7 @@ class RequestScript:
     finish_during_stop: bool = False  # DAGMan completes the DAG as the removal arrives
     lose_dagman_at: int | None = None  # the first attempt's DAGMan vanishes here
     unreported: dict[str, str] = field(default_factory=dict)  # at the DAG's end
+    tape_rule_states: list[str] | None = None  # input on tape: the staging rule's polls
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
 
 
@@ -214,6 +218,12 @@ class FakeWorld:
         async def plan_dag(inp: PlanInput) -> PlanResult:
             await w._hang_if(Activity.PLAN_DAG, inp.request_name)
             sc = w.script(inp.request_name)
+            if sc.tape_rule_states is not None and sc.tape_rule_states[-1:] != ["staged"]:
+                raise ApplicationError(
+                    "12 input file(s) in 1 block(s) are on tape only",
+                    type="InputOnTape",
+                    non_retryable=True,
+                )
             return PlanResult(
                 dag_file=f"/s/{inp.request_name}/workflow.dag",
                 work_units=sc.work_units,
@@ -341,6 +351,26 @@ class FakeWorld:
             state = JobState.MISSING if w.script(request).pilot_missing else JobState.ALIVE
             return JobStatus(state=state)
 
+        @activity.defn(name=Activity.STAGE_INPUT)
+        async def stage_input(inp: StageInput) -> StagingRule:
+            w.calls.append((Activity.STAGE_INPUT.value, inp.request_name))
+            return StagingRule(
+                rule_id=f"rule-{inp.request_name}",
+                rse_expression="T1_US_FNAL_Disk",
+                blocks=1,
+                first_block="/A/B-v1/RAW#1",
+                files=12,
+            )
+
+        @activity.defn(name=Activity.POLL_STAGING)
+        async def poll_staging(inp: PollStagingInput) -> str:
+            states = w.script(inp.request_name).tape_rule_states
+            assert states
+            state = states.pop(0) if len(states) > 1 else states[0]
+            if state == "OK":
+                states[:] = ["staged"]
+            return state
+
         @activity.defn(name=Activity.PING_BACKEND)
         async def ping_backend() -> bool:
             return all(sc.backend_reachable for sc in w.scripts.values())
@@ -362,5 +392,7 @@ class FakeWorld:
             await_dag_exit,
             query_job,
             ping_backend,
+            stage_input,
+            poll_staging,
             *w.data.activities(),
         ]

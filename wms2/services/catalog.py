@@ -81,7 +81,8 @@ class OfflineCatalog:
     def _files(self, dataset: str, query: FileQuery | None = None) -> Iterator[dict[str, Any]]:
         for block in self._dataset(dataset)["blocks"]:
             if query is None or query.keeps_block(block["name"]):
-                yield from block["files"]
+                for f in block["files"]:
+                    yield {**f, "block": block["name"]}
 
     # ── ReqMgr2 ────────────────────────────────────────────────────────────
 
@@ -133,6 +134,7 @@ class OfflineCatalog:
                     size_bytes=int(f["size"]),
                     events=int(f["events"]),
                     checksums={"adler32": f["adler32"]} if f.get("adler32") else {},
+                    block=f["block"],
                 )
                 for f in self._files(query.dataset, query)
                 if f.get("valid", True) and (kept is None or f["lfn"] in kept)
@@ -143,15 +145,45 @@ class OfflineCatalog:
     # ── Rucio ──────────────────────────────────────────────────────────────
 
     @cached_property
-    def _replica_index(self) -> dict[str, list[str]]:
-        index: dict[str, list[str]] = {}
+    def _replica_index(self) -> dict[str, tuple[list[str], bool, str]]:
+        """LFN -> (disk sites, has a tape copy, block)."""
+        index: dict[str, tuple[list[str], bool, str]] = {}
         for dataset in self._dataset_paths:
             for f in self._files(dataset):
-                index[f["lfn"]] = sites_of(f.get("replicas", []))
+                rses = f.get("replicas", [])
+                tape = any(r.endswith("_Tape") for r in rses)
+                index[f["lfn"]] = (sites_of(rses), tape, f["block"])
         return index
 
     def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
-        return {lfn: list(self._replica_index.get(lfn, [])) for lfn in lfns}
+        """Disk sites of each file: the catalog's, plus the RSEs of the rules WMS2 made
+        that are OK (a staged block now has a disk copy)."""
+        copies = self._rule_copies()
+        found = {}
+        for lfn in lfns:
+            sites, _, block = self._replica_index.get(lfn, ([], False, ""))
+            made = copies.get(lfn, set()) | copies.get(block, set())
+            found[lfn] = sorted(set(sites) | made)
+        return found
+
+    def on_tape(self, lfns: list[str]) -> set[str]:
+        return {lfn for lfn in lfns if self._replica_index.get(lfn, ([], False, ""))[1]}
+
+    def _rule_copies(self) -> dict[str, set[str]]:
+        """DID -> sites of the finished rules that name it (single-RSE expressions)."""
+        path = self.state_dir / "rules.json"
+        if not path.exists():
+            return {}
+        polls_to_ok = int(self.config.get("rule_polls_to_ok", 2))
+        copies: dict[str, set[str]] = {}
+        for rule in json.loads(path.read_text()).values():
+            if rule["deleted"] or rule["polls"] < polls_to_ok:
+                continue
+            for rse in rule["rse_expression"].split("|"):
+                site = sites_of([rse])
+                for did in rule["dids"]:
+                    copies.setdefault(did, set()).update(site)
+        return copies
 
     def destinations(self, dataset: str) -> list[str]:
         """RSEs an output dataset should be transferred to (Rucio subscriptions offline)."""

@@ -61,6 +61,7 @@ class DBSClient:
                 size_bytes=int(r.get("file_size") or 0),
                 events=int(r.get("event_count") or 0),
                 checksums={"adler32": r["adler32"]} if r.get("adler32") else {},
+                block=r.get("block_name"),
             )
             for r in rows
             if r.get("is_file_valid", 1) and query.keeps_block(str(r.get("block_name", "")))

@@ -79,6 +79,10 @@ class ReplicaCatalog(Protocol):
         """CMS site names holding a disk replica of each LFN (tape-only excluded)."""
         ...
 
+    def on_tape(self, lfns: list[str]) -> set[str]:
+        """The LFNs among `lfns` that have a tape replica."""
+        ...
+
     def create_rule(
         self,
         dids: list[str],

@@ -65,6 +65,21 @@ class RucioClient:
                 found[row["name"]] = sites_of((row.get("rses") or {}).keys())
         return found
 
+    def on_tape(self, lfns: list[str]) -> set[str]:
+        found = set()
+        for i in range(0, len(lfns), REPLICA_BATCH):
+            batch = lfns[i : i + REPLICA_BATCH]
+            response = self.http.request(
+                "POST",
+                "/replicas/list",
+                headers={**self._headers(), "Accept": "application/x-json-stream"},
+                json={"dids": [{"scope": SCOPE, "name": n} for n in batch], "all_states": False},
+            )
+            for row in _json_rows(response.text):
+                if any(rse_to_site(rse) is None for rse in (row.get("rses") or {})):
+                    found.add(row["name"])
+        return found
+
     def create_rule(
         self,
         dids: list[str],
