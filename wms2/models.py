@@ -236,6 +236,17 @@ class StepSpec(_Model):
         return None if v is None else check_dataset_name(v, "pileup_dataset")
 
 
+def kept_fraction(steps: list[StepSpec], name: str) -> float:
+    """The share of a job's events that step `name` writes out: every filter efficiency
+    up to and including its own."""
+    kept = 1.0
+    for s in steps:
+        kept *= s.filter_efficiency
+        if s.name == name:
+            break
+    return kept
+
+
 class Request(_Model):
     """A production request as WMS2 sees it (ReqMgr2-compatible, spec 3.1.1)."""
 
@@ -325,6 +336,15 @@ class Request(_Model):
     def output_step(self, dataset: str) -> StepSpec | None:
         """The step that writes `dataset` (None for requests imported without steps)."""
         return next((s for s in self.steps if dataset in s.output_datasets), None)
+
+    def output_size_per_event_kb(self, dataset: str) -> float:
+        """kB written to `dataset` per event the job starts with: the writing step's
+        SizePerEvent times the share of events it keeps (every filter up to and including
+        its own, as WMCore scales a generator's SizePerEvent by FilterEfficiency)."""
+        step = self.output_step(dataset)
+        if step is None:
+            return self.size_per_event_kb
+        return step.size_per_event_kb * kept_fraction(self.steps, step.name)
 
     @model_validator(mode="after")
     def _production_steps(self) -> Request:

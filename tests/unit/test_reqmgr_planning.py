@@ -221,3 +221,19 @@ def test_an_empty_input_dataset_says_so(tmp_path: Path, settings: Settings) -> N
     doc.update(RunWhitelist=[], RunBlacklist=[], LumiList={})
     with pytest.raises(SplittingError, match=r"^input dataset /JetMET0/Run2024C-v1/RAW has no"):
         plan_request(request_from_reqmgr(doc), empty, empty, settings)
+
+
+def test_each_output_is_as_large_as_the_step_that_writes_it(
+    catalog: OfflineCatalog, settings: Settings
+) -> None:
+    doc = fixture("stepchain_gen_premix")
+    doc["SizePerEvent"] = {"GENSIM": 1000.0, "DIGIPremix": 3000.0, "RECO": 400.0}
+    request = request_from_reqmgr(doc)
+    gensim, aodsim = request.output_datasets
+    # GENSIM keeps 1 event in 4: GEN-SIM is 1000 kB * 0.25 per generated event; AODSIM is
+    # written by RECO from the same kept events.
+    assert request.output_size_per_event_kb(gensim) == 250.0
+    assert request.output_size_per_event_kb(aodsim) == 100.0
+    assert request.size_per_event_kb == 250.0
+    outputs = sandbox(plan_request(request, catalog, catalog, settings))["outputs"]
+    assert [o["size_per_event_kb"] for o in outputs] == [250.0, 100.0]

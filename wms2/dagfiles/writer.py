@@ -100,7 +100,13 @@ def _prepare_root(
         resources.time_per_event_sec,
         resources.size_per_event_kb,
         resources.memory_mb,
-        [{"dataset": o["dataset"]} for o in outputs],
+        [
+            {
+                "dataset": o["dataset"],
+                "size_per_event_kb": request.output_size_per_event_kb(o["dataset"]),
+            }
+            for o in outputs
+        ],
         pileup,
     )
     write_sandbox(layout.sandbox, manifest, request)

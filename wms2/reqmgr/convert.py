@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from wms2.models import Request, StepSpec, check_dataset_name
+from wms2.models import Request, StepSpec, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
 from wms2.reqmgr.outputs import assign_outputs
@@ -141,8 +141,13 @@ def request_from_reqmgr(
         "memory_mb": max(s.memory_mb for s in steps),
         "multicore": max(s.multicore for s in steps),
         "time_per_event_sec": tpe,
+        # The largest output per job event sizes merge groups and disk requests.
         "size_per_event_kb": max(
-            (s.size_per_event_kb for s in steps if s.output_datasets),
+            (
+                s.size_per_event_kb * kept_fraction(steps, s.name)
+                for s in steps
+                if s.output_datasets
+            ),
             default=top.size_per_event_kb,
         ),
         "site_whitelist": doc.get("SiteWhitelist") or [],

@@ -49,9 +49,11 @@ def synthetic(manifest: dict, node: str, events: int) -> float:
     syn = manifest["synthetic"]
     seconds = min(events * manifest["time_per_event_sec"] * syn["time_scale"], syn["max_seconds"])
     time.sleep(seconds)
-    size = int(events * manifest["size_per_event_kb"] * 1024 * syn["size_scale"])
-    size = max(1, min(size, syn["max_output_bytes"]))
     for i, out in enumerate(manifest["outputs"]):
+        # Each output as large as the step that writes it makes it.
+        per_event = out.get("size_per_event_kb", manifest["size_per_event_kb"])
+        size = int(events * per_event * 1024 * syn["size_scale"])
+        size = max(1, min(size, syn["max_output_bytes"]))
         write_output(Path("unmerged") / f"{node}.out{i}.root", size, f"{node}:{out['dataset']}")
         sidecar = {"dataset": out["dataset"], "events": events, "node": node}
         (Path("unmerged") / f"{node}.out{i}.json").write_text(json.dumps(sidecar))
