@@ -183,7 +183,8 @@ class OutputActivities:
             rec = self._record(inp.request_name, inp.dataset, u)
             states = {r: self.deps.services.replicas.get_rule(r).state for r in u.transfer_rule_ids}
         done = all(s is RuleState.OK for s in states.values())
-        stuck = sorted(r for r, s in states.items() if s is RuleState.STUCK)
+        # STUCK, SUSPENDED, WAITING_APPROVAL: alerted (with the state), polling goes on.
+        stuck = sorted(f"{r} {s.value}" for r, s in states.items() if s.needs_attention)
         now = utcnow()
         status = Out.TRANSFERRED if done else Out.TRANSFERRING
         fields: dict = {"status": status, "last_transfer_check": now}

@@ -337,7 +337,7 @@ class OutputWorkflow:
     def _alert_stuck(self, unit: OutputUnit) -> None:
         message = (
             f"{self.s.dataset} {unit.work_unit}: Rucio rule(s) {', '.join(unit.stuck_rules)} "
-            f"STUCK after {unit.polls} polls"
+            f"after {unit.polls} polls"
         )
         workflow.metric_meter().create_counter(
             "wms2_output_rules_stuck", "transfer rules found STUCK"

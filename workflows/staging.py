@@ -82,7 +82,7 @@ class InputStaging:
                 str,
                 **options.SERVICE,
             )
-            if state != staging.state and state in ("STUCK", "SUSPENDED"):
+            if state != staging.state and state in ("STUCK", "SUSPENDED", "WAITING_APPROVAL"):
                 wf._alert(
                     "staging_stuck",
                     f"staging rule {staging.rule_id} to {staging.rse_expression} is {state}",

@@ -4,6 +4,7 @@ rules) and a SQLite repository."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -19,6 +20,7 @@ from wms2.models import OutputStatus
 from wms2.outputs import unit_block_name
 from wms2.outputs.messages import InvalidateInput, OutputConfig, OutputStepInput, OutputUnit
 from wms2.services.catalog import OfflineCatalog
+from wms2.services.protocols import Rule, RuleState
 
 Out = OutputStatus
 AODSIM = (
@@ -294,3 +296,22 @@ def test_a_malformed_group_manifest_refuses_that_output_alone(
     assert "mg_000007" in str(refused.value) and GROUP_MANIFEST in str(refused.value)
     # Another unit of the same dataset goes on.
     assert step(acts, acts.register_output_in_dbs, unit()).status is Out.DBS_REGISTERED
+
+
+@pytest.mark.parametrize(
+    ("state", "flagged"),
+    [("SUSPENDED", True), ("WAITING_APPROVAL", True), ("STUCK", True), ("INJECT", False)],
+)
+def test_rules_that_need_attention_are_flagged_with_their_state(
+    acts: OutputActivities, monkeypatch: pytest.MonkeyPatch, state: str, flagged: bool
+) -> None:
+    u = walk_to(acts, Out.TRANSFERS_REQUESTED, unit())
+    real = catalog(acts).get_rule
+
+    def get_rule(rule_id: str) -> Rule:
+        return dataclasses.replace(real(rule_id), state=RuleState(state))
+
+    monkeypatch.setattr(catalog(acts), "get_rule", get_rule)
+    u = step(acts, acts.poll_output_transfers, u)
+    assert u.status is Out.TRANSFERRING  # polling goes on
+    assert u.stuck_rules == ([f"{r} {state}" for r in u.transfer_rule_ids] if flagged else [])

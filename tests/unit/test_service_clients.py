@@ -376,3 +376,66 @@ def test_dbs_writer_inserts_a_block_once_closes_and_invalidates() -> None:
     assert calls[-2].startswith("PUT /dbs/prod/global/DBSWriter/blocks block_name=")
     assert "open_for_writing=0" in calls[-2]
     assert calls[-1].endswith("logical_file_name=%2Fstore%2Fmc%2Fa.root&is_file_valid=0")
+
+
+def rule_answer(state: str) -> Handler:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/auth/x509"):
+            return httpx.Response(200, headers={"X-Rucio-Auth-Token": "tok"})
+        return httpx.Response(
+            200, json={"id": "r1", "state": state, "rse_expression": "T2_CH_CERN", "name": "/A#1"}
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("state", "attention"),
+    [
+        ("OK", False),
+        ("REPLICATING", False),
+        ("INJECT", False),
+        ("STUCK", True),
+        ("SUSPENDED", True),
+        ("WAITING_APPROVAL", True),
+    ],
+)
+def test_every_rucio_rule_state_is_read(state: str, attention: bool) -> None:
+    http, _ = client("rucio", rule_answer(state))
+    rule = RucioClient(http, "wms2").get_rule("r1")
+    assert rule.state is RuleState(state) and rule.state.needs_attention is attention
+
+
+def test_an_unknown_rule_state_is_a_clear_refusal() -> None:
+    http, _ = client("rucio", rule_answer("BROKEN_BY_UPGRADE"))
+    with pytest.raises(ServiceRequestError, match="rule r1 has state 'BROKEN_BY_UPGRADE', which"):
+        RucioClient(http, "wms2").get_rule("r1")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"name": "/store/a.root", "rses": {"T2_CH_CERN": []}}\n', ["T2_CH_CERN"]),
+        ('[{"name": "/store/a.root", "rses": {"T2_CH_CERN": []}}]', ["T2_CH_CERN"]),
+    ],
+)
+def test_replicas_read_streamed_and_listed_answers(body: str, expected: list[str]) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/auth/x509"):
+            return httpx.Response(200, headers={"X-Rucio-Auth-Token": "tok"})
+        return httpx.Response(200, text=body)
+
+    http, _ = client("rucio", handler)
+    assert RucioClient(http, "wms2").replicas(["/store/a.root"]) == {"/store/a.root": expected}
+
+
+@pytest.mark.parametrize("body", ["<html>proxy error</html>", '"just a string"\n', "[1, 2]"])
+def test_replicas_refuse_anything_else_clearly(body: str) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/auth/x509"):
+            return httpx.Response(200, headers={"X-Rucio-Auth-Token": "tok"})
+        return httpx.Response(200, text=body)
+
+    http, _ = client("rucio", handler)
+    with pytest.raises(ServiceRequestError, match="rucio: answer"):
+        RucioClient(http, "wms2").replicas(["/store/a.root"])

@@ -12,10 +12,19 @@ from wms2.services.lumimask import LumiFilter
 
 
 class RuleState(StrEnum):
+    """Every state Rucio gives a replication rule (rucio.db.sqla.constants.RuleState)."""
+
     REPLICATING = "REPLICATING"
     OK = "OK"
     STUCK = "STUCK"
     SUSPENDED = "SUSPENDED"
+    WAITING_APPROVAL = "WAITING_APPROVAL"
+    INJECT = "INJECT"
+
+    @property
+    def needs_attention(self) -> bool:
+        """Not progressing without someone acting: alerted, and polling goes on."""
+        return self in (RuleState.STUCK, RuleState.SUSPENDED, RuleState.WAITING_APPROVAL)
 
 
 @dataclass(frozen=True)

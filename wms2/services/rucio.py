@@ -140,10 +140,16 @@ class RucioClient:
 
     def get_rule(self, rule_id: str) -> Rule:
         r = self.http.get_json(f"/rules/{rule_id}", headers=self._headers())
+        try:
+            state = RuleState(r["state"])
+        except (ValueError, KeyError):
+            raise ServiceRequestError(
+                "rucio", f"rule {rule_id} has state {r.get('state')!r}, which WMS2 does not know"
+            ) from None
         return Rule(
             id=r["id"],
             rse_expression=r["rse_expression"],
-            state=RuleState(r["state"]),
+            state=state,
             dids=(r.get("name", ""),),
             locks_ok=int(r.get("locks_ok_cnt", 0)),
             locks_replicating=int(r.get("locks_replicating_cnt", 0)),
@@ -162,10 +168,21 @@ def _maybe_json(value: Any) -> Any:
 
 
 def _json_rows(text: str) -> list[dict[str, Any]]:
-    """Rucio streams one JSON object per line; some proxies turn it into a JSON list."""
+    """Rucio streams one JSON object per line (application/x-json-stream); some proxies
+    turn it into a JSON list. Anything else is a clear, non-retryable error."""
     text = text.strip()
     if not text:
         return []
-    if text.startswith("["):
-        return list(json.loads(text))
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    try:
+        rows = (
+            json.loads(text)
+            if text.startswith("[")
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
+    except ValueError as e:
+        raise ServiceRequestError(
+            "rucio", f"answer is not one JSON object per line: {text[:80]!r} ({e})"
+        ) from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise ServiceRequestError("rucio", f"answer rows are not JSON objects: {text[:80]!r}")
+    return rows
