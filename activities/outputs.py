@@ -79,26 +79,30 @@ class OutputActivities:
             )
         )
 
-    def _lumis(self, request_name: str, work_unit: str) -> list[tuple[int, int]]:
-        """(run, lumi) pairs of a work unit, from the group manifest planning wrote."""
+    def _unit_inputs(
+        self, request_name: str, work_unit: str
+    ) -> tuple[list[tuple[int, int]], list[str]]:
+        """(run, lumi) pairs and input files of a work unit, from the group manifest
+        planning wrote (the input files are its merged files' DBS parents)."""
         layout = DagLayout(dag_directory(self.deps.settings.submit_dir, request_name))
         path = layout.group_dir(work_unit) / GROUP_MANIFEST
         if not path.exists():
-            return []
+            return [], []
         try:
-            manifest = json.loads(path.read_text())
+            nodes = json.loads(path.read_text())["nodes"].values()
             pairs = {
                 (int(run), int(lumi))
-                for node in manifest["nodes"].values()
+                for node in nodes
                 for run, first, last in node.get("lumis", [])
                 for lumi in range(int(first), int(last) + 1)
             }
+            inputs = sorted({str(f) for node in nodes for f in node.get("files", [])})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             # Rereading will not mend it: a refusal of this output, not an outage.
             raise ManifestError(
                 f"work unit {work_unit}: {GROUP_MANIFEST} is malformed ({type(e).__name__}: {e})"
             ) from e
-        return sorted(pairs)
+        return sorted(pairs), inputs
 
     # ── the forward walk ────────────────────────────────────────────────────
 
@@ -107,14 +111,14 @@ class OutputActivities:
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
             request = self.deps.repo.get_request(inp.request_name)
-            lumis = self._lumis(inp.request_name, u.work_unit)
+            lumis, parents = self._unit_inputs(inp.request_name, u.work_unit)
             # The values of the step that writes this dataset (per-step dicts resolved).
             step = request.output_step(inp.dataset)
             doc = bulk_block(
                 inp.dataset,
                 unit_block_name(inp.request_name, inp.dataset, u.work_unit),
                 u.site,
-                [BlockFile(u.lfn, u.size, u.events, u.adler32, lumis)],
+                [BlockFile(u.lfn, u.size, u.events, u.adler32, lumis, parents)],
                 processing_version=step.processing_version if step else request.processing_version,
                 app=("cmsRun", step.cmssw_version if step else request.cmssw_version, "Merged"),
                 global_tag=step.global_tag if step else request.global_tag,

@@ -199,7 +199,7 @@ class LumiRange(_Model):
 class InputFile(_Model):
     lfn: str
     size_bytes: int = Field(ge=0)
-    events: int = Field(ge=0)
+    events: int | None = Field(ge=0)  # None: DBS does not know (event_count null)
     checksums: dict[str, str] = Field(default_factory=dict)
     locations: list[str] = Field(default_factory=list)
     parent_lfns: list[str] = Field(default_factory=list)

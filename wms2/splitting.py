@@ -116,7 +116,7 @@ def _file_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
             batch = group[i : i + per_job]
             make(
                 batch,
-                sum(f.events for f in batch),
+                sum(f.events or 0 for f in batch),
                 [lumi for f in batch for lumi in inp.lumis.get(f.lfn, [])],
             )
 
@@ -124,6 +124,10 @@ def _file_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
 def _event_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
     per_job = _positive_int(inp.params, "events_per_job")
     for f in inp.files:
+        if f.events is None:
+            raise SplittingError(
+                f"{f.lfn}: DBS does not know its event count, which EventBased splitting needs"
+            )
         if f.events == 0:
             out.warnings.append(f"{f.lfn} has no events and was skipped")
             continue
@@ -138,7 +142,7 @@ def _lumi_units(inp: SplitInput) -> Iterator[tuple[InputFile, tuple[int, int], f
         for f in group:
             lumis = inp.lumis.get(f.lfn, [])
             for lumi in lumis:
-                yield f, lumi, f.events / len(lumis)
+                yield f, lumi, (f.events or 0) / len(lumis)
 
 
 def _lumi_jobs(

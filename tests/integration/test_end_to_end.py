@@ -244,6 +244,13 @@ async def test_stop_resumes_from_the_rescue_dag(
     assert len(second.completed_work_units) == s.progress.work_units_total
     # Outputs of work units done before the stop were not registered again after it.
     outputs = assert_registered_once(site, RERECO)
+    # Each merged file's DBS parents are the input files of its work unit.
+    blocks = catalog_state(site).recorded_blocks().values()
+    for o in outputs:
+        [block] = [b for b in blocks if o.lfn in b["files"]]
+        parents = block["file_parents"][o.lfn]
+        assert parents and all(p.startswith("/store/data/Run2024C/JetMET0/RAW/") for p in parents)
+        assert block["primary_ds_type"] == "data" and block["release_version"] == "CMSSW_14_0_21"
     assert {o.status for o in outputs} == {OutputStatus.ANNOUNCED}
     assert s.outputs_by_state == {"announced": len(outputs)}
 

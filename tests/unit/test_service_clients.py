@@ -439,3 +439,42 @@ def test_replicas_refuse_anything_else_clearly(body: str) -> None:
     http, _ = client("rucio", handler)
     with pytest.raises(ServiceRequestError, match="rucio: answer"):
         RucioClient(http, "wms2").replicas(["/store/a.root"])
+
+
+# dbs2go's files?detail=1 as it answers when rows are per file and run: the same file
+# repeated, an unknown event count (null) and no checksum ("NOTSET").
+DBS2GO_FILES = [
+    {
+        "adler32": "NOTSET",
+        "block_id": 41,
+        "block_name": "/A/B-v1/RAW#1",
+        "branch_hash_id": None,
+        "check_sum": "1504266448",
+        "create_by": "/DC=ch/DC=cern/OU=computers/CN=tier0/vocms001.cern.ch",
+        "creation_date": 1714040000,
+        "dataset": "/A/B-v1/RAW",
+        "dataset_id": 7,
+        "event_count": None,
+        "file_id": 1001,
+        "file_size": 3000,
+        "file_type": "EDM",
+        "file_type_id": 1,
+        "is_file_valid": 1,
+        "last_modification_date": 1714040000,
+        "last_modified_by": "/DC=ch/DC=cern/OU=computers/CN=tier0/vocms001.cern.ch",
+        "logical_file_name": "/store/c.root",
+        "md5": None,
+        "run_num": run,
+    }
+    for run in (100, 101, 102)
+]
+
+
+def test_dbs2go_rows_per_file_and_run_are_one_file_of_unknown_events() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=DBS2GO_FILES)
+
+    http, _ = client("dbs", handler)
+    [f] = DBSClient(http).list_files(FileQuery("/A/B-v1/RAW"))
+    assert (f.lfn, f.size_bytes, f.events, f.checksums) == ("/store/c.root", 3000, None, {})
+    assert f.block == "/A/B-v1/RAW#1"

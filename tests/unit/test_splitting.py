@@ -185,3 +185,12 @@ def test_site_choice() -> None:
     assert choose_sites(["A", "B"], [], [], pileup_sites={"B", "C"}) == ["B"]
     assert choose_sites([], ["A", "B"], [], pileup_sites={"B"}, has_input=False) == ["B"]
     assert choose_sites([], [], [], pileup_sites={"B"}, has_input=False) == ["B"]
+
+
+def test_an_unknown_event_count_stops_only_event_based_splitting() -> None:
+    files, lumis = make_files([(10, 1, 2)])
+    unknown = [f.model_copy(update={"events": None}) for f in files]
+    with pytest.raises(SplittingError, match="DBS does not know its event count"):
+        split(inp(SplittingAlgo.EVENT_BASED, {"events_per_job": 5}, unknown, lumis))
+    nodes = split(inp(SplittingAlgo.FILE_BASED, {"files_per_job": 1}, unknown, lumis)).nodes
+    assert len(nodes) == 1 and nodes[0].events == 0

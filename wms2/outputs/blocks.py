@@ -17,6 +17,7 @@ class BlockFile:
     events: int
     adler32: str
     lumis: list[tuple[int, int]] = field(default_factory=list)  # (run, lumi)
+    parents: list[str] = field(default_factory=list)  # the input files it was made from
 
 
 def unit_block_name(request_name: str, dataset: str, work_unit: str) -> str:
@@ -83,6 +84,7 @@ def bulk_block(
             "primary_ds_name": primary,
             "primary_ds_type": primary_ds_type,
             "create_by": created_by,
+            "creation_date": created_at,
         },
         "dataset": {
             "dataset": dataset,
@@ -96,7 +98,11 @@ def bulk_block(
             "xtcrosssection": None,
             "create_by": created_by,
         },
-        "file_parent_list": [],
-        "block_parent_list": [],
-        "ds_parent_list": [],
+        # As WMCore's DBS3Upload: file parentage (DBS derives the blocks' from it).
+        "file_parent_list": [
+            {"logical_file_name": f.lfn, "parent_logical_file_name": parent}
+            for f in files
+            for parent in f.parents
+        ],
+        "dataset_parent_list": [],
     }

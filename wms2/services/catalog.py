@@ -291,6 +291,14 @@ class OfflineCatalog:
                 "global_tag": document["dataset_conf_list"][0]["global_tag"],
                 "processing_version": document["processing_era"]["processing_version"],
                 "primary_ds_type": document["primds"]["primary_ds_type"],
+                "file_parents": {
+                    p["logical_file_name"]: [
+                        q["parent_logical_file_name"]
+                        for q in document["file_parent_list"]
+                        if q["logical_file_name"] == p["logical_file_name"]
+                    ]
+                    for p in document["file_parent_list"]
+                },
                 "files": {
                     f["logical_file_name"]: {
                         "file_size": f["file_size"],

@@ -54,18 +54,27 @@ class DBSClient:
         return parents
 
     def list_files(self, query: FileQuery) -> list[InputFile]:
+        """Valid files of the query. dbs2go may answer one row per file and run: rows are
+        merged by LFN. `event_count: null` is an unknown count (not 0) and `adler32:
+        "NOTSET"` no checksum."""
         rows = self._list("/files", dataset=query.dataset, detail=1, validFileOnly=1)
-        files = [
-            InputFile(
-                lfn=r["logical_file_name"],
+        by_lfn: dict[str, InputFile] = {}
+        for r in rows:
+            lfn = r["logical_file_name"]
+            if lfn in by_lfn or not r.get("is_file_valid", 1):
+                continue
+            if not query.keeps_block(str(r.get("block_name", ""))):
+                continue
+            adler = r.get("adler32")
+            count = r.get("event_count")
+            by_lfn[lfn] = InputFile(
+                lfn=lfn,
                 size_bytes=int(r.get("file_size") or 0),
-                events=int(r.get("event_count") or 0),
-                checksums={"adler32": r["adler32"]} if r.get("adler32") else {},
+                events=None if count is None else int(count),
+                checksums={"adler32": adler} if adler and adler != "NOTSET" else {},
                 block=r.get("block_name"),
             )
-            for r in rows
-            if r.get("is_file_valid", 1) and query.keeps_block(str(r.get("block_name", "")))
-        ]
+        files = list(by_lfn.values())
         if query.lumi_filter().active:
             kept = self.file_lumis(query)
             files = [f for f in files if f.lfn in kept]
