@@ -91,9 +91,30 @@ def _read_config(path: Path, where: str) -> dict[str, str]:
     return config
 
 
+def _statements(path: Path, text: str) -> list[tuple[str, str, str]]:
+    """(where, KEYWORD, rest) of every statement; words may be separated by tabs."""
+    found = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, rest = [*line.split(None, 1), ""][:2]
+        found.append((f"{path}:{lineno}", word.upper(), rest.strip()))
+    return found
+
+
+def _words(rest: str, where: str) -> list[str]:
+    """Whitespace-separated words; a double-quoted word may hold spaces (file names)."""
+    try:
+        return shlex.split(rest, posix=True)
+    except ValueError as e:
+        raise DagSyntaxError(f"{where}: {e}") from None
+
+
 def parse_dag(path: Path, directory: Path | None = None) -> DagSpec:
     """Parse `path`. Relative paths in it resolve against `directory` (the DAG's DIR, or
-    the DAG file's own directory)."""
+    the DAG file's own directory). As in DAGMan, a node command may come before the JOB
+    line that defines its node, and ALL_NODES applies a command to every node."""
     path = Path(path)
     base = Path(directory) if directory is not None else path.parent
     try:
@@ -101,123 +122,176 @@ def parse_dag(path: Path, directory: Path | None = None) -> DagSpec:
     except OSError as e:
         raise DagSyntaxError(f"cannot read DAG file {path}: {e}") from e
     dag = DagSpec(path=path, nodes={})
-    edges: list[tuple[list[str], list[str], str]] = []
-
-    def node(name: str, where: str) -> NodeSpec:
-        if name not in dag.nodes:
-            raise DagSyntaxError(f"{where}: node {name!r} is not defined")
-        return dag.nodes[name]
-
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{path}:{lineno}"
-        word, _, rest = line.partition(" ")
-        keyword = word.upper()
+    statements = _statements(path, text)
+    for where, keyword, rest in statements:
         if keyword in ("JOB", "SUBDAG"):
-            parts = rest.split()
-            if keyword == "SUBDAG":
-                if not parts or parts[0].upper() != "EXTERNAL":
-                    raise DagSyntaxError(f"{where}: only SUBDAG EXTERNAL is supported")
-                parts = parts[1:]
-            if len(parts) < 2:
-                raise DagSyntaxError(f"{where}: {keyword} needs a name and a file")
-            name, file, opts = parts[0], parts[1], parts[2:]
-            if "+" in name or name.upper() in RESERVED:
-                raise DagSyntaxError(f"{where}: {name!r} is not a valid node name")
-            if name in dag.nodes:
-                raise DagSyntaxError(f"{where}: node {name!r} is defined twice")
-            node_dir, noop, done = base, False, False
-            k = 0
-            while k < len(opts):
-                opt = opts[k].upper()
-                if opt == "DIR" and k + 1 < len(opts):
-                    node_dir = (base / opts[k + 1]).resolve()
-                    k += 2
-                    continue
-                if opt == "NOOP":
-                    noop = True
-                elif opt == "DONE":
-                    done = True
-                else:
-                    raise DagSyntaxError(f"{where}: {keyword} option {opts[k]!r} is not supported")
-                k += 1
-            dag.nodes[name] = NodeSpec(name, file, node_dir, keyword == "SUBDAG", noop, done)
-        elif keyword == "SCRIPT":
-            parts = shlex.split(rest, posix=False)
-            if parts and parts[0].upper() == "DEFER":
-                raise DagSyntaxError(f"{where}: SCRIPT DEFER is not supported")
-            if len(parts) < 3 or parts[0].upper() not in ("PRE", "POST"):
-                raise DagSyntaxError(f"{where}: SCRIPT needs PRE or POST, a node and an executable")
-            # DAGMan splits script arguments on whitespace without quoting.
-            words = rest.split()
-            script = ScriptSpec(words[2], tuple(words[3:]))
-            target = node(words[1], where)
-            if words[0].upper() == "PRE":
-                target.pre = script
-            else:
-                target.post = script
-        elif keyword == "RETRY":
-            parts = rest.split()
-            try:
-                n = int(parts[1])
-                unless = None
-                if len(parts) == 4 and parts[2].upper() == "UNLESS-EXIT":
-                    unless = int(parts[3])
-                elif len(parts) != 2:
-                    raise ValueError
-            except (ValueError, IndexError):
-                raise DagSyntaxError(
-                    f"{where}: RETRY needs a node, a count and optionally UNLESS-EXIT v"
-                ) from None
-            target = node(parts[0], where)
-            target.retries, target.unless_exit = n, unless
-        elif keyword == "PRE_SKIP":
-            parts = rest.split()
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise DagSyntaxError(f"{where}: PRE_SKIP needs a node and an exit code")
-            node(parts[0], where).pre_skip = int(parts[1])
-        elif keyword == "PARENT":
-            upper = rest.upper().split()
-            if "CHILD" not in upper:
-                raise DagSyntaxError(f"{where}: PARENT without CHILD")
-            words = rest.split()
-            cut = upper.index("CHILD")
-            edges.append((words[:cut], words[cut + 1 :], where))
-        elif keyword == "CATEGORY":
-            parts = rest.split()
-            if len(parts) != 2:
-                raise DagSyntaxError(f"{where}: CATEGORY needs a node and a category")
-            node(parts[0], where).category = parts[1]
-        elif keyword == "MAXJOBS":
-            parts = rest.split()
-            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) < 1:
-                raise DagSyntaxError(f"{where}: MAXJOBS needs a category and a positive number")
-            dag.maxjobs[parts[0]] = int(parts[1])
-        elif keyword == "VARS":
-            name, _, pairs = rest.partition(" ")
-            node(name, where).vars.update(_parse_vars(pairs, where))
-        elif keyword == "CONFIG":
-            dag.config.update(_read_config(base / rest.strip(), where))
-        elif keyword == "NODE_STATUS_FILE":
-            parts = rest.split()
-            if not parts or len(parts) > 3:
-                raise DagSyntaxError(f"{where}: NODE_STATUS_FILE needs a file")
-            dag.status_file = (base / parts[0]).resolve()
-            if len(parts) > 1 and parts[1].isdigit():
-                dag.status_interval = int(parts[1])
-        elif keyword == "DONE":
-            node(rest.strip(), where).done = True
+            _define_node(dag, base, where, keyword, rest)
+    edges: list[tuple[list[str], list[str], str]] = []
+    for where, keyword, rest in statements:
+        if keyword in ("JOB", "SUBDAG"):
+            continue
+        handler = _COMMANDS.get(keyword)
+        if handler is None:
+            raise DagSyntaxError(f"{where}: {keyword} is not supported by the local backend")
+        if keyword == "PARENT":
+            edges.append(_edge(rest, where))
         else:
-            raise DagSyntaxError(f"{where}: {word} is not supported by the local backend")
+            handler(dag, base, where, rest)
     for parents, children, where in edges:
         for p in parents:
             for c in children:
-                node(p, where).children.add(c)
-                node(c, where).parents.add(p)
+                _node(dag, p, where).children.add(c)
+                _node(dag, c, where).parents.add(p)
     _check_acyclic(dag)
     return dag
+
+
+def _node(dag: DagSpec, name: str, where: str) -> NodeSpec:
+    if name not in dag.nodes:
+        raise DagSyntaxError(f"{where}: node {name!r} is not defined")
+    return dag.nodes[name]
+
+
+def _targets(dag: DagSpec, name: str, where: str) -> list[NodeSpec]:
+    """The node a command names, or every node for ALL_NODES (DAGMan's keyword)."""
+    if name.upper() == "ALL_NODES":
+        return list(dag.nodes.values())
+    return [_node(dag, name, where)]
+
+
+def _define_node(dag: DagSpec, base: Path, where: str, keyword: str, rest: str) -> None:
+    parts = _words(rest, where)
+    if keyword == "SUBDAG":
+        if not parts or parts[0].upper() != "EXTERNAL":
+            raise DagSyntaxError(f"{where}: only SUBDAG EXTERNAL is supported")
+        parts = parts[1:]
+    if len(parts) < 2:
+        raise DagSyntaxError(f"{where}: {keyword} needs a name and a file")
+    name, file, opts = parts[0], parts[1], parts[2:]
+    if "+" in name or name.upper() in RESERVED:
+        raise DagSyntaxError(f"{where}: {name!r} is not a valid node name")
+    if name in dag.nodes:
+        raise DagSyntaxError(f"{where}: node {name!r} is defined twice")
+    node_dir, noop, done = base, False, False
+    k = 0
+    while k < len(opts):
+        opt = opts[k].upper()
+        if opt == "DIR" and k + 1 < len(opts):
+            node_dir = (base / opts[k + 1]).resolve()
+            k += 2
+            continue
+        if opt == "NOOP":
+            noop = True
+        elif opt == "DONE":
+            done = True
+        else:
+            raise DagSyntaxError(f"{where}: {keyword} option {opts[k]!r} is not supported")
+        k += 1
+    dag.nodes[name] = NodeSpec(name, file, node_dir, keyword == "SUBDAG", noop, done)
+
+
+def _script(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    # DAGMan splits script arguments on whitespace without quoting.
+    words = rest.split()
+    if words and words[0].upper() == "DEFER":
+        raise DagSyntaxError(f"{where}: SCRIPT DEFER is not supported")
+    if len(words) < 3 or words[0].upper() not in ("PRE", "POST"):
+        raise DagSyntaxError(f"{where}: SCRIPT needs PRE or POST, a node and an executable")
+    script = ScriptSpec(words[2], tuple(words[3:]))
+    for target in _targets(dag, words[1], where):
+        if words[0].upper() == "PRE":
+            target.pre = script
+        else:
+            target.post = script
+
+
+def _retry(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = rest.split()
+    try:
+        n = int(parts[1])
+        unless = None
+        if len(parts) == 4 and parts[2].upper() == "UNLESS-EXIT":
+            unless = int(parts[3])
+        elif len(parts) != 2:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise DagSyntaxError(
+            f"{where}: RETRY needs a node, a count and optionally UNLESS-EXIT v"
+        ) from None
+    for target in _targets(dag, parts[0], where):
+        target.retries, target.unless_exit = n, unless
+
+
+def _pre_skip(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = rest.split()
+    if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+        raise DagSyntaxError(f"{where}: PRE_SKIP needs a node and an exit code")
+    for target in _targets(dag, parts[0], where):
+        target.pre_skip = int(parts[1])
+
+
+def _edge(rest: str, where: str) -> tuple[list[str], list[str], str]:
+    words = rest.split()
+    upper = [w.upper() for w in words]
+    if "CHILD" not in upper:
+        raise DagSyntaxError(f"{where}: PARENT without CHILD")
+    cut = upper.index("CHILD")
+    return words[:cut], words[cut + 1 :], where
+
+
+def _category(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = rest.split()
+    if len(parts) != 2:
+        raise DagSyntaxError(f"{where}: CATEGORY needs a node and a category")
+    for target in _targets(dag, parts[0], where):
+        target.category = parts[1]
+
+
+def _maxjobs(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = rest.split()
+    if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise DagSyntaxError(f"{where}: MAXJOBS needs a category and a positive number")
+    dag.maxjobs[parts[0]] = int(parts[1])
+
+
+def _vars(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    name, pairs = [*rest.split(None, 1), ""][:2]
+    for target in _targets(dag, name, where):
+        target.vars.update(_parse_vars(pairs, where))
+
+
+def _config(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    words = _words(rest, where)
+    if len(words) != 1:
+        raise DagSyntaxError(f"{where}: CONFIG needs one file")
+    dag.config.update(_read_config(base / words[0], where))
+
+
+def _status_file(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = _words(rest, where)
+    if not parts or len(parts) > 3:
+        raise DagSyntaxError(f"{where}: NODE_STATUS_FILE needs a file")
+    dag.status_file = (base / parts[0]).resolve()
+    if len(parts) > 1 and parts[1].isdigit():
+        dag.status_interval = int(parts[1])
+
+
+def _done(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    _node(dag, rest.strip(), where).done = True
+
+
+_COMMANDS = {
+    "SCRIPT": _script,
+    "RETRY": _retry,
+    "PRE_SKIP": _pre_skip,
+    "PARENT": _edge,
+    "CATEGORY": _category,
+    "MAXJOBS": _maxjobs,
+    "VARS": _vars,
+    "CONFIG": _config,
+    "NODE_STATUS_FILE": _status_file,
+    "DONE": _done,
+}
 
 
 def _check_acyclic(dag: DagSpec) -> None:
@@ -236,17 +310,19 @@ def _check_acyclic(dag: DagSpec) -> None:
 
 
 def apply_rescue(dag: DagSpec, rescue: Path) -> int:
-    """Mark the nodes a rescue DAG lists as DONE; returns how many."""
+    """Mark the nodes a rescue DAG lists as DONE; returns how many. A `RETRY node n` line
+    (DAGMan writes one beside DONE for a node that used up some retries) sets the node's
+    retries left."""
     n = 0
-    for lineno, raw in enumerate(rescue.read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, name = line.partition(" ")
-        if word.upper() != "DONE" or name.strip() not in dag.nodes:
-            raise DagSyntaxError(f"{rescue}:{lineno}: unexpected rescue line {line!r}")
-        dag.nodes[name.strip()].done = True
-        n += 1
+    for where, keyword, rest in _statements(rescue, rescue.read_text()):
+        name = rest.split()[0] if rest.split() else ""
+        if keyword == "DONE" and name in dag.nodes and len(rest.split()) == 1:
+            dag.nodes[name].done = True
+            n += 1
+        elif keyword == "RETRY" and name in dag.nodes:
+            _retry(dag, rescue.parent, where, rest)
+        else:
+            raise DagSyntaxError(f"{where}: unexpected rescue line {keyword} {rest}".rstrip())
     return n
 
 
