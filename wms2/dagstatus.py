@@ -169,17 +169,43 @@ class DagMetrics:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+class MetricsFileError(ValueError):
+    """A .metrics file that is neither format DAGMan writes."""
+
+
+# DAGMan's .metrics: version 1 (HTCondor up to 24.1, Pegasus' names: a node is a "job")
+# and version 2 ("metrics_version": 2, nodes counted as nodes, job procs as jobs).
+_METRICS_V1 = {
+    "nodes": "jobs",
+    "nodes_succeeded": "jobs_succeeded",
+    "nodes_failed": "jobs_failed",
+    "jobs_submitted": "total_jobs_run",
+}
+_METRICS_V2 = {
+    "nodes": "nodes",
+    "nodes_succeeded": "nodes_succeeded",
+    "nodes_failed": "nodes_failed",
+    "jobs_submitted": "jobs_submitted",
+}
+
+
 def read_metrics(path: Path) -> DagMetrics | None:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as e:
+        raise MetricsFileError(f"{path} is not a DAGMan metrics file: {e}") from e
+    names = _METRICS_V2 if int(data.get("metrics_version", 1)) >= 2 else _METRICS_V1
+    missing = [k for k in ("exitcode", *names.values()) if k not in data]
+    if missing:
+        raise MetricsFileError(f"{path} lacks {', '.join(missing)}")
     return DagMetrics(
         exit_code=int(data["exitcode"]),
-        nodes=int(data["nodes"]),
-        nodes_succeeded=int(data["nodes_succeeded"]),
-        nodes_failed=int(data["nodes_failed"]),
-        jobs_submitted=int(data.get("jobs_submitted", 0)),
+        nodes=int(data[names["nodes"]]),
+        nodes_succeeded=int(data[names["nodes_succeeded"]]),
+        nodes_failed=int(data[names["nodes_failed"]]),
+        jobs_submitted=int(data[names["jobs_submitted"]]),
         duration=float(data.get("duration", 0)),
         raw=data,
     )

@@ -10,6 +10,7 @@ from wms2.condor.local.records import NodeRecord, write_status_file
 from wms2.dagstatus import (
     DONE,
     MergeReportError,
+    MetricsFileError,
     StatusFileIncomplete,
     newly_completed_work_units,
     parse_ads,
@@ -121,6 +122,7 @@ def test_metrics_and_merge_reports(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(
         json.dumps(
             {
+                "metrics_version": 2,
                 "exitcode": 1,
                 "nodes": 4,
                 "nodes_succeeded": 3,
@@ -172,3 +174,26 @@ def test_fast_path_agrees_with_general_reader_and_falls_back(tmp_path: Path) -> 
     assert _fast_snapshot(reordered) is None
     path.write_text(reordered)
     assert read_status_file(path).nodes == general.nodes
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dagman"
+
+
+def test_metrics_of_both_dagman_formats() -> None:
+    v1 = read_metrics(FIXTURES / "condor_10_2.dag.metrics")  # HTCondor up to 24.1
+    assert v1 is not None
+    assert (v1.exit_code, v1.nodes, v1.nodes_succeeded, v1.nodes_failed) == (1, 12, 10, 2)
+    assert v1.jobs_submitted == 12
+    v2 = read_metrics(FIXTURES / "condor_24_2.dag.metrics")
+    assert v2 is not None
+    assert (v2.exit_code, v2.nodes, v2.nodes_succeeded, v2.nodes_failed) == (0, 12, 12, 0)
+    assert v2.jobs_submitted == 14
+
+
+def test_a_metrics_file_of_neither_format_is_named(tmp_path: Path) -> None:
+    (tmp_path / "x.metrics").write_text('{"exitcode": 0, "nodes": 3}')
+    with pytest.raises(MetricsFileError, match=r"x\.metrics lacks jobs, jobs_succeeded"):
+        read_metrics(tmp_path / "x.metrics")
+    (tmp_path / "y.metrics").write_text("not json")
+    with pytest.raises(MetricsFileError, match="is not a DAGMan metrics file"):
+        read_metrics(tmp_path / "y.metrics")
