@@ -48,6 +48,10 @@ def settings(tmp_path: Path) -> Settings:
         submit_dir=tmp_path / "submit",
         output_dir=tmp_path / "store",
         database_url=f"sqlite:///{tmp_path / 'wms2.db'}",
+        # POST cool-offs (60 s * 2**retry, 300 s) scaled down to keep retries quick.
+        post_cooloff_transient_sec=0.01,
+        post_cooloff_site_sec=0.05,
+        post_cooloff_max_sec=0.2,
     )
 
 

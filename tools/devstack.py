@@ -43,6 +43,9 @@ DEMO_REQUESTS = [
 # Quick but real: jobs sleep at most 0.5 s, DAG status is read every second.
 DEMO_ENV = {
     "WMS2_SYNTHETIC_MAX_SECONDS": "0.5",
+    "WMS2_POST_COOLOFF_TRANSIENT_SEC": "1",  # a demo retry waits seconds, not minutes
+    "WMS2_POST_COOLOFF_SITE_SEC": "2",
+    "WMS2_POST_COOLOFF_MAX_SEC": "5",
     "WMS2_LOCAL_STATUS_INTERVAL_SEC": "0.5",
     "WMS2_MONITOR_WINDOW_SEC": "10",
     "WMS2_MONITOR_POLL_SEC": "1",

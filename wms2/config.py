@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_CATEGORY_THROTTLES)
     )
     target_merged_size_bytes: int = Field(default=4 * 1000**3, gt=0)
+    # POST script cool-off before DAGMan retries a failed node (spec 6.4).
+    post_cooloff_transient_sec: float = Field(default=60.0, ge=0)  # times 2**retry
+    post_cooloff_site_sec: float = Field(default=300.0, ge=0)
+    post_cooloff_max_sec: float = Field(default=1800.0, ge=0)
+    dagman_max_post_scripts: int = Field(default=20, ge=1)
     # EventsPerJob a request leaves unset fills this much TimePerEvent (WMCore: 12 h).
     target_job_length_sec: float = Field(default=12 * 3600, gt=0)
     # Input on tape only: a Rucio rule stages it to disk before planning (else refused).

@@ -68,6 +68,10 @@ def payload_options(settings: Settings) -> PayloadOptions:
         size_scale=settings.synthetic_size_scale,
         max_seconds=settings.synthetic_max_seconds,
         max_output_bytes=settings.synthetic_max_output_bytes,
+        cooloff_transient=settings.post_cooloff_transient_sec,
+        cooloff_site=settings.post_cooloff_site_sec,
+        cooloff_max=settings.post_cooloff_max_sec,
+        max_post_scripts=settings.dagman_max_post_scripts,
     )
 
 

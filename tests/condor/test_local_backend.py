@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -355,3 +356,26 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_post_scripts_run_in_dagman_max_post_scripts_slots(
+    kit: Path, backend: LocalBackend
+) -> None:
+    """A POST script that cools off holds one of DAGMAN_MAX_POST_SCRIPTS slots, as in
+    DAGMan: with one slot, four 0.3 s POST scripts run one after the other."""
+    post = kit / "slow_post.py"
+    post.write_text(
+        "#!/usr/bin/env python3\nimport sys, time\nstart = time.time()\ntime.sleep(0.3)\n"
+        f"open({str(kit / 'posts.log')!r}, 'a').write(f'{{start}} {{time.time()}}\\n')\n"
+    )
+    post.chmod(0o755)
+    (kit / "dagman.config").write_text("DAGMAN_MAX_POST_SCRIPTS = 1\n")
+    text = "CONFIG dagman.config\n" + "".join(
+        job(f"n{i}") + f"SCRIPT POST n{i} {post}\n" for i in range(4)
+    )
+    assert wait(backend, backend.submit_dag(write_dag(kit, text))).exit_code == 0
+    spans = sorted(
+        tuple(map(float, line.split())) for line in (kit / "posts.log").read_text().splitlines()
+    )
+    assert len(spans) == 4
+    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in itertools.pairwise(spans))

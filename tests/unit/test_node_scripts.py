@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -201,3 +202,30 @@ def test_post_script_bad_arguments(plan: PlanSummary, tmp_path: Path) -> None:
     script = Path(plan.dag_dir) / "bin" / "post_script.py"
     assert run(script, "proc_1", "oops", cwd=tmp_path).returncode == 1
     assert run(script, cwd=tmp_path).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "retry", "expected"),
+    [("1", "0", 0.4), ("1", "2", 1.6), ("1", "5", 2.0), ("69", "3", 1.0), ("65", "0", 0.0)],
+)
+def test_post_script_cools_off_before_a_retry(
+    plan: PlanSummary, tmp_path: Path, code: str, retry: str, expected: float
+) -> None:
+    """Spec 6.4 at 1/150 scale: transient 0.4 s * 2**retry (60 s in production), a site
+    problem 1 s (300 s), capped at 2 s; a permanent failure does not wait."""
+    script = Path(plan.dag_dir) / "bin" / "post_script.py"
+    start = time.monotonic()
+    res = run(script, "proc_000001", code, retry, "0.4", "1", "2", cwd=tmp_path)
+    waited = time.monotonic() - start
+    assert res.returncode == (2 if code == "65" else 1)
+    assert f"retry={retry} cooloff={expected:g}s" in (tmp_path / "post_script.log").read_text()
+    assert expected <= waited < expected + 1.5
+
+
+def test_the_dag_passes_the_cooloff_and_limits_post_scripts(plan: PlanSummary) -> None:
+    root = Path(plan.dag_dir)
+    group = (root / "mg_000000" / "group.dag").read_text()
+    # The plan fixture's settings scale the cool-off down (tests/conftest.py).
+    assert "post_script.py $JOB $RETURN $RETRY 0.01 0.05 0.2" in group
+    assert f"CONFIG {root / 'dagman.config'}" in group
+    assert "DAGMAN_MAX_POST_SCRIPTS = 20" in (root / "dagman.config").read_text()

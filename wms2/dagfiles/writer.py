@@ -55,6 +55,11 @@ class PayloadOptions:
     size_scale: float = 1e-4
     max_seconds: float = 2.0
     max_output_bytes: int = 1_000_000
+    # POST script cool-off before DAGMan retries a node (spec 6.4), in seconds.
+    cooloff_transient: float = 60.0  # times 2**retry
+    cooloff_site: float = 300.0
+    cooloff_max: float = 1800.0
+    max_post_scripts: int = 20  # DAGMAN_MAX_POST_SCRIPTS
 
     def synthetic(self) -> dict[str, float | int]:
         return {
@@ -148,14 +153,18 @@ def _group_manifest(
 
 
 def _group_dag_lines(
-    layout: DagLayout, group: MergeGroup, throttles: dict[str, int]
+    layout: DagLayout, group: MergeGroup, throttles: dict[str, int], payload: PayloadOptions
 ) -> Iterator[str]:
     gdir, bin_dir, root = layout.group_dir(group.name), layout.bin_dir, layout.root
     pin = Script(bin_dir / "pin_site.py", (ELECTED_SITE, SITE_SUBMIT))
-    post = Script(bin_dir / "post_script.py", ("$JOB", "$RETURN"))
+    cooloff = (payload.cooloff_transient, payload.cooloff_site, payload.cooloff_max)
+    post = Script(
+        bin_dir / "post_script.py", ("$JOB", "$RETURN", "$RETRY", *(f"{c:g}" for c in cooloff))
+    )
     limits = {k: v for k, v in throttles.items() if k in ("Processing", "Merge", "Cleanup")}
     yield f"# {group.name}: landing elects the site, every other node is pinned to it"
     yield from meta_lines(
+        config=root / "dagman.config",  # each SUBDAG's DAGMan has its own script limits
         status_file=gdir / f"{GROUP_DAG}.status",
         status_update_sec=STATUS_UPDATE_SEC,
         maxjobs=limits,
@@ -243,6 +252,7 @@ def write_dag_directory(
         "DAGMAN_MAX_SUBMITS_PER_INTERVAL = 100\n"
         "DAGMAN_USER_LOG_SCAN_INTERVAL = 5\n"
         "DAGMAN_MAX_JOBS_IDLE = 1000\n"
+        f"DAGMAN_MAX_POST_SCRIPTS = {payload.max_post_scripts}\n"
     )
     for group in groups:
         gdir = layout.group_dir(group.name)
@@ -250,7 +260,7 @@ def write_dag_directory(
         (gdir / GROUP_MANIFEST).write_text(
             json.dumps(_group_manifest(request, group, outputs, output_dir), separators=(",", ":"))
         )
-        write_dag_file(gdir / GROUP_DAG, _group_dag_lines(layout, group, throttles))
+        write_dag_file(gdir / GROUP_DAG, _group_dag_lines(layout, group, throttles, payload))
 
     write_dag_file(
         layout.dag_file,

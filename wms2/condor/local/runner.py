@@ -59,7 +59,8 @@ EXIT_OK, EXIT_FAILED, EXIT_REMOVED = 0, 1, 2
 @dataclass
 class RunContext:
     slots: asyncio.Semaphore  # the local pool: one slot per running job, shared by SUBDAGs
-    scripts: asyncio.Semaphore  # DAGMAN_MAX_PRE/POST_SCRIPTS
+    scripts: asyncio.Semaphore  # DAGMAN_MAX_PRE_SCRIPTS
+    post_scripts: asyncio.Semaphore  # DAGMAN_MAX_POST_SCRIPTS
     machine: Machine
     clusters: itertools.count
     status_interval: float
@@ -244,7 +245,7 @@ class DagRun:
                 "CLUSTERID": str(cluster),
                 "EXIT_CODES": str(value),
             }
-            async with self.ctx.scripts:
+            async with self.ctx.post_scripts:
                 value = await run_script(node.post, macros, node.directory, self.script_log)
             rec.details = "" if value == 0 else f"POST script failed with status {value}"
         return value
@@ -320,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = RunContext(
             slots=asyncio.Semaphore(args.slots),
             scripts=asyncio.Semaphore(int(config.get("DAGMAN_MAX_PRE_SCRIPTS", 20))),
+            post_scripts=asyncio.Semaphore(int(config.get("DAGMAN_MAX_POST_SCRIPTS", 20))),
             machine=Machine(args.machine_ad, args.scratch),
             clusters=itertools.count(args.cluster * 1000 + 1),
             status_interval=args.status_interval,

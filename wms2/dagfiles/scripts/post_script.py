@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """POST script of processing and merge nodes (spec 6.4): classifies the job's exit code.
 
-Arguments: NODE RETURN. Exit 0 on success; 1 for transient and site problems (DAGMan
-retries the node, possibly elsewhere); 2 for permanent errors, which the DAG's
-`RETRY ... UNLESS-EXIT 2` turns into "do not retry". Each decision is appended to
-post_script.log in the node's directory.
+Arguments: NODE RETURN [RETRY TRANSIENT SITE MAX]. Exit 0 on success; 1 for transient and
+site problems (DAGMan retries the node, possibly elsewhere); 2 for permanent errors, which
+the DAG's `RETRY ... UNLESS-EXIT 2` turns into "do not retry". Before a retry it cools off:
+TRANSIENT * 2**RETRY seconds for a transient failure, SITE seconds for a site problem, never
+more than MAX (the planner writes the settings' values; tests scale them down). Each
+decision is appended to post_script.log in the node's directory.
 """
 
 from __future__ import annotations
@@ -30,19 +32,35 @@ def classify(code: int) -> str:
     return "transient"  # signals (negative), DAGMan codes, anything unknown
 
 
+def cooloff(kind: str, retry: int, transient: float, site: float, cap: float) -> float:
+    """Seconds to wait before DAGMan may retry the node."""
+    if kind == "transient":
+        return min(transient * 2 ** max(retry, 0), cap)
+    if kind == "site":
+        return min(site, cap)
+    return 0.0
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print("usage: post_script.py NODE RETURN", file=sys.stderr)
+    if len(argv) not in (2, 6):
+        print("usage: post_script.py NODE RETURN [RETRY TRANSIENT SITE MAX]", file=sys.stderr)
         return 1
     node = argv[0]
     try:
         code = int(argv[1])
+        retry = int(argv[2]) if len(argv) == 6 else 0
+        transient, site, cap = (float(x) for x in argv[3:6]) if len(argv) == 6 else (0, 0, 0)
     except ValueError:
-        print(f"post_script: RETURN {argv[1]!r} is not a number", file=sys.stderr)
+        print(f"post_script: {' '.join(argv[1:])!r} are not numbers", file=sys.stderr)
         return 1
     kind = classify(code)
+    wait = cooloff(kind, retry, transient, site, cap)
     with open("post_script.log", "a") as log:
-        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {node} exit={code} class={kind}\n")
+        log.write(
+            f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {node} exit={code} class={kind} "
+            f"retry={retry} cooloff={wait:g}s\n"
+        )
+    time.sleep(wait)
     return {"success": 0, "permanent": 2}.get(kind, 1)
 
 
