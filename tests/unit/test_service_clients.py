@@ -256,6 +256,11 @@ def test_rucio_replicas_rules_and_token_reuse() -> None:
         "/store/a.root": ["T1_US_FNAL"],
         "/store/tape_only.root": [],
     }
+    # Both have a copy on CNAF's tape; only one has none on disk (it is staged).
+    assert rucio.on_tape(["/store/a.root", "/store/tape_only.root"]) == {
+        "/store/a.root",
+        "/store/tape_only.root",
+    }
     rule_id = rucio.create_rule(
         ["/A/B-v1/AOD#1"],
         "T1_US_FNAL_Disk",

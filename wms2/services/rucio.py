@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -51,8 +52,8 @@ class RucioClient:
             self._token = token
         return {"X-Rucio-Auth-Token": self._token, "X-Rucio-Account": self.account}
 
-    def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {lfn: [] for lfn in lfns}
+    def _replica_rows(self, lfns: list[str]) -> Iterator[dict[str, Any]]:
+        """POST /replicas/list in batches: one row per file with its RSEs."""
         for i in range(0, len(lfns), REPLICA_BATCH):
             batch = lfns[i : i + REPLICA_BATCH]
             response = self.http.request(
@@ -61,24 +62,20 @@ class RucioClient:
                 headers={**self._headers(), "Accept": "application/x-json-stream"},
                 json={"dids": [{"scope": SCOPE, "name": n} for n in batch], "all_states": False},
             )
-            for row in _json_rows(response.text):
-                found[row["name"]] = sites_of((row.get("rses") or {}).keys())
+            yield from _json_rows(response.text)
+
+    def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {lfn: [] for lfn in lfns}
+        for row in self._replica_rows(lfns):
+            found[row["name"]] = sites_of((row.get("rses") or {}).keys())
         return found
 
     def on_tape(self, lfns: list[str]) -> set[str]:
-        found = set()
-        for i in range(0, len(lfns), REPLICA_BATCH):
-            batch = lfns[i : i + REPLICA_BATCH]
-            response = self.http.request(
-                "POST",
-                "/replicas/list",
-                headers={**self._headers(), "Accept": "application/x-json-stream"},
-                json={"dids": [{"scope": SCOPE, "name": n} for n in batch], "all_states": False},
-            )
-            for row in _json_rows(response.text):
-                if any(rse_to_site(rse) is None for rse in (row.get("rses") or {})):
-                    found.add(row["name"])
-        return found
+        return {
+            row["name"]
+            for row in self._replica_rows(lfns)
+            if any(rse_to_site(rse) is None for rse in (row.get("rses") or {}))
+        }
 
     def create_rule(
         self,
