@@ -26,6 +26,7 @@ def test_histories_are_committed() -> None:
         "partial_production",
         "admission",
         "output_polls",
+        "staging",
     }
 
 

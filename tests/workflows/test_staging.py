@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.harness import FAST, fake_world, finish, start, until
+from tests.workflows.harness import FAST, fake_world, finish, keep_history, start, until
 from wms2.messages import AbortSignal
 from wms2.models import RequestStatus as S
 from workflows.request import RequestWorkflow
@@ -28,6 +28,7 @@ async def test_staging_waits_through_a_stuck_rule_then_plans(env: WorkflowEnviro
         assert s.staging is not None and s.staging.state == "OK"
         assert [t.to_status.value for t in s.transitions][2:5] == ["planning", "planning", "active"]
         assert w.calls_of("stage_input") == 1
+        await keep_history(h, "staging")
 
 
 async def test_an_abort_ends_the_staging_wait(env: WorkflowEnvironment) -> None:
