@@ -280,10 +280,14 @@ async def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_abort(args: argparse.Namespace, settings: Settings) -> int:
+    """A Temporal cancellation, so the workflow ends Canceled (the reason goes first, by
+    signal: a cancellation carries none the workflow can read)."""
     from wms2.messages import AbortSignal
 
-    await _signal(settings, args.name, "abort", AbortSignal(reason=args.reason))
-    console.print(f"asked {args.name} to abort")
+    await _signal(settings, args.name, "abort_reason", AbortSignal(reason=args.reason))
+    client = await connect(settings)
+    await request_handle(client, args.name).cancel(reason=args.reason)
+    console.print(f"asked {args.name} to abort (a cancellation: the workflow ends Canceled)")
     return 0
 
 

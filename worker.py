@@ -98,9 +98,11 @@ def build_deps(settings: Settings, client: Client | None) -> ActivityDeps:
 async def publish_request_counts(
     client: Client, meter: MetricMeter, settings: Settings, repo: Repository
 ) -> None:
-    """Gauges of requests by status and of stuck requests (visibility counts), and of
-    work unit outputs by state (database), only with --metrics-port. Every worker
-    publishes the same fleet-wide numbers."""
+    """Gauges of requests by status (the database: one per request name, its current
+    run's status; visibility would also count earlier runs and continued-as-new ones), of
+    stuck requests (running workflows, visibility) and of work unit outputs by state
+    (database), only with --metrics-port. Every worker publishes the same fleet-wide
+    numbers."""
     from wms2.models import OutputStatus, RequestStatus
 
     outputs = meter.create_gauge("wms2_outputs", "work unit outputs by pipeline state")
@@ -110,11 +112,9 @@ async def publish_request_counts(
     base = "WorkflowType = 'RequestWorkflow' AND ExecutionStatus = 'Running'"
     while True:
         try:
+            requests = await asyncio.to_thread(repo.count_requests_by_status)
             for status in RequestStatus:
-                count = await client.count_workflows(
-                    f"WorkflowType = 'RequestWorkflow' AND WMS2Status = '{status.value}'"
-                )
-                by_status.set(count.count, {"status": status.value})
+                by_status.set(requests.get(status.value, 0), {"status": status.value})
             stuck.set((await client.count_workflows(f"{base} AND WMS2Stuck = true")).count)
             by_state = await asyncio.to_thread(repo.count_outputs_by_status)
             for st in OutputStatus:

@@ -158,6 +158,7 @@ class RequestState(BaseModel):
     stop_for_step: bool = False  # the stop was a partial-production step
     enqueued: bool = False
     abort_reason: str | None = None
+    cancel_reason: str | None = None  # given before a cancellation (starter.py abort)
     restart: RestartRequest | None = None
     failure_reason: str | None = None
     outputs_by_state: dict[str, int] = Field(default_factory=dict)

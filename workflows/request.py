@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobHandle
@@ -55,6 +55,7 @@ from workflows.visibility import publish
 T = TypeVar("T")
 S = RequestStatus
 MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
+FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 
 
 @workflow.defn
@@ -97,13 +98,23 @@ class RequestWorkflow(RequestRestarts):
             await self._fail_unexpectedly(e)
         await self._close_outputs()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return RequestResult(
+        result = RequestResult(
             request_name=self.s.request_name,
             status=self.s.status,
             reason=self.s.failure_reason,
             work_units_done=len(self.s.completed_work_units),
             superseded_by_request=self.s.superseded_by_request,
         )
+        if result.status is S.FAILED and workflow.patched(FAILED_FAILS_WORKFLOW):
+            # Temporal's outcome agrees with the record: the Web UI lists it as Failed,
+            # with the reason; the result rides along as the error's details.
+            raise ApplicationError(
+                f"request {result.request_name} FAILED: {result.reason}",
+                result,
+                type="RequestFailed",
+                non_retryable=True,
+            )
+        return result
 
     async def _lifecycle(self) -> None:
         """Each status's handler until the request is terminal (or continues as new)."""
@@ -136,7 +147,7 @@ class RequestWorkflow(RequestRestarts):
         if s.status.is_terminal:
             return
         if s.abort_reason is None:
-            s.abort_reason = (
+            s.abort_reason = s.cancel_reason or (
                 "cancellation requested through Temporal (Web UI or temporal workflow cancel)"
             )
         await self._abort()
@@ -202,6 +213,16 @@ class RequestWorkflow(RequestRestarts):
             self._reject(f"abort while {self.s.status.value}")
         elif self.s.abort_reason is None:
             self.s.abort_reason = sig.reason
+
+    @workflow.signal
+    def abort_reason(self, raw: Any = None) -> None:
+        """The reason of the cancellation that follows (`starter.py abort`): a cancelled
+        workflow is the one Temporal shows as Canceled, and a cancellation has no reason."""
+        sig = read_signal(AbortSignal, raw)
+        if isinstance(sig, str):
+            self._reject(f"abort_reason: {sig}")
+        else:
+            self.s.cancel_reason = sig.reason
 
     @workflow.update
     async def set_priority(self, priority: int) -> int:

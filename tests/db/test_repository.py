@@ -73,6 +73,16 @@ def test_runs_of_a_request_are_counted_once_per_workflow_run(repo: Repository) -
         repo.start_run("req_none", "run-a")
 
 
+def test_requests_are_counted_once_by_their_current_status(repo: Repository) -> None:
+    for name in ("req_c1", "req_c2", "req_c3"):
+        repo.upsert_request(make_request(request_name=name))
+    repo.record_transition("req_c1", RequestStatus.ABORTED, "run 1")
+    repo.start_run("req_c1", "run-2")  # a rerun: the same record, its new status
+    repo.record_transition("req_c1", RequestStatus.COMPLETED, "run 2")
+    repo.record_transition("req_c2", RequestStatus.COMPLETED, "done")
+    assert repo.count_requests_by_status() == {"completed": 2, "submitted": 1}
+
+
 def test_transitions_are_appended_in_order(repo: Repository) -> None:
     repo.upsert_request(make_request(request_name="req_t"))
     repo.record_transition("req_t", RequestStatus.QUEUED, "imported")

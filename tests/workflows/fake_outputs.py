@@ -112,8 +112,10 @@ class FakeDataServices:
                 else:
                     states.append("OK" if f.rules[r]["polls"] >= f.polls_to_ok else "REPLICATING")
             done = all(s == "OK" for s in states)
-            stuck = [
-                r for r, s in zip(inp.unit.transfer_rule_ids, states, strict=True) if s == "STUCK"
+            stuck = [  # as the real activity names them: rule id and state
+                f"{r} {s}"
+                for r, s in zip(inp.unit.transfer_rule_ids, states, strict=True)
+                if s == "STUCK"
             ]
             new = inp.unit.model_copy(
                 update={

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -20,6 +21,7 @@ from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     LifecycleConfig,
     RequestInput,
+    RequestResult,
     RequestState,
     request_workflow_id,
 )
@@ -99,6 +101,15 @@ async def wait_for_status(
         await asyncio.sleep(0.05)
 
 
+def failed_result(error: WorkflowFailureError) -> RequestResult:
+    """A FAILED request ends its workflow Failed with a non-retryable RequestFailed error
+    whose details hold the RequestResult."""
+    cause = error.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "RequestFailed", cause
+    assert cause.non_retryable
+    return RequestResult.model_validate(cause.details[0])
+
+
 def statuses(s: RequestState) -> list[str]:
     return [t.to_status.value for t in s.transitions]
 
@@ -124,9 +135,12 @@ async def until(handle: WorkflowHandle, predicate: Any, timeout: float = 20) -> 
 
 
 async def finish(handle: WorkflowHandle, timeout: float = 60) -> Any:
-    """The workflow's result, or a failure naming where it hangs (with its last events)."""
+    """The workflow's result (a FAILED request's comes in its failure's details), or a
+    failure naming where it hangs (with its last events)."""
     try:
         return await asyncio.wait_for(handle.result(), timeout)
+    except WorkflowFailureError as e:
+        return failed_result(e)
     except TimeoutError:
         pass
     s = await state_of(handle)

@@ -440,6 +440,12 @@ class Repository:
             ).first()
             return OutputDataset.model_validate(_row_dict(row)) if row is not None else None
 
+    def count_requests_by_status(self) -> dict[str, int]:
+        """One count per request name: the status of its current run (the record)."""
+        with self.session() as s:
+            rows = s.execute(select(RequestRow.status, func.count()).group_by(RequestRow.status))
+            return {status: n for status, n in rows}
+
     def count_outputs_by_status(self) -> dict[str, int]:
         with self.session() as s:
             rows = s.execute(
