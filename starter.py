@@ -175,14 +175,19 @@ async def why_not_started(client: Client, name: str) -> str:
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect(settings)
-    query = "WorkflowType = 'RequestWorkflow'"
+    # One row per request: its latest run (not the runs it continued as new from, nor an
+    # earlier run of a request submitted again with --rerun).
+    query = "WorkflowType = 'RequestWorkflow' AND ExecutionStatus != 'ContinuedAsNew'"
     if args.status:
         query += f" AND WMS2Status = '{args.status}'"
     if args.campaign:
         query += f" AND WMS2Campaign = '{args.campaign}'"
     table = Table("request", "status", "priority", "campaign", "type", "stuck", "started")
-    count = 0
+    count, seen = 0, set()
     async for wf in client.list_workflows(query):
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
         attrs = {k.name: v for k, v in wf.typed_search_attributes}
         table.add_row(
             wf.id.removeprefix("request-"),
@@ -262,11 +267,18 @@ async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _signal(settings: Settings, name: str, signal: str, arg: Any) -> None:
+    """Send the signal; a signal the request ignores (it lists it under "ignored" with the
+    reason) is an error, so the operator's command fails with that reason."""
     client = await connect(settings)
     s = await request_state(client, name)  # a clear error for unknown requests
     if s.status.is_terminal:
         raise CommandError(f"request {name!r} is {s.status.value}: nothing to {signal}")
+    before = len(s.rejected_signals)
     await request_handle(client, name).signal(signal, arg)
+    # Temporal answers a query after the workflow task that handles the signal.
+    after = (await request_state(client, name)).rejected_signals
+    if len(after) > before:
+        raise CommandError(f"{signal} ignored: {after[-1].split(' ', 1)[1]}")
 
 
 async def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
@@ -462,6 +474,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from wms2.models import RequestStatus
+
     parser = argparse.ArgumentParser(
         prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -482,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a request that ran before again (it resumes its DAG: done work is kept)",
     )
     p = command("list", cmd_list, "list requests (visibility query)")
-    p.add_argument("--status")
+    p.add_argument(
+        "--status", type=str.lower, choices=[s.value for s in RequestStatus], metavar="STATUS"
+    )
     p.add_argument("--campaign")
     command("status", cmd_status, "one request's full status").add_argument("name")
     p = command("watch", cmd_watch, "live progress until the request ends")
