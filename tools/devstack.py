@@ -241,6 +241,21 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     return 0 if ok else 1
 
 
+def still_running(pids: dict[str, int]) -> str:
+    """What the demo leaves running, and how to stop it."""
+    running = [
+        f"{what} (pid {pids[name]})"
+        for name, what in (("server", "the Temporal dev server"), ("worker", "a WMS2 worker"))
+        if pids.get(name) and alive(pids[name])
+    ]
+    if not running:
+        return "Nothing is left running."
+    return (
+        f"Still running: {' and '.join(running)}; Web UI http://127.0.0.1:{UI_PORT}, "
+        f"logs in {STATE.relative_to(ROOT)}/. Stop them with `make down`."
+    )
+
+
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "demo"
     if command == "up":
@@ -249,7 +264,9 @@ def main() -> int:
         down()
     elif command == "demo":
         up()
-        return asyncio.run(run_demo())
+        code = asyncio.run(run_demo())
+        print(still_running(load_pids()))
+        return code
     else:
         sys.exit(f"unknown command {command!r}: up, down or demo")
     return 0

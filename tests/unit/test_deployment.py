@@ -3,6 +3,7 @@ can be checked without one."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import yaml
@@ -75,3 +76,13 @@ def test_dockerfile_builds_the_same_package() -> None:
     assert SERVICES["wms2-worker"]["build"] == "."
     assert SERVICES["wms2-worker"]["command"][:3] == ["python", "-m", "worker"]
     assert "python:3.11" in docker
+
+
+def test_the_demo_says_what_it_leaves_running() -> None:
+    from tools.devstack import still_running
+
+    me = os.getpid()
+    text = still_running({"server": me, "worker": me})
+    assert text.startswith(f"Still running: the Temporal dev server (pid {me}) and a WMS2 worker")
+    assert text.endswith("Stop them with `make down`.")
+    assert still_running({}) == "Nothing is left running."
