@@ -53,8 +53,9 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
     g = lines(root / "mg_000001" / "group.dag")
     bin_dir = root / "bin"
     procs = [f"proc_{i:06d}" for i in range(4, 8)]
-    assert g[0] == f"NODE_STATUS_FILE {root / 'mg_000001' / 'group.dag.status'} 30"
-    assert g[1:4] == ["MAXJOBS Processing 5000", "MAXJOBS Merge 100", "MAXJOBS Cleanup 50"]
+    assert g[0] == f"CONFIG {root / 'dagman.config'}"  # the same script limits as the outer
+    assert g[1] == f"NODE_STATUS_FILE {root / 'mg_000001' / 'group.dag.status'} 30"
+    assert g[2:5] == ["MAXJOBS Processing 5000", "MAXJOBS Merge 100", "MAXJOBS Cleanup 50"]
     assert f"JOB landing {root / 'landing.sub'}" in g
     assert 'VARS landing sites="T2_CH_CERN,T2_US_Wisconsin"' in g
     assert (
@@ -67,7 +68,8 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
         assert f'VARS {p} node="{p}"' in g
         assert f"RETRY {p} 3 UNLESS-EXIT 2" in g
         assert f"SCRIPT PRE {p} {bin_dir / 'pin_site.py'} elected_site site.sub" in g
-        assert f"SCRIPT POST {p} {bin_dir / 'post_script.py'} $JOB $RETURN" in g
+        post = f"SCRIPT POST {p} {bin_dir / 'post_script.py'} $JOB $RETURN $RETRY "
+        assert any(x.startswith(post) for x in g)
         assert f"CATEGORY {p} Processing" in g
     assert f"PARENT {' '.join(procs)} CHILD merge" in g
     assert "RETRY merge 2 UNLESS-EXIT 2" in g and "CATEGORY merge Merge" in g
