@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from wms2.status_view import outputs_summary, render_state
+from wms2.status_view import outputs_summary, render_state, request_list
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -182,24 +182,25 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         query += f" AND WMS2Status = '{args.status}'"
     if args.campaign:
         query += f" AND WMS2Campaign = '{args.campaign}'"
-    table = Table("request", "status", "priority", "campaign", "type", "stuck", "started")
-    count, seen = 0, set()
+    rows: list[tuple[str, ...]] = []
+    seen = set()
     async for wf in client.list_workflows(query):
         if wf.id in seen:
             continue
         seen.add(wf.id)
         attrs = {k.name: v for k, v in wf.typed_search_attributes}
-        table.add_row(
-            wf.id.removeprefix("request-"),
-            str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
-            str(attrs.get("WMS2Priority", "")),
-            str(attrs.get("WMS2Campaign", "")),
-            str(attrs.get("WMS2RequestType", "")),
-            "yes" if attrs.get("WMS2Stuck") else "",
-            wf.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+        rows.append(
+            (
+                wf.id.removeprefix("request-"),
+                str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
+                str(attrs.get("WMS2Priority", "")),
+                str(attrs.get("WMS2Campaign", "")),
+                str(attrs.get("WMS2RequestType", "")),
+                "yes" if attrs.get("WMS2Stuck") else "",
+                wf.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
         )
-        count += 1
-    console.print(table if count else "no requests match")
+    console.print(request_list(rows, console.width))
     return 0
 
 

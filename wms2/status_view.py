@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from wms2.messages import RequestState
 
@@ -60,3 +62,25 @@ def render_state(s: RequestState) -> Table:
     if s.previous_version_request:
         table.add_row("previous version", s.previous_version_request)
     return table
+
+
+LIST_COLUMNS = ("request", "status", "priority", "campaign", "type", "stuck", "started")
+
+
+def request_list(rows: list[tuple[str, ...]], width: int) -> RenderableType:
+    """The `list` output. Request names are how operators identify requests, so they are
+    never cut: a table when it fits in `width`, else two lines per request (the full
+    name, then the rest indented)."""
+    if not rows:
+        return Text("no requests match")
+    needed = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(LIST_COLUMNS)]
+    if sum(needed) + 3 * len(needed) + 1 <= width:
+        table = Table(*LIST_COLUMNS)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    lines = []
+    for name, status, priority, campaign, kind, stuck, started in rows:
+        rest = [status + (" STUCK" if stuck else ""), f"priority {priority}", kind, campaign]
+        lines += [name, "    " + "  ".join(x for x in rest if x) + f"  started {started}"]
+    return Text("\n".join(lines), no_wrap=True, overflow="ignore")

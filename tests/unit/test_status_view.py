@@ -9,7 +9,7 @@ from rich.console import Console
 from wms2.messages import RequestState
 from wms2.models import RequestStatus
 from wms2.outputs.messages import OutputProgress
-from wms2.status_view import outputs_summary, render_state
+from wms2.status_view import outputs_summary, render_state, request_list
 
 
 def test_outputs_by_state_per_dataset_and_failures() -> None:
@@ -40,3 +40,31 @@ def test_a_rerun_shows_its_run_number() -> None:
 
     assert "--rerun" not in text_of(RequestState(request_name="req_x"))
     assert "2 (submitted again with --rerun)" in text_of(RequestState(request_name="req_x", run=2))
+
+
+def test_list_never_cuts_a_request_name_at_80_columns() -> None:
+    long = "pdmvserv_task_QCD-Run3Summer23DRPremix-00042__v1_T_261120_101500_4242"
+    rows = [
+        (
+            long,
+            "active",
+            "110000",
+            "Run3Summer23DRPremix",
+            "StepChain",
+            "yes",
+            "2026-11-30 12:00:00",
+        ),
+        ("req_short", "queued", "90000", "C", "ReReco", "", "2026-11-30 12:01:00"),
+    ]
+    out = io.StringIO()
+    Console(file=out, width=80).print(request_list(rows, 80))
+    lines = out.getvalue().splitlines()
+    assert long in lines and all(len(line) <= 80 for line in lines)
+    assert (
+        "    active STUCK  priority 110000  StepChain  Run3Summer23DRPremix  started" in (lines[1])
+    )
+    # Wide enough: a table, one row per request.
+    out = io.StringIO()
+    Console(file=out, width=200).print(request_list(rows, 200))
+    assert sum(long in line for line in out.getvalue().splitlines()) == 1
+    assert "no requests match" in str(request_list([], 80))
