@@ -91,17 +91,35 @@ def request_handle(client: Client, name: str) -> Any:
     return client.get_workflow_handle_for(RequestWorkflow.run, request_workflow_id(name))
 
 
+QUERY_TIMEOUT_SEC = 20.0  # Settings.query_timeout_sec, set by main()
+
+
 async def request_state(client: Client, name: str) -> RequestState:
+    """The request's state (the `status` query), or one line saying why it cannot be had:
+    no such request, or no worker answering (a query needs a worker, even for a request
+    that ended)."""
+    from datetime import timedelta
+
+    from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError, RPCStatusCode
 
     from workflows.request import RequestWorkflow
 
     try:
-        return await request_handle(client, name).query(RequestWorkflow.status)
+        return await request_handle(client, name).query(
+            RequestWorkflow.status, rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_SEC)
+        )
     except RPCError as e:
         if e.status is RPCStatusCode.NOT_FOUND:
             raise CommandError(f"no request named {name!r} (workflow request-{name})") from None
-        raise
+        if e.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise CommandError(
+                f"request {name!r} did not answer in {QUERY_TIMEOUT_SEC:g} s: is a WMS2 "
+                "worker running on its task queue?"
+            ) from None
+        raise CommandError(f"cannot read request {name!r}: {e.message}") from None
+    except WorkflowQueryFailedError as e:
+        raise CommandError(f"cannot read request {name!r}: {e}") from None
 
 
 # ── commands ───────────────────────────────────────────────────────────────────
@@ -562,9 +580,11 @@ def main(argv: list[str] | None = None) -> int:
     from wms2.services import ServiceError
     from wms2.splitting import SplittingError
 
+    global QUERY_TIMEOUT_SEC
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
+        QUERY_TIMEOUT_SEC = settings.query_timeout_sec
         result = args.func(args, settings)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
     except (

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     synthetic_max_output_bytes: int = Field(default=1_000_000, ge=1)
 
     max_active_dags: int = Field(default=300, ge=1)
+    query_timeout_sec: float = Field(default=20.0, gt=0)  # starter.py: a request's answer
     monitor_window_sec: float = Field(default=300.0, gt=0)
     monitor_poll_sec: float = Field(default=10.0, gt=0)
     heartbeat_timeout_sec: float = Field(default=60.0, gt=0)

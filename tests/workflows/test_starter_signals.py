@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import REPO
 from tests.workflows.harness import fake_world, start, wait_for_status
+from wms2.messages import RequestInput, request_workflow_id
 from wms2.models import RequestStatus as S
 from workflows.request import RequestWorkflow
 
@@ -51,3 +52,28 @@ async def test_an_ignored_stop_fails_with_the_reason(env: WorkflowEnvironment) -
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.count("sig_pilot") == 1
         await h.signal(RequestWorkflow.abort)
+
+
+async def test_a_request_without_a_worker_is_a_one_line_error(env: WorkflowEnvironment) -> None:
+    # A workflow on a task queue no worker polls: its status query cannot be answered.
+    await env.client.start_workflow(
+        "RequestWorkflow",
+        RequestInput(request_name="no_worker"),
+        id=request_workflow_id("no_worker"),
+        task_queue="nobody-polls-this",
+    )
+    address = env.client.service_client.config.target_host
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(REPO / "starter.py"), "status", "no_worker"],
+        env={**os.environ, "TEMPORAL_ADDRESS": address, "WMS2_QUERY_TIMEOUT_SEC": "2"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "error: request 'no_worker' did not answer in 2 s: is a WMS2 worker running on its "
+        "task queue?"
+    ), done.stderr
+    await env.client.get_workflow_handle(request_workflow_id("no_worker")).terminate("test over")
