@@ -107,10 +107,7 @@ class DagActivities:
                 raise ValueError(f"request {inp.request_name} has no planned DAG")
             if inp.attempt > 1:
                 # Whatever the previous run left behind, finished work is never rerun.
-                recorded = set()
-                for n in range(1, inp.attempt):
-                    earlier = repo.dag_attempt(wf.id, n)
-                    recorded |= set(earlier.completed_work_units) if earlier else set()
+                recorded = repo.recorded_work_units(wf.id, before_attempt=inp.attempt)
                 ensure_rescue(DagLayout(dag_file.parent), recorded)
             rescues = rescue_files(dag_file)
             record = previous

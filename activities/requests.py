@@ -154,10 +154,7 @@ def resume_point(repo: Repository, request_name: str) -> ResumePoint | None:
     # again either (the rescue DAG marks it DONE), but this run's monitor hands it over.
     handed_over = {o.work_unit for o in repo.list_outputs(wf.id)}
     if not Path(dag.dag_file_path).is_file():
-        done = set(handed_over)
-        for attempt in range(1, dag.attempt + 1):
-            earlier = repo.dag_attempt(wf.id, attempt)
-            done |= set(earlier.completed_work_units) if earlier else set()
+        done = handed_over | repo.recorded_work_units(wf.id, before_attempt=dag.attempt + 1)
         if done:
             raise RerunRefused(
                 f"request {request_name!r}: its DAG file {dag.dag_file_path} is gone but "

@@ -226,6 +226,9 @@ def test_dag_upsert_by_attempt_and_active_count(repo: Repository) -> None:
     )
     assert repo.count_active_dags() == 1
     assert repo.get_dag(first.id).completed_work_units == ["mg_000000", "mg_000001"]
+    repo.update_dag(rescue.id, completed_work_units=["mg_000002"])
+    assert repo.recorded_work_units(wf.id, before_attempt=2) == {"mg_000000", "mg_000001"}
+    assert repo.recorded_work_units(wf.id, before_attempt=3) == {f"mg_00000{i}" for i in range(3)}
 
 
 def test_dag_history_is_append_only(repo: Repository) -> None:

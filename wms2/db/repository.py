@@ -340,6 +340,16 @@ class Repository:
             ).first()
             return None if row is None else DAG.model_validate(_row_dict(row))
 
+    def recorded_work_units(self, workflow_id: uuid.UUID, before_attempt: int) -> set[str]:
+        """Work units any DAG attempt below `before_attempt` recorded as done."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(DAGRow.completed_work_units).where(
+                    DAGRow.workflow_id == workflow_id, DAGRow.attempt < before_attempt
+                )
+            )
+            return {unit for units in rows for unit in units or []}
+
     def update_dag(self, dag_id: uuid.UUID, **fields: Any) -> None:
         fields = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
         self._update(DAGRow, DAGRow.id == dag_id, f"dag {dag_id}", **fields)
