@@ -8,7 +8,7 @@ from activities.deps import ActivityDeps, domain_errors
 from wms2.messages import Activity, PollStagingInput, StageInput, StagingRule
 from wms2.models import Request
 from wms2.outputs.states import site_rse
-from wms2.planning_input import file_query, staging_blocks, tape_only
+from wms2.planning_input import file_query, located_files, staging_blocks, tape_only
 
 
 def staging_rse_expression(request: Request, default: str) -> str:
@@ -30,10 +30,7 @@ class StagingActivities:
         with domain_errors():
             request = self.deps.repo.get_request(inp.request_name)
             query = file_query(request)
-            files = services.files.list_files(query)
-            where = services.replicas.replicas([f.lfn for f in files])
-            for f in files:
-                f.locations = where.get(f.lfn, [])
+            files = located_files(query, services.files, services.replicas)
             on_tape = tape_only(files, services.replicas)
             if not on_tape:
                 return StagingRule(rule_id=None)

@@ -171,6 +171,14 @@ class RequestState(BaseModel):
     # for the restart that starts it again. By dataset.
     undelivered: dict[str, list[WorkUnitFile]] = Field(default_factory=dict)
 
+    @property
+    def interrupted(self) -> bool:
+        """An abort or a catastrophic restart is pending: whatever the request waits for
+        gives way to it."""
+        return self.abort_reason is not None or (
+            self.restart is not None and self.restart.catastrophic
+        )
+
 
 class SignalInput(BaseModel):
     """A signal's input: unknown fields and wrong types are refused, never defaulted."""

@@ -21,6 +21,17 @@ class InputOnTape(SplittingError):
     """Input whose only copies are on tape: it is staged to disk before planning."""
 
 
+def located_files(
+    query: FileQuery, files_svc: FileCatalog, replicas_svc: ReplicaCatalog
+) -> list[InputFile]:
+    """The query's files, each with the sites holding a disk replica of it."""
+    files = files_svc.list_files(query)
+    locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
+    for f in files:
+        f.locations = locations.get(f.lfn, [])
+    return files
+
+
 def tape_only(files: list[InputFile], replicas_svc: ReplicaCatalog) -> list[InputFile]:
     """The files with no disk replica but a tape one."""
     stranded = [f for f in files if not f.locations]
@@ -150,15 +161,12 @@ def gather_input(
         return SplitInput(files=[], lumis={}, generation=True, **common)
     query = file_query(request)
     _check_blocks(query, files_svc)
-    files: list[InputFile] = files_svc.list_files(query)
+    files = located_files(query, files_svc, replicas_svc)
     if not files and not (
         query.lumi_filter().active or query.block_whitelist or query.block_blacklist
     ):
         raise SplittingError(f"input dataset {query.dataset} has no valid files")
     lumis = files_svc.file_lumis(query) if files else {}
-    locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
-    for f in files:
-        f.locations = locations.get(f.lfn, [])
     on_tape = tape_only(files, replicas_svc)
     if on_tape:
         blocks = staging_blocks(on_tape)

@@ -95,7 +95,7 @@ class RequestRestarts(RequestOutputs):
         except ActivityError as e:
             await self._transition(S.FAILED, f"stuck in resubmitting: {_reason(e)}")
             return
-        if s.abort_reason is not None or (s.restart is not None and s.restart.catastrophic):
+        if s.interrupted:
             return
         s.stop_reason, s.stop_for_step, s.restart = None, False, None
         await self._transition(S.QUEUED, f"waiting for admission at priority {s.priority}")

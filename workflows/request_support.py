@@ -37,17 +37,22 @@ T = TypeVar("T")
 S = RequestStatus
 
 
-def _reason(err: BaseException) -> str:
-    """The innermost message of an activity failure (what the operator needs to read)."""
+def _innermost(err: BaseException) -> BaseException:
+    """What an activity failure wraps: the activity's own error."""
     while isinstance(err, ActivityError) and err.cause is not None:
         err = err.cause
+    return err
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost message of an activity failure (what the operator needs to read)."""
+    err = _innermost(err)
     return str(err.message if isinstance(err, ApplicationError) else err) or type(err).__name__
 
 
 def _error_type(err: BaseException) -> str | None:
     """The type of the innermost application error of an activity failure."""
-    while isinstance(err, ActivityError) and err.cause is not None:
-        err = err.cause
+    err = _innermost(err)
     return err.type if isinstance(err, ApplicationError) else None
 
 
@@ -186,10 +191,6 @@ class RequestSupport:
         apply its stuck action once and keep waiting. False if interrupted."""
         s = self.s
         assert s is not None
-
-        def interrupted() -> bool:
-            return s.abort_reason is not None or (s.restart is not None and s.restart.catastrophic)
-
         while True:
             deadline = self._deadline()
             timeout = (
@@ -198,13 +199,13 @@ class RequestSupport:
                 else max(deadline - workflow.now(), timedelta(seconds=1))
             )
             try:
-                await workflow.wait_condition(lambda: condition() or interrupted(), timeout=timeout)
+                await workflow.wait_condition(lambda: condition() or s.interrupted, timeout=timeout)
             except TimeoutError:
                 await self._on_stuck()
                 if s.status.is_terminal:
                     return False
                 continue
-            return not interrupted()
+            return not s.interrupted
 
     async def _interruptible(self, call: Awaitable[T], stop_too: bool = False) -> T | None:
         """Run an activity call; cancel it when an abort (or, if asked, a stop) arrives."""
@@ -213,11 +214,7 @@ class RequestSupport:
         task = asyncio.ensure_future(call)
 
         def interrupted() -> bool:
-            return (
-                s.abort_reason is not None
-                or (s.restart is not None and s.restart.catastrophic)
-                or (stop_too and s.stop_reason is not None)
-            )
+            return s.interrupted or (stop_too and s.stop_reason is not None)
 
         try:
             await workflow.wait_condition(lambda: task.done() or interrupted())

@@ -104,12 +104,8 @@ class InputStaging:
 
     async def _interrupted_within(self, seconds: float) -> bool:
         s = self.wf.s
-
-        def interrupted() -> bool:
-            return s.abort_reason is not None or (s.restart is not None and s.restart.catastrophic)
-
         try:
-            await workflow.wait_condition(interrupted, timeout=timedelta(seconds=seconds))
+            await workflow.wait_condition(lambda: s.interrupted, timeout=timedelta(seconds=seconds))
         except TimeoutError:
             return False
         return True

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from wms2.models import Request
+from wms2.reqmgr.steps import scram_arch
 
 
 def _steps(request: Request) -> list[dict[str, Any]]:
@@ -25,7 +26,7 @@ def _steps(request: Request) -> list[dict[str, Any]]:
             {
                 "name": s.get("StepName") or s.get("TaskName") or f"step{i + 1}",
                 "cmssw_version": s.get("CMSSWVersion") or request.cmssw_version,
-                "scram_arch": _one_arch(s.get("ScramArch")) or request.scram_arch,
+                "scram_arch": scram_arch("ScramArch", s.get("ScramArch")) or request.scram_arch,
                 "global_tag": s.get("GlobalTag") or request.global_tag,
                 "config_file": f"steps/step{i + 1}.json",
             }
@@ -55,12 +56,6 @@ def _steps(request: Request) -> list[dict[str, Any]]:
 def _raw(config: dict[str, Any], index: int) -> dict[str, Any]:
     raw = config.get("steps") or []
     return raw[index] if index < len(raw) and isinstance(raw[index], dict) else {}
-
-
-def _one_arch(value: Any) -> str | None:
-    if isinstance(value, list):
-        return str(value[0]) if value else None
-    return value
 
 
 def sandbox_manifest(

@@ -77,14 +77,16 @@ def step_value(doc: dict[str, Any], step: dict[str, Any], kind: str, name: str, 
     return STEP_DEFAULTS.get(key)
 
 
-def _number(field: str, value: Any, cast: type, minimum: float) -> Any:
+def _number(
+    field: str, value: Any, cast: type, at_least: float | None = None, above: float | None = None
+) -> Any:
     if isinstance(value, bool):
         raise RequestImportError(f"{field} {value!r} is not a number")
     try:
         number = cast(value)
     except (TypeError, ValueError):
         raise RequestImportError(f"{field} {value!r} is not a number") from None
-    if number < minimum or (minimum == 0 and cast is float and number == 0):
+    if (at_least is not None and number < at_least) or (above is not None and number <= above):
         raise RequestImportError(f"{field} {value!r} is out of range")
     return number
 
@@ -139,20 +141,24 @@ def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> li
                 acquisition_era=str(value("AcquisitionEra") or ""),
                 processing_string=str(value("ProcessingString") or ""),
                 processing_version=_number(
-                    f"ProcessingVersion{where}", value("ProcessingVersion"), int, 0
+                    f"ProcessingVersion{where}", value("ProcessingVersion"), int, at_least=0
                 ),
-                memory_mb=int(_number(f"Memory{where}", value("Memory"), float, 1)),
-                multicore=_number(f"Multicore{where}", value("Multicore"), int, 1),
-                event_streams=_number(f"EventStreams{where}", value("EventStreams") or 0, int, 0),
+                memory_mb=int(_number(f"Memory{where}", value("Memory"), float, at_least=1)),
+                multicore=_number(f"Multicore{where}", value("Multicore"), int, at_least=1),
+                event_streams=_number(
+                    f"EventStreams{where}", value("EventStreams") or 0, int, at_least=0
+                ),
                 time_per_event_sec=None
                 if own_tpe is None
-                else _number(f"TimePerEvent{where}", own_tpe, float, 0),
-                size_per_event_kb=_number(f"SizePerEvent{where}", value("SizePerEvent"), float, 0),
+                else _number(f"TimePerEvent{where}", own_tpe, float, above=0),
+                size_per_event_kb=_number(
+                    f"SizePerEvent{where}", value("SizePerEvent"), float, above=0
+                ),
                 filter_efficiency=_number(
                     f"FilterEfficiency{where}",
                     step.get("FilterEfficiency", 1.0) if kind else doc.get("FilterEfficiency", 1.0),
                     float,
-                    0,
+                    above=0,
                 ),
                 keep_output=_flag(step.get("KeepOutput", True)) if kind else True,
                 input_step=(step.get("InputStep") or step.get("InputTask")) if kind else None,
