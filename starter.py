@@ -69,6 +69,7 @@ def lifecycle_config(settings: Settings) -> Any:
         monitor_window_sec=settings.monitor_window_sec,
         poll_sec=settings.monitor_poll_sec,
         heartbeat_sec=settings.heartbeat_timeout_sec,
+        dag_check_sec=settings.dag_check_sec,
         max_active_dags=settings.max_active_dags,
         output=output_config(settings),
     )

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import MetricMeter
+from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
@@ -33,32 +33,36 @@ from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
 from activities.staging import StagingActivities
-from wms2.condor import build_backend
+from activities.tracking import TrackerActivities
+from wms2.condor import Backend, build_backend
 from wms2.config import Settings
 from wms2.db import Repository, make_engine, upgrade_database
+from wms2.messages import TrackerInput, tracker_workflow_id
 from wms2.services.factory import build_services
 from workflows.admission import AdmissionWorkflow
+from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
 
-WORKFLOWS = [RequestWorkflow, AdmissionWorkflow, OutputWorkflow]
+WORKFLOWS = [RequestWorkflow, AdmissionWorkflow, OutputWorkflow, DagTrackerWorkflow]
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm, out, staging = (
+    req, pilot, dags, adm, out, staging, tracker = (
         RequestActivities(deps),
         PilotActivities(deps),
         DagActivities(deps),
         AdmissionActivities(deps),
         OutputActivities(deps),
         StagingActivities(deps),
+        TrackerActivities(deps),
     )
     return [
         req.import_request, req.record_transition, req.update_request, req.create_version_increment,
         adm.enqueue_for_admission, adm.find_ended_requests,
         pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
         dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,
-        dags.query_job, dags.ping_backend,
+        dags.query_job, dags.ping_backend, dags.check_dag, tracker.track_dags,
         out.register_output_in_dbs, out.protect_output_source, out.request_output_transfers,
         out.poll_output_transfers, out.release_output_source, out.announce_output,
         out.record_output_failure, out.invalidate_output, out.load_outputs,
@@ -83,15 +87,32 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     )
 
 
-def build_deps(settings: Settings, client: Client | None) -> ActivityDeps:
+def build_deps(
+    settings: Settings, client: Client | None, backend: Backend | None = None
+) -> ActivityDeps:
     engine = make_engine(settings.database_url)
     upgrade_database(engine)
     return ActivityDeps(
         settings=settings,
         repo=Repository(engine),
         services=build_services(settings),
-        backend=build_backend(settings),
+        backend=backend or build_backend(settings),
         client=client,
+    )
+
+
+async def ensure_tracker(client: Client, settings: Settings) -> None:
+    """Start this task queue's DAG tracker unless it runs (every worker asks; one runs)."""
+    await client.start_workflow(
+        DagTrackerWorkflow.run,
+        TrackerInput(
+            task_queue=settings.task_queue,
+            window_sec=settings.tracker_window_sec,
+            heartbeat_sec=settings.tracker_heartbeat_sec,
+        ),
+        id=tracker_workflow_id(settings.task_queue),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 
 
@@ -124,10 +145,11 @@ async def publish_request_counts(
         await asyncio.sleep(settings.metrics_interval_sec)
 
 
-async def run(settings: Settings, metrics_port: int | None) -> None:
+async def run(settings: Settings, metrics_port: int | None, backend: Backend | None = None) -> None:
+    """`backend`: instead of the configured one (bench/tracking.py's simulated DAGs)."""
     runtime = metrics_runtime(metrics_port) if metrics_port is not None else None
     client = await connect(settings, runtime)
-    deps = build_deps(settings, client)
+    deps = build_deps(settings, client, backend)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -150,6 +172,7 @@ async def run(settings: Settings, metrics_port: int | None) -> None:
             settings.service_backend.value,
         )
         async with worker:
+            await ensure_tracker(client, settings)
             counts = None
             if runtime is not None:
                 counts = asyncio.create_task(

@@ -3,6 +3,7 @@ remove, wait for exit, query, ping."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from asyncio import CancelledError
@@ -10,42 +11,27 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
 from wms2.condor import JobState, JobStatus
 from wms2.condor.dagfile import rescue_files
 from wms2.condor.handles import DagHandle, JobHandle
 from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import DagDirectoryInUse
-from wms2.dagstatus import (
-    DONE,
-    ERROR,
-    POSTRUN,
-    PRERUN,
-    SUBMITTED,
-    DagSnapshot,
-    MergeReportError,
-    StatusFileIncomplete,
-    merged_file,
-    newly_completed_work_units,
-    read_merge_output,
-    read_status_file,
-)
+from wms2.dagwatch import observe_dag, progress_of, read_snapshot
 from wms2.messages import (
     Activity,
-    CompletedWorkUnit,
     DagExit,
-    DagProgress,
     MonitorInput,
     MonitorResult,
     PlanInput,
     PlanResult,
     RemoveInput,
     SubmitDagInput,
-    WorkUnitOutput,
 )
 from wms2.models import DAG, DAGStatus, utcnow
 from wms2.planning import plan_request
-from wms2.reconcile import ensure_rescue, reconcile_work_units
+from wms2.reconcile import ensure_rescue
 
 
 class DagActivities:
@@ -124,6 +110,7 @@ class DagActivities:
                             "dagman_cluster_id": None,
                             "submitted_at": None,
                             "completed_at": None,
+                            "completed_work_units": sorted(inp.known_work_units),
                         }
                     )
                 )
@@ -155,170 +142,48 @@ class DagActivities:
 
     # ── monitoring ───────────────────────────────────────────────────────────
 
+    @activity.defn(name=Activity.CHECK_DAG)
+    def check_dag(self, inp: MonitorInput) -> MonitorResult:
+        """One look at the DAG (seconds): what a request workflow runs when the tracker's
+        news did not come for a while. Units are reported relative to
+        `known_work_units`, which the workflow has recorded."""
+        layout = DagLayout(Path(inp.dag.dag_file).parent)
+        res = observe_dag(layout, inp.dag, set(inp.known_work_units), self.deps.backend)
+        self._log_end(inp.request_name, res)
+        record_observation(self.deps.repo, inp.request_name, inp.attempt, res)
+        return res
+
     @activity.defn(name=Activity.MONITOR_DAG)
     def monitor_dag(self, inp: MonitorInput) -> MonitorResult:
         """Polls the DAG until new work units complete, the DAG ends, or max_seconds pass.
 
-        Heartbeat details carry the poll window's start and the last progress, so a retry
-        after a worker restart continues the same window instead of starting over. Work
-        units are reported relative to `known_work_units`, which the workflow has
-        recorded: a unit is reported again only if an earlier attempt died before its
-        result reached the workflow.
+        Only for workflows that started before the tracker (their histories call it);
+        heartbeat details carry the poll window's start, so a retry after a worker
+        restart continues the same window instead of starting over.
         """
-        info = activity.info()
-        details = info.heartbeat_details
+        details = activity.info().heartbeat_details
         state = dict(details[0]) if details else {}
         started = float(state.get("window_started", time.time()))
-        progress = DagProgress.model_validate(state.get("progress", {}))
         known = set(inp.known_work_units)
         layout = DagLayout(Path(inp.dag.dag_file).parent)
         while True:
-            snapshot = self._snapshot(layout)
-            status = self.deps.backend.query(inp.dag)
-            if snapshot is not None:
-                progress = self._progress(layout, snapshot)
-            finished = status.state is not JobState.ALIVE
-            if finished:
-                # Work units that completed between the last poll and DAGMan's exit.
-                snapshot = self._snapshot(layout) or snapshot
-                if snapshot is not None:
-                    progress = self._progress(layout, snapshot)
-            unreported: dict[str, str] = {}
-            lost = status.state is JobState.MISSING
-            if lost:
-                reaped = self.deps.backend.reap_orphans(inp.dag)
-                status = status.model_copy(
-                    update={"detail": f"{status.detail}; {reaped} orphaned node job(s) killed"}
-                )
-                activity.logger.error("DAGMan of %s lost: %s", inp.request_name, status.detail)
-            if finished:
-                # The authoritative files, not the last status file: nothing is left out.
-                rec = reconcile_work_units(
-                    layout, known, dag_succeeded=not lost and status.exit_code == 0
-                )
-                new = [self._unit(name, report) for name, report in sorted(rec.reports.items())]
-                unreported = rec.unreported
-                for name, why in unreported.items():
-                    activity.logger.error("work unit %s has no usable output: %s", name, why)
-            else:
-                new = self._completed(layout, snapshot, known)
-            if new or finished or time.time() - started >= inp.max_seconds:
-                self._record(inp, progress, new, status if finished else None)
-                return MonitorResult(
-                    new_work_units=new,
-                    progress=progress,
-                    finished=finished,
-                    exit_code=status.exit_code if finished else None,
-                    detail=status.detail,
-                    unreported_work_units=unreported,
-                    lost=lost,
-                )
-            activity.heartbeat(
-                {"window_started": started, "progress": progress.model_dump(), "known": len(known)}
-            )
+            res = observe_dag(layout, inp.dag, known, self.deps.backend)
+            if res.new_work_units or res.finished or time.time() - started >= inp.max_seconds:
+                self._log_end(inp.request_name, res)
+                record_observation(self.deps.repo, inp.request_name, inp.attempt, res)
+                return res
+            activity.heartbeat({"window_started": started, "known": len(known)})
             time.sleep(inp.poll_seconds)
             if activity.is_cancelled():
                 # A stop or abort: the workflow no longer wants this DAG's news.
                 raise CancelledError(f"monitoring of {inp.request_name} cancelled")
 
     @staticmethod
-    def _snapshot(layout: DagLayout) -> DagSnapshot | None:
-        try:
-            return read_status_file(layout.status_file)
-        except StatusFileIncomplete:
-            return None  # being rewritten: read again at the next poll
-
-    @staticmethod
-    def _progress(layout: DagLayout, outer: DagSnapshot) -> DagProgress:
-        progress = DagProgress(
-            work_units_total=len(outer.nodes),
-            work_units_done=sum(n.status == DONE for n in outer.nodes.values()),
-        )
-        for name in outer.nodes:
-            try:
-                inner = read_status_file(layout.group_dir(name) / "group.dag.status")
-            except StatusFileIncomplete:
-                inner = None
-            if inner is None:
-                continue
-            progress.nodes_total += len(inner.nodes)
-            for node in inner.nodes.values():
-                progress.nodes_done += node.status == DONE
-                progress.nodes_failed += node.status == ERROR
-                progress.nodes_running += node.status in (PRERUN, SUBMITTED, POSTRUN)
-        return progress
-
-    @staticmethod
-    def _completed(
-        layout: DagLayout, snapshot: DagSnapshot | None, known: set[str]
-    ) -> list[CompletedWorkUnit]:
-        if snapshot is None:
-            return []
-        out = []
-        for name in newly_completed_work_units(snapshot, known):
-            try:
-                report = read_merge_output(layout.merge_output(name))
-            except MergeReportError as e:
-                activity.logger.warning("work unit %s done but not readable yet: %s", name, e)
-                continue
-            out.append(DagActivities._unit(name, report))
-        return out
-
-    @staticmethod
-    def _unit(name: str, report: dict) -> CompletedWorkUnit:
-        return CompletedWorkUnit(
-            name=name,
-            outputs=[WorkUnitOutput(**merged_file(o)) for o in report["outputs"]],
-        )
-
-    def _record(
-        self,
-        inp: MonitorInput,
-        progress: DagProgress,
-        new: list[CompletedWorkUnit],
-        final: JobStatus | None,
-    ) -> None:
-        repo = self.deps.repo
-        wf = repo.get_workflow_by_request(inp.request_name)
-        dag = repo.dag_attempt(wf.id, inp.attempt)  # this attempt's row, never a later one
-        if dag is None:
-            return
-        repo.update_dag(
-            dag.id,
-            nodes_done=progress.nodes_done,
-            nodes_failed=progress.nodes_failed,
-            nodes_running=progress.nodes_running,
-            completed_work_units=sorted(set(dag.completed_work_units) | {w.name for w in new}),
-        )
-        status, extra = DAGStatus.RUNNING, {}
-        if final is not None:
-            status = {0: DAGStatus.COMPLETED, 2: DAGStatus.REMOVED}.get(
-                final.exit_code, DAGStatus.FAILED
-            )
-            extra["completed_at"] = utcnow()
-            extra["exit_code"] = final.exit_code
-        # A clean stop's STOPPED belongs to await_dag_exit, which may race with us.
-        if not repo.set_dag_status(dag.id, status, unless=[DAGStatus.STOPPED], **extra):
-            status = DAGStatus.STOPPED
-        repo.update_workflow(
-            wf.id,
-            nodes_done=progress.nodes_done,
-            nodes_failed=progress.nodes_failed,
-            nodes_running=progress.nodes_running,
-        )
-        if new or final is not None:
-            repo.append_dag_history(
-                dag.id,
-                "finished" if final else "progress",
-                to_status=status.value,
-                nodes_done=progress.nodes_done,
-                nodes_failed=progress.nodes_failed,
-                nodes_running=progress.nodes_running,
-                detail={
-                    "new_work_units": [w.name for w in new],
-                    "exit_code": final.exit_code if final else None,
-                },
-            )
+    def _log_end(request_name: str, res: MonitorResult) -> None:
+        if res.lost:
+            activity.logger.error("DAGMan of %s lost: %s", request_name, res.detail)
+        for name, why in res.unreported_work_units.items():
+            activity.logger.error("work unit %s has no usable output: %s", name, why)
 
     # ── stop ─────────────────────────────────────────────────────────────────
 
@@ -336,17 +201,22 @@ class DagActivities:
         return removed
 
     @activity.defn(name=Activity.AWAIT_DAG_EXIT)
-    def await_dag_exit(self, inp: MonitorInput) -> DagExit:
-        """Waits (heartbeating) until DAGMan is gone after a removal; records the rescue DAG."""
+    async def await_dag_exit(self, inp: MonitorInput) -> DagExit:
+        """Waits (heartbeating, holding no thread between queries) until DAGMan is gone
+        after a removal; records the rescue DAG."""
         deadline = time.monotonic() + inp.max_seconds
-        while (status := self.deps.backend.query(inp.dag)).state is JobState.ALIVE:
+        query = self.deps.backend.query
+        while (status := await asyncio.to_thread(query, inp.dag)).state is JobState.ALIVE:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"DAGMan {inp.dag.cluster_id} still running "
                     f"{inp.max_seconds:.0f} s after removal"
                 )
             activity.heartbeat(status.state.value)
-            time.sleep(inp.poll_seconds)
+            await asyncio.sleep(inp.poll_seconds)
+        return await asyncio.to_thread(self._record_exit, inp, status)
+
+    def _record_exit(self, inp: MonitorInput, status: JobStatus) -> DagExit:
         rescues = rescue_files(Path(inp.dag.dag_file))
         repo = self.deps.repo
         wf = repo.get_workflow_by_request(inp.request_name)
@@ -360,10 +230,10 @@ class DagActivities:
             final = DAGStatus.REMOVED
         if dag is not None:
             layout = DagLayout(Path(inp.dag.dag_file).parent)
-            snapshot = self._snapshot(layout)
+            snapshot = read_snapshot(layout.status_file)
             counts = {}
             if snapshot is not None:
-                p = self._progress(layout, snapshot)
+                p = progress_of(layout, snapshot, {})
                 counts = {
                     "nodes_done": p.nodes_done,
                     "nodes_failed": p.nodes_failed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from temporalio import activity
@@ -40,18 +41,19 @@ class PilotActivities:
         return handle
 
     @activity.defn(name=Activity.AWAIT_PILOT)
-    def await_pilot(self, inp: AwaitJobInput) -> AwaitJobResult:
+    async def await_pilot(self, inp: AwaitJobInput) -> AwaitJobResult:
         """Heartbeats while the pilot runs; returns when it ended or after max_seconds
-        (the workflow then checks its stuck timer and calls again)."""
+        (the workflow then checks its stuck timer and calls again). Async: between
+        queries it holds no worker thread."""
         deadline = time.monotonic() + inp.max_seconds
         while True:
-            status = self.deps.backend.query(inp.handle)
+            status = await asyncio.to_thread(self.deps.backend.query, inp.handle)
             if status.state is not JobState.ALIVE:
                 return AwaitJobResult(status=status, finished=True)
             if time.monotonic() >= deadline:
                 return AwaitJobResult(status=status, finished=False)
             activity.heartbeat(status.model_dump(mode="json"))
-            time.sleep(inp.poll_seconds)
+            await asyncio.sleep(inp.poll_seconds)
 
     @activity.defn(name=Activity.READ_PILOT_METRICS)
     def read_pilot_metrics(self, inp: PilotInput) -> PilotMetrics:

@@ -1,14 +1,18 @@
 """Benchmark: plan a synthetic dataset of 100,000 files (3 lumis each) into >= 100,000
 processing nodes through the real offline catalog and DAG writer.
 
-Prints wall time, peak memory and files written. Goal: under 20 s and under 1 GB.
-Run: .venv/bin/python bench/plan.py [--files N] [--algo FileBased|LumiBased|...]
+Prints wall time, process CPU time, peak RSS and files written. The catalog is generated
+in a child process, so the peak RSS is the planner's (with the interpreter and imports).
+Goals: CPU < 5 s and peak RSS < 250 MB for 100,000 FileBased nodes with the DAG directory
+on tmpfs (--dir /dev/shm).
+Run: .venv/bin/python bench/plan.py [--files N] [--algo FileBased|LumiBased|...] [--dir D]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import sys
 import tempfile
@@ -32,19 +36,27 @@ PARAMS = {
 }
 
 
+def write_catalog(path: Path, files: int) -> None:
+    doc = build_dataset(DATASET, files, blocks=100, lumis_per_file=3, runs=(1,))
+    path.write_text(json.dumps(doc))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--algo", default="FileBased", choices=sorted(PARAMS))
+    p.add_argument("--dir", default=None, help="where the DAG directory goes (tmpfs: /dev/shm)")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         (root / "catalog" / "datasets").mkdir(parents=True)
         (root / "catalog" / "requests").mkdir()
         t0 = time.monotonic()
-        doc = build_dataset(DATASET, args.files, blocks=100, lumis_per_file=3, runs=(1,))
-        (root / "catalog" / "datasets" / "bench.json").write_text(json.dumps(doc))
-        del doc
+        child = multiprocessing.Process(
+            target=write_catalog, args=(root / "catalog" / "datasets" / "bench.json", args.files)
+        )
+        child.start()
+        child.join()
         print(f"catalog of {args.files} files generated in {time.monotonic() - t0:.1f} s")
         settings = Settings(
             state_dir=root / ".wms2",
@@ -65,19 +77,21 @@ def main() -> int:
         )
         catalog = OfflineCatalog(root / "catalog", root / "state")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.monotonic()
+        start, cpu0 = time.monotonic(), time.process_time()
         summary = plan_request(request, catalog, catalog, settings)
-        wall = time.monotonic() - start
+        wall, cpu = time.monotonic() - start, time.process_time() - cpu0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         files = sum(1 for p in Path(summary.dag_dir).rglob("*") if p.is_file())
         print(f"algorithm        {args.algo}")
         print(f"processing nodes {summary.node_counts['Processing']}")
         print(f"total nodes      {summary.total_nodes} in {summary.work_units} work units")
-        print(f"planning wall    {wall:.2f} s (goal < 20 s)")
+        print(f"planning wall    {wall:.2f} s")
+        print(f"planning CPU     {cpu:.2f} s (goal < 5 s)")
         print(
-            f"peak memory      {peak_mb:.0f} MB "
-            f"(before planning {rss_before / 1024:.0f} MB; goal < 1024 MB)"
+            f"peak RSS         {peak_mb:.0f} MB "
+            f"(before planning {rss_before / 1024:.0f} MB; goal < 250 MB)"
         )
+        print(f"DAG directory    {'tmpfs ' if args.dir == '/dev/shm' else ''}{root}")
         print(f"files written    {files}")
     return 0
 

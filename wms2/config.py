@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     monitor_window_sec: float = Field(default=300.0, gt=0)
     monitor_poll_sec: float = Field(default=10.0, gt=0)
     heartbeat_timeout_sec: float = Field(default=60.0, gt=0)
+    # The DAG tracker (worker-owned): how often it looks at every active DAG, how often
+    # progress counts alone are worth a signal, how long one tracking activity runs.
+    tracker_poll_sec: float = Field(default=1.0, gt=0, le=60)
+    tracker_progress_sec: float = Field(default=60.0, ge=0)
+    tracker_window_sec: float = Field(default=600.0, ge=1)
+    tracker_heartbeat_sec: float = Field(default=30.0, gt=0)
+    # A request that heard nothing from the tracker for this long checks its DAG itself.
+    dag_check_sec: float = Field(default=1800.0, gt=0)
     metrics_interval_sec: float = Field(default=30.0, gt=0)
     stuck_timeouts: dict[RequestStatus, int] = Field(
         default_factory=lambda: dict(DEFAULT_STUCK_TIMEOUTS)

@@ -52,7 +52,9 @@ class Activity(StrEnum):
     READ_PILOT_METRICS = "read_pilot_metrics"
     PLAN_DAG = "plan_dag"
     SUBMIT_DAG = "submit_dag"
-    MONITOR_DAG = "monitor_dag"
+    MONITOR_DAG = "monitor_dag"  # before the tracker: kept for recorded histories
+    CHECK_DAG = "check_dag"
+    TRACK_DAGS = "track_dags"
     REMOVE_DAG = "remove_dag"
     AWAIT_DAG_EXIT = "await_dag_exit"
     QUERY_JOB = "query_job"
@@ -150,6 +152,7 @@ class RequestState(BaseModel):
     staging: StagingRule | None = None  # input being staged from tape (PLANNING)
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
+    dag_news: list[DagNews] = Field(default_factory=list)  # from the tracker, not yet read
     transitions: list[TransitionView] = Field(default_factory=list)
     alerts: list[Alert] = Field(default_factory=list)
     stuck: bool = False
@@ -202,6 +205,9 @@ class LifecycleConfig(BaseModel):
     monitor_window_sec: float = 300.0  # a monitor call returns at least this often
     poll_sec: float = 10.0  # how often it reads the status file
     heartbeat_sec: float = 60.0
+    # With the tracker: how long an ACTIVE request waits for its news before it looks at
+    # its DAG itself (a lost signal delays news by at most this; each look is ~11 events).
+    dag_check_sec: float = 1800.0
     max_active_dags: int = 300
     continue_as_new_after_events: int | None = None  # None: when the server suggests it
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -361,6 +367,9 @@ class SubmitDagInput(BaseModel):
     request_name: str
     dag_file: str
     attempt: int
+    # The units this run of the request has: the tracker's starting point for the new
+    # attempt (an earlier run may have been told of more and never handed them over).
+    known_work_units: list[str] = Field(default_factory=list)
 
 
 class MonitorInput(BaseModel):
@@ -396,6 +405,53 @@ class MonitorResult(BaseModel):
     # At the DAG's end: units that finished but whose output cannot be read, with why.
     unreported_work_units: dict[str, str] = Field(default_factory=dict)
     lost: bool = False  # DAGMan vanished without an exit code (killed, node lost)
+
+
+class DagNews(BaseModel):
+    """The tracker's signal to a request workflow: what changed in one DAG attempt."""
+
+    attempt: int
+    result: MonitorResult
+
+
+def merge_news(news: list[DagNews]) -> MonitorResult:
+    """Several signals read at once: every unit once, the latest progress, the end."""
+    merged = MonitorResult()
+    seen: set[str] = set()
+    for n in news:
+        res = n.result
+        for unit in res.new_work_units:
+            if unit.name not in seen:
+                seen.add(unit.name)
+                merged.new_work_units.append(unit)
+        merged.progress = res.progress
+        if res.finished and not merged.finished:
+            merged = merged.model_copy(
+                update={
+                    k: getattr(res, k)
+                    for k in ("finished", "exit_code", "detail", "unreported_work_units", "lost")
+                }
+            )
+    return merged
+
+
+class TrackerInput(BaseModel):
+    """The DAG tracker workflow's timing, from the settings of the worker that starts it."""
+
+    task_queue: str
+    window_sec: float = 600.0  # one track_dags call; then the workflow calls it again
+    heartbeat_sec: float = 30.0
+
+
+class TrackerWindow(BaseModel):
+    cycles: int = 0
+    dags: int = 0  # active DAGs at the window's end
+    news_sent: int = 0
+    send_failures: int = 0
+
+
+def tracker_workflow_id(task_queue: str) -> str:
+    return f"wms2-dag-tracker-{task_queue}"
 
 
 class RemoveInput(BaseModel):

@@ -3,6 +3,8 @@
 Requests join with signal-with-start (`enqueue`), wait for an `admitted` signal, and
 `release` their slot when they leave ACTIVE or end. The queue is ordered by priority
 (highest first), then submission time; the limit of active requests changes by update.
+Queue operations cost O(log n) (wms2.admission_queue), and the workflow continues as new
+with its queue when its history grows, so thousands of waiting requests stay cheap.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from wms2.admission_queue import AdmissionQueue
     from wms2.messages import (
         Activity,
         AdmissionEntry,
@@ -28,10 +31,6 @@ HOLDER_CHECK = "admission-frees-ended-holders"  # workflow.patched id
 LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
 
 
-def _order(entry: AdmissionEntry) -> tuple[int, str, str]:
-    return (-entry.priority, entry.enqueued_at.isoformat(), entry.request_name)
-
-
 @workflow.defn
 class AdmissionWorkflow:
     @workflow.init
@@ -39,11 +38,12 @@ class AdmissionWorkflow:
         # Built from the input before any signal is handled: signal-with-start delivers
         # `enqueue` in the very first activation.
         self.state = inp.state or AdmissionState(limit=inp.limit)
+        self.queue = AdmissionQueue(self.state.queue)  # the live queue; state.queue at rest
 
     def _publish(self) -> None:
         meter = workflow.metric_meter()
         meter.create_gauge("wms2_admission_queue_depth", "requests waiting for admission").set(
-            len(self.state.queue)
+            len(self.queue)
         )
         meter.create_gauge("wms2_admission_active", "requests holding an admission slot").set(
             len(self.state.active)
@@ -63,7 +63,7 @@ class AdmissionWorkflow:
         while True:
 
             def ready() -> bool:
-                return (bool(s.queue) and len(s.active) < s.limit) or continue_as_new_due()
+                return (len(self.queue) > 0 and len(s.active) < s.limit) or continue_as_new_due()
 
             if workflow.patched(HOLDER_CHECK):
                 await self._wait_or_free_ended_holders(ready, inp.holder_check_sec)
@@ -73,12 +73,15 @@ class AdmissionWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     AdmissionInput(
-                        limit=s.limit, state=s, continue_as_new_after=inp.continue_as_new_after
+                        limit=s.limit,
+                        state=self.snapshot(),
+                        continue_as_new_after=inp.continue_as_new_after,
+                        holder_check_sec=inp.holder_check_sec,
                     )
                 )
             self._publish()
-            s.queue.sort(key=_order)
-            entry = s.queue.pop(0)
+            entry = self.queue.pop()
+            assert entry is not None  # ready() saw a non-empty queue
             s.active.append(entry.request_name)
             s.admitted_total += 1
             admitted_here += 1
@@ -103,7 +106,7 @@ class AdmissionWorkflow:
             try:
                 await workflow.wait_condition(ready, timeout=timedelta(seconds=every))
             except TimeoutError:
-                if not s.queue:
+                if not len(self.queue):
                     continue
                 ended = await workflow.execute_activity(
                     Activity.ENDED_REQUESTS,
@@ -123,24 +126,19 @@ class AdmissionWorkflow:
         s = self.state
         if entry.request_name in s.active:
             return  # a retried enqueue of an admitted request
-        s.queue = [e for e in s.queue if e.request_name != entry.request_name]
-        s.queue.append(entry)
-        s.queue.sort(key=_order)
+        self.queue.put(entry)
 
     @workflow.signal
     def release(self, request_name: str) -> None:
         s = self.state
         if request_name in s.active:
             s.active.remove(request_name)
-        s.queue = [e for e in s.queue if e.request_name != request_name]
+        self.queue.remove(request_name)
         self._publish()
 
     @workflow.signal
     def set_priority(self, change: PriorityChange) -> None:
-        for e in self.state.queue:
-            if e.request_name == change.request_name:
-                e.priority = change.priority
-        self.state.queue.sort(key=_order)
+        self.queue.set_priority(change.request_name, change.priority)
 
     @workflow.update
     def set_limit(self, limit: int) -> int:
@@ -157,4 +155,4 @@ class AdmissionWorkflow:
 
     @workflow.query
     def snapshot(self) -> AdmissionState:
-        return self.state
+        return self.state.model_copy(update={"queue": self.queue.entries()})

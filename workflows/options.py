@@ -35,6 +35,16 @@ SERVICE = {
     ),
 }
 
+# One look at a DAG (seconds; reconciling a finished 100k-node DAG is the long case).
+CHECK = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=1),
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}
+
 PROBE = {
     "start_to_close_timeout": timedelta(seconds=60),
     "retry_policy": RetryPolicy(maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE_TYPES),

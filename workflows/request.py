@@ -8,7 +8,9 @@ resumes anywhere. Side effects are activities, called by name (wms2.messages.Act
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         Activity,
         AwaitJobInput,
         AwaitJobResult,
+        DagNews,
         EnqueueInput,
         ImportInput,
         ImportResult,
@@ -41,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         RestartRequest,
         StopSignal,
         SubmitDagInput,
+        merge_news,
     )
     from wms2.models import PilotMetrics, RequestStatus, check_priority
     from wms2.outputs.messages import OutputProgress
@@ -56,6 +60,7 @@ T = TypeVar("T")
 S = RequestStatus
 MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
+DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
 
 
 @workflow.defn
@@ -248,6 +253,15 @@ class RequestWorkflow(RequestRestarts):
             raise ValueError(f"request is {self.s.status.value}: its priority can no longer change")
 
     @workflow.signal
+    def dag_news(self, news: DagNews) -> None:
+        """From the DAG tracker: what changed in the DAG (read by the ACTIVE loop). Kept
+        from the moment the attempt is submitted: the tracker may see the new DAG before
+        the submission's result reaches this workflow."""
+        s = self.s
+        if not s.status.is_terminal and news.attempt >= s.dag_attempt:
+            s.dag_news.append(news)
+
+    @workflow.signal
     def output_progress(self, progress: OutputProgress) -> None:
         """From an OutputWorkflow child: its counts by state, failures, alerts."""
         self._on_output_progress(progress)
@@ -414,11 +428,16 @@ class RequestWorkflow(RequestRestarts):
         s = self.s
         assert s is not None and s.dag_file is not None
         s.dag_attempt += 1
+        # An earlier attempt's news is no longer this DAG's.
+        s.dag_news = [n for n in s.dag_news if n.attempt >= s.dag_attempt]
         try:
             s.dag = await self._act(
                 Activity.SUBMIT_DAG,
                 SubmitDagInput(
-                    request_name=s.request_name, dag_file=s.dag_file, attempt=s.dag_attempt
+                    request_name=s.request_name,
+                    dag_file=s.dag_file,
+                    attempt=s.dag_attempt,
+                    known_work_units=s.completed_work_units,
                 ),
                 DagHandle,
                 **options.SERVICE,
@@ -437,19 +456,12 @@ class RequestWorkflow(RequestRestarts):
         if s.dag_completed:  # restarted for its failed outputs: no DAG to watch
             await self._retry_outputs()
             return
+        tracked = workflow.patched(DAG_TRACKER)
         while s.status is S.ACTIVE:
             if s.stop_reason is not None:
                 await self._transition(S.STOPPING, s.stop_reason)
                 return
-            res = await self._interruptible(
-                self._act(
-                    Activity.MONITOR_DAG,
-                    self._monitor_input(),
-                    MonitorResult,
-                    **self._monitor_opts(),
-                ),
-                stop_too=True,
-            )
+            res = await (self._next_dag_news() if tracked else self._monitor_window())
             if res is None:
                 if s.abort_reason is not None or s.restart is not None:
                     return
@@ -473,6 +485,43 @@ class RequestWorkflow(RequestRestarts):
                 await self._on_stuck()
             if self._continue_as_new_due():
                 return
+
+    async def _next_dag_news(self) -> MonitorResult | None:
+        """The tracker's news; without any for `dag_check_sec` (or at the status timeout),
+        one look at the DAG. None when a stop, an abort or a restart came first."""
+        s = self.s
+        timeout = timedelta(seconds=self.cfg.dag_check_sec)
+        deadline = self._deadline()
+        if deadline is not None and not s.stuck:
+            timeout = min(timeout, max(deadline - workflow.now(), timedelta(seconds=1)))
+
+        def current(n: DagNews) -> bool:
+            return n.attempt == s.dag_attempt
+
+        def news_or_interrupted() -> bool:
+            return any(map(current, s.dag_news)) or s.interrupted or s.stop_reason is not None
+
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(news_or_interrupted, timeout=timeout)
+        if s.interrupted or s.stop_reason is not None:
+            return None
+        news = [n for n in s.dag_news if current(n)]
+        s.dag_news = [n for n in s.dag_news if n.attempt > s.dag_attempt]
+        if news:
+            return merge_news(news)
+        return await self._interruptible(
+            self._act(Activity.CHECK_DAG, self._monitor_input(), MonitorResult, **options.CHECK),
+            stop_too=True,
+        )
+
+    async def _monitor_window(self) -> MonitorResult | None:
+        """Before the tracker: one monitor_dag call (minutes, on a worker thread)."""
+        return await self._interruptible(
+            self._act(
+                Activity.MONITOR_DAG, self._monitor_input(), MonitorResult, **self._monitor_opts()
+            ),
+            stop_too=True,
+        )
 
     async def _record_progress(self, res: MonitorResult) -> None:
         s = self.s

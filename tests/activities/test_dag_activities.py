@@ -4,6 +4,8 @@ what a resubmission is given to run."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from pathlib import Path
 
@@ -22,7 +24,8 @@ from wms2.reconcile import planned_work_units
 
 
 def run(fn, *args):  # type: ignore[no-untyped-def]
-    return ActivityEnvironment().run(fn, *args)
+    result = ActivityEnvironment().run(fn, *args)
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 @pytest.fixture
@@ -95,7 +98,16 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
     acts.deps.backend.submit_dag = lambda *a, **k: DagHandle(  # type: ignore[method-assign]
         backend="local", cluster_id="9", schedd="local", dag_file=plan.dag_file
     )
-    run(acts.submit_dag, SubmitDagInput(request_name=GEN, dag_file=plan.dag_file, attempt=2))
+    run(
+        acts.submit_dag,
+        SubmitDagInput(
+            request_name=GEN, dag_file=plan.dag_file, attempt=2, known_work_units=units[:2]
+        ),
+    )
+    # The tracker starts the new attempt from what this run of the request knows (an
+    # earlier run may have been told of a unit it never handed over): that one is news.
+    second = repo.dag_attempt(wf.id, 2)
+    assert second is not None and second.completed_work_units == units[:2]
     [rescue] = rescue_files(layout.dag_file)
     spec = parse_dag(layout.dag_file)
     apply_rescue(spec, rescue)

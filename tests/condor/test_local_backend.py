@@ -24,6 +24,7 @@ from tests.condor.dagkit import (
 )
 from wms2.condor.dagfile import DagSyntaxError
 from wms2.condor.handles import JobState
+from wms2.condor.jobstate import read_jobstate_log
 from wms2.condor.local.backend import LocalBackend
 from wms2.dagstatus import DONE, ERROR, FUTILE, read_status_file
 
@@ -379,3 +380,41 @@ def test_post_scripts_run_in_dagman_max_post_scripts_slots(
     )
     assert len(spans) == 4
     assert all(later[0] >= earlier[1] - 0.01 for earlier, later in itertools.pairwise(spans))
+
+
+def test_jobstate_log_as_condor_dagman_writes_it(kit: Path, backend: LocalBackend) -> None:
+    """One line per node event, read incrementally: POST decides success, a failure is
+    named, DAGMan's start and exit are INTERNAL lines."""
+    rec = kit / "record.py"
+    set_codes(kit, "vetoed", 0)
+    dag = write_dag(
+        kit,
+        job("A")
+        + job("rescued")
+        + job("vetoed")
+        + f"SCRIPT POST vetoed {rec} post --exit 3\n"
+        + f"SCRIPT POST rescued {rec} post\n"
+        + "JOBSTATE_LOG test.jobstate.log\n",
+    )
+    set_codes(kit, "rescued", 5)
+    assert wait(backend, backend.submit_dag(dag)).exit_code == 1
+    log = kit / "test.jobstate.log"
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert lines[0][1:4] == ["INTERNAL", "***", "DAGMAN_STARTED"]
+    assert lines[-1][1:5] == ["INTERNAL", "***", "DAGMAN_FINISHED", "1"]
+    events = [(w[1], w[2]) for w in lines[1:-1]]
+    assert [e for n, e in events if n == "rescued"] == [
+        "SUBMIT",
+        "JOB_TERMINATED",
+        "JOB_FAILURE",
+        "POST_SCRIPT_STARTED",
+        "POST_SCRIPT_TERMINATED",
+        "POST_SCRIPT_SUCCESS",
+    ]
+    assert all(len(w) == 7 and w[0].isdigit() for w in lines[1:-1])
+
+    news = read_jobstate_log(log)
+    assert news.offset == log.stat().st_size and news.dagman_finished == 1
+    assert "A" in news.succeeded and "rescued" in news.succeeded
+    assert "vetoed" in news.failed and "vetoed" in news.succeeded  # its job did succeed
+    assert read_jobstate_log(log, news.offset).lines == 0

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import REPO, SAMPLE_CATALOG
 from tests.db.conftest import PG_URL
 from wms2.db import make_engine
-from wms2.messages import ADMISSION_WORKFLOW_ID
+from wms2.messages import ADMISSION_WORKFLOW_ID, tracker_workflow_id
 
 
 @dataclass
@@ -52,6 +52,9 @@ class WorkerSite:
             "WMS2_LOCAL_STATUS_INTERVAL_SEC": "0.3",
             "WMS2_DATABASE_URL": self.db_url,
             "WMS2_METRICS_INTERVAL_SEC": "1",
+            "WMS2_TRACKER_POLL_SEC": "0.3",
+            "WMS2_TRACKER_HEARTBEAT_SEC": "3",
+            "WMS2_TRACKER_PROGRESS_SEC": "1",
         }
 
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
@@ -90,11 +93,11 @@ async def site(
     try:
         yield s
     finally:
-        # The admission workflow runs on this site's task queue: end it with the site.
-        with contextlib.suppress(Exception):
-            await dev_server.client.get_workflow_handle(ADMISSION_WORKFLOW_ID).terminate(
-                "test over"
-            )
+        # The admission workflow and the DAG tracker run on this site's task queue: end
+        # them with the site.
+        for wf_id in (ADMISSION_WORKFLOW_ID, tracker_workflow_id(s.task_queue)):
+            with contextlib.suppress(Exception):
+                await dev_server.client.get_workflow_handle(wf_id).terminate("test over")
         for proc in s.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -37,7 +37,8 @@ def test_outer_dag(gen_plan: PlanSummary) -> None:
     outer = lines(root / "workflow.dag")
     assert outer[0] == f"CONFIG {root / 'dagman.config'}"
     assert outer[1] == f"NODE_STATUS_FILE {root / 'workflow.dag.status'} 30"
-    assert outer[2] == "MAXJOBS MergeGroup 10"
+    assert outer[2] == f"JOBSTATE_LOG {root / 'workflow.dag.jobstate.log'}"
+    assert outer[3] == "MAXJOBS MergeGroup 10"
     subdags = [x for x in outer if x.startswith("SUBDAG")]
     assert subdags == [
         f"SUBDAG EXTERNAL mg_{i:06d} group.dag DIR {root / f'mg_{i:06d}'}" for i in range(5)

@@ -245,12 +245,21 @@ class FakeWorld:
 
         @activity.defn(name=Activity.MONITOR_DAG)
         async def monitor_dag(inp: MonitorInput) -> MonitorResult:
+            w.calls.append((Activity.MONITOR_DAG.value, inp.request_name))
+            return await observe(inp, quiet_sec=inp.max_seconds)
+
+        @activity.defn(name=Activity.CHECK_DAG)
+        async def check_dag(inp: MonitorInput) -> MonitorResult:
+            """One look: the DAG as the fake world has it now (no waiting)."""
+            w.calls.append((Activity.CHECK_DAG.value, inp.request_name))
+            return await observe(inp, quiet_sec=0)
+
+        async def observe(inp: MonitorInput, quiet_sec: float) -> MonitorResult:
             name = inp.request_name
-            w.calls.append((Activity.MONITOR_DAG.value, name))
             sc = w.script(name)
             total_nodes = sc.work_units * sc.nodes_per_unit
             if sc.monitor_forever:
-                await quiet_window(inp.max_seconds)
+                await quiet_window(quiet_sec)
                 return MonitorResult(
                     progress=DagProgress(nodes_total=total_nodes, work_units_total=sc.work_units)
                 )
@@ -270,7 +279,7 @@ class FakeWorld:
                 )
             held = sc.hold_at is not None and first_run and done >= sc.hold_at
             if held or (sc.pause_at is not None and done >= sc.pause_at):
-                await quiet_window(inp.max_seconds)  # stalled until a stop removes this DAG
+                await quiet_window(quiet_sec)  # stalled until a stop removes this DAG
                 return MonitorResult(
                     progress=DagProgress(
                         nodes_total=total_nodes,
@@ -388,6 +397,7 @@ class FakeWorld:
             plan_dag,
             submit_dag,
             monitor_dag,
+            check_dag,
             remove_dag,
             await_dag_exit,
             query_job,

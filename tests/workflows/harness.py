@@ -35,6 +35,7 @@ FAST = LifecycleConfig(
     monitor_window_sec=1,
     poll_sec=0.05,
     heartbeat_sec=10,
+    dag_check_sec=0.2,
     max_active_dags=300,
     output=OutputConfig(transfer_poll_sec=0.2),
 )

@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.admission import AdmissionWorkflow
+from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
 
@@ -27,6 +28,8 @@ def test_histories_are_committed() -> None:
         "admission",
         "output_polls",
         "staging",
+        "dag_news",
+        "dag_tracker",
     }
 
 
@@ -34,7 +37,7 @@ def test_histories_are_committed() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow],
+        workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow, DagTrackerWorkflow],
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

@@ -49,6 +49,7 @@ class DagSpec:
     config: dict[str, str] = field(default_factory=dict)
     status_file: Path | None = None
     status_interval: int = 60
+    jobstate_log: Path | None = None  # JOBSTATE_LOG: one line per node event, appended
 
 
 def _parse_vars(text: str, where: str) -> dict[str, str]:
@@ -276,6 +277,13 @@ def _status_file(dag: DagSpec, base: Path, where: str, rest: str) -> None:
         dag.status_interval = int(parts[1])
 
 
+def _jobstate_log(dag: DagSpec, base: Path, where: str, rest: str) -> None:
+    parts = _words(rest, where)
+    if len(parts) != 1:
+        raise DagSyntaxError(f"{where}: JOBSTATE_LOG needs one file")
+    dag.jobstate_log = (base / parts[0]).resolve()
+
+
 def _done(dag: DagSpec, base: Path, where: str, rest: str) -> None:
     _node(dag, rest.strip(), where).done = True
 
@@ -290,6 +298,7 @@ _COMMANDS = {
     "VARS": _vars,
     "CONFIG": _config,
     "NODE_STATUS_FILE": _status_file,
+    "JOBSTATE_LOG": _jobstate_log,
     "DONE": _done,
 }
 

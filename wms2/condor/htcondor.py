@@ -30,6 +30,9 @@ PROJECTION = [
 ]
 
 
+WMS2_DAG_ATTR = "WMS2Request"  # set on every DAGMan job WMS2 submits: the request's name
+
+
 class HTCondorBackend:
     name = "htcondor"
 
@@ -110,6 +113,9 @@ class HTCondorBackend:
             os.chdir(cwd)
         if batch_name:
             submit["batch_name"] = batch_name  # find_dag relies on JobBatchName
+        # Every WMS2 DAGMan job carries this attribute: the tracker finds all of them
+        # with one query per schedd.
+        submit[f"MY.{WMS2_DAG_ATTR}"] = f'"{batch_name or dag_file.parent.name}"'
         result = self._schedd().submit(submit)
         return DagHandle(
             backend=self.name,
@@ -138,17 +144,47 @@ class HTCondorBackend:
         constraint = f"ClusterId == {int(handle.cluster_id)}"
         ads = schedd.query(constraint=constraint, projection=PROJECTION)
         if ads:
-            ad = ads[0]
-            if ad.get("JobStatus") in (IDLE, RUNNING, HELD):
-                detail = str(ad.get("HoldReason", "")) if ad.get("JobStatus") == HELD else ""
-                return JobStatus(state=JobState.ALIVE, detail=detail)
-        else:
-            history = list(schedd.history(constraint, PROJECTION, 1))
-            if not history:
-                return JobStatus(
-                    state=JobState.MISSING, detail=f"cluster {handle.cluster_id} is unknown"
-                )
-            ad = history[0]
+            return self._status(ads[0])
+        history = list(schedd.history(constraint, PROJECTION, 1))
+        if not history:
+            return JobStatus(
+                state=JobState.MISSING, detail=f"cluster {handle.cluster_id} is unknown"
+            )
+        return self._status(history[0])
+
+    def query_many(self, handles: list[DagHandle]) -> dict[str, JobStatus]:
+        """All WMS2 DAGMan jobs of the schedd in one query (by the attribute set at
+        submission); the history only for the ones that left the queue, in one call."""
+        if not handles:
+            return {}
+        schedd = self._schedd()
+        queue = {
+            str(ad["ClusterId"]): ad
+            for ad in schedd.query(
+                constraint=f"{WMS2_DAG_ATTR} isnt undefined", projection=PROJECTION
+            )
+        }
+        out = {
+            h.cluster_id: self._status(queue[h.cluster_id])
+            for h in handles
+            if h.cluster_id in queue
+        }
+        gone = [h.cluster_id for h in handles if h.cluster_id not in queue]
+        if gone:
+            constraint = " || ".join(f"ClusterId == {int(c)}" for c in gone)
+            for ad in schedd.history(constraint, PROJECTION, len(gone)):
+                out.setdefault(str(ad["ClusterId"]), self._status(ad))
+        for cluster in gone:
+            out.setdefault(
+                cluster, JobStatus(state=JobState.MISSING, detail=f"cluster {cluster} is unknown")
+            )
+        return out
+
+    @staticmethod
+    def _status(ad: Any) -> JobStatus:
+        if ad.get("JobStatus") in (IDLE, RUNNING, HELD):
+            detail = str(ad.get("HoldReason", "")) if ad.get("JobStatus") == HELD else ""
+            return JobStatus(state=JobState.ALIVE, detail=detail)
         if ad.get("JobStatus") == REMOVED:
             return JobStatus(
                 state=JobState.FINISHED, exit_code=2, detail=str(ad.get("RemoveReason", "removed"))

@@ -9,6 +9,7 @@ units): 88 s, because its `children` rebuilds the DAG's whole child map for ever
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,11 @@ class Script:
         return " ".join(["SCRIPT", kind, node, str(self.executable), *self.arguments])
 
 
+_BAD_NAME_CHARS = re.compile(r"[\s+]")
+
+
 def check_node_name(name: str) -> str:
-    if not name or any(c.isspace() for c in name) or "+" in name or name.upper() in RESERVED_NAMES:
+    if not name or _BAD_NAME_CHARS.search(name) or name.upper() in RESERVED_NAMES:
         raise ValueError(f"DAG node name {name!r} is not allowed by DAGMan")
     return name
 
@@ -40,11 +44,14 @@ def meta_lines(
     status_file: Path | None = None,
     status_update_sec: int = 30,
     maxjobs: Mapping[str, int] | None = None,
+    jobstate_log: Path | None = None,
 ) -> Iterator[str]:
     if config is not None:
         yield f"CONFIG {config}"
     if status_file is not None:
         yield f"NODE_STATUS_FILE {status_file} {status_update_sec}"
+    if jobstate_log is not None:
+        yield f"JOBSTATE_LOG {jobstate_log}"
     for category, limit in (maxjobs or {}).items():
         yield f"MAXJOBS {category} {limit}"
 

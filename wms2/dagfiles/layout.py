@@ -57,6 +57,10 @@ class DagLayout:
         return self.root / f"{DAG_FILE}.status"
 
     @property
+    def jobstate_log(self) -> Path:
+        return self.root / f"{DAG_FILE}.jobstate.log"
+
+    @property
     def metrics_file(self) -> Path:
         return self.root / f"{DAG_FILE}.metrics"
 

@@ -61,6 +61,17 @@ class RequestRun(NamedTuple):
     status: str
 
 
+class TrackedDag(NamedTuple):
+    """A DAG the tracker watches: submitted and not yet known to have ended."""
+
+    dag_id: uuid.UUID
+    request_name: str
+    attempt: int
+    dag_file: str
+    cluster_id: str
+    schedd: str | None
+
+
 def _aware(value: Any) -> Any:
     # SQLite hands datetimes back without a zone; everything WMS2 writes is UTC.
     if isinstance(value, datetime) and value.tzinfo is None:
@@ -372,6 +383,34 @@ class Repository:
         statuses = [s.value for s in ACTIVE_DAG_STATUSES]
         with self.session() as s:
             return s.scalar(select(func.count()).where(DAGRow.status.in_(statuses))) or 0
+
+    def tracked_dags(self, schedd: str | None = None) -> list[TrackedDag]:
+        """Submitted DAGs not yet known to have ended (one light row each), optionally of
+        one schedd. Only each request's current DAG row: an earlier attempt's is over."""
+        statuses = [DAGStatus.SUBMITTED.value, DAGStatus.RUNNING.value]
+        stmt = (
+            select(
+                DAGRow.id,
+                WorkflowRow.request_name,
+                DAGRow.attempt,
+                DAGRow.dag_file_path,
+                DAGRow.dagman_cluster_id,
+                DAGRow.schedd_name,
+            )
+            .join(WorkflowRow, WorkflowRow.dag_id == DAGRow.id)
+            .where(DAGRow.status.in_(statuses), DAGRow.dagman_cluster_id.is_not(None))
+        )
+        if schedd is not None:
+            stmt = stmt.where(DAGRow.schedd_name == schedd)
+        with self.session() as s:
+            return [TrackedDag(*row) for row in s.execute(stmt)]
+
+    def dag_work_units(self, dag_id: uuid.UUID) -> list[str]:
+        """The work units recorded as completed on a DAG row."""
+        with self.session() as s:
+            return list(
+                s.scalar(select(DAGRow.completed_work_units).where(DAGRow.id == dag_id)) or []
+            )
 
     def append_dag_history(
         self,

@@ -22,6 +22,7 @@ refuses a bad insert (HTTP 400), to exercise the pipeline's error path.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import uuid
@@ -31,10 +32,33 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from wms2.models import InputFile
 from wms2.services.errors import NotFoundError, ServiceRequestError
 from wms2.services.protocols import FileQuery, Rule, RuleState
 from wms2.services.rucio import sites_of
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_tape(rses: tuple[str, ...]) -> bool:
+    return any(r.endswith("_Tape") for r in rses)
+
+
+def _input_file(f: dict[str, Any]) -> InputFile:
+    try:
+        return InputFile(
+            lfn=f["lfn"],
+            size_bytes=f["size"],
+            events=f.get("events"),
+            checksums={"adler32": str(f["adler32"])} if f.get("adler32") else {},
+            block=f["block"],
+        )
+    except KeyError as e:
+        raise ServiceRequestError("catalog", f"file {f.get('lfn')!r} has no {e}") from e
+    except ValidationError as e:
+        why = "; ".join(f"{x['loc'][0]} {x['msg']}" for x in e.errors())
+        raise ServiceRequestError("catalog", f"file {f.get('lfn')!r}: {why}") from e
 
 
 class OfflineCatalog:
@@ -45,6 +69,9 @@ class OfflineCatalog:
         if not self.root.is_dir():
             raise ServiceRequestError("catalog", f"catalog directory {self.root} does not exist")
         self.state_dir = Path(state_dir)
+        # The last dataset file parsed, by (path, mtime, size): a plan asks for the same
+        # dataset several times (names, files, lumis, replicas); it is parsed once.
+        self._last: tuple[tuple[Path, int, int], Any] | None = None
 
     # ── loading ────────────────────────────────────────────────────────────
 
@@ -53,6 +80,16 @@ class OfflineCatalog:
             return json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
+
+    def _read_dataset_file(self, path: Path) -> Any:
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
+        key = (path, st.st_mtime_ns, st.st_size)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._read(path))
+        return self._last[1]
 
     @cached_property
     def _request_paths(self) -> dict[str, Path]:
@@ -64,7 +101,8 @@ class OfflineCatalog:
     @cached_property
     def _dataset_paths(self) -> dict[str, Path]:
         return {
-            self._read(p)["dataset"]: p for p in sorted((self.root / "datasets").glob("*.json"))
+            self._read_dataset_file(p)["dataset"]: p
+            for p in sorted((self.root / "datasets").glob("*.json"))
         }
 
     @cached_property
@@ -76,7 +114,7 @@ class OfflineCatalog:
         path = self._dataset_paths.get(dataset)
         if path is None:
             raise NotFoundError("dbs", f"dataset {dataset} does not exist")
-        return self._read(path)
+        return self._read_dataset_file(path)
 
     def _files(self, dataset: str, query: FileQuery | None = None) -> Iterator[dict[str, Any]]:
         for block in self._dataset(dataset)["blocks"]:
@@ -116,11 +154,10 @@ class OfflineCatalog:
         result = {}
         for f in self._files(query.dataset, query):
             pairs = sorted(
-                (int(run), int(lumi))
-                for run, lumis in f.get("lumis", {}).items()
-                for lumi in lumis
-                if keep(int(run), int(lumi))
+                (int(run), int(lumi)) for run, lumis in f.get("lumis", {}).items() for lumi in lumis
             )
+            if keep.active:
+                pairs = [p for p in pairs if keep(*p)]
             if pairs:
                 result[f["lfn"]] = pairs
         return result
@@ -129,13 +166,7 @@ class OfflineCatalog:
         kept = self.file_lumis(query) if query.lumi_filter().active else None
         return sorted(
             (
-                InputFile(
-                    lfn=f["lfn"],
-                    size_bytes=int(f["size"]),
-                    events=int(f["events"]),
-                    checksums={"adler32": f["adler32"]} if f.get("adler32") else {},
-                    block=f["block"],
-                )
+                _input_file(f)
                 for f in self._files(query.dataset, query)
                 if f.get("valid", True) and (kept is None or f["lfn"] in kept)
             ),
@@ -150,9 +181,8 @@ class OfflineCatalog:
         index: dict[str, tuple[list[str], bool, str]] = {}
         for dataset in self._dataset_paths:
             for f in self._files(dataset):
-                rses = f.get("replicas", [])
-                tape = any(r.endswith("_Tape") for r in rses)
-                index[f["lfn"]] = (sites_of(rses), tape, f["block"])
+                rses = tuple(f.get("replicas", []))
+                index[f["lfn"]] = (sites_of(rses), _has_tape(rses), f["block"])
         return index
 
     def replicas(self, lfns: list[str]) -> dict[str, list[str]]:

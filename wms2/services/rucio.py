@@ -6,6 +6,7 @@ are dropped, and tape RSEs are skipped, so a file that exists only on tape has n
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ REPLICA_BATCH = 1000
 _SUFFIXES = ("_Disk", "_Tape", "_Test", "_Temp")
 
 
+@functools.lru_cache(maxsize=8192)
 def rse_to_site(rse: str) -> str | None:
     """CMS site name of an RSE, or None for a tape RSE."""
     if rse.endswith("_Tape") or rse.endswith("_MSS"):
@@ -32,7 +34,13 @@ def rse_to_site(rse: str) -> str | None:
 
 
 def sites_of(rses: Any) -> list[str]:
-    return sorted({s for rse in rses if (s := rse_to_site(rse)) is not None})
+    return list(_sites_of(tuple(rses)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _sites_of(rses: tuple[str, ...]) -> tuple[str, ...]:
+    # Files share a few replica sets: each set is mapped once, not once per file.
+    return tuple(sorted({s for rse in rses if (s := rse_to_site(rse)) is not None}))
 
 
 class RucioClient:

