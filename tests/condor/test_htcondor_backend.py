@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import classad2
 import pytest
 
 from wms2.condor.handles import JobState
@@ -48,18 +49,18 @@ class FakeSchedd:
             "JobUniverse": 7,
             "JobBatchName": sub.get("batch_name", ""),
             "Arguments": sub.get("arguments", ""),
+            # MY.Attr = <ClassAd expression>, as condor_submit puts it in the job ad
+            **{
+                k[3:]: classad2.ExprTree(v).eval()
+                for k, v in sub.items()
+                if k.upper().startswith("MY.")
+            },
         }
         return SimpleNamespace(cluster=lambda: cluster)
 
     def _match(self, constraint: str, ad: dict) -> bool:
-        if constraint == "false":
-            return False
-        if constraint.startswith("ClusterId == "):
-            return ad["ClusterId"] == int(constraint.split("==")[1])
-        return all(
-            str(ad.get(k.strip())) == v.strip().strip('"')
-            for k, v in (c.split("==") for c in constraint.split("&&"))
-        )
+        # The schedd's own evaluation: a ClassAd expression against the job ad.
+        return classad2.ExprTree(constraint).eval(classad2.ClassAd(ad)) is True
 
     def query(self, constraint: str = "true", projection: list[str] | None = None) -> list[dict]:
         self.calls.append(("query", constraint, tuple(projection or [])))
@@ -154,6 +155,31 @@ def test_finished_jobs_and_unknown_clusters(tmp_path: Path, schedd: FakeSchedd) 
     assert backend.query(job).exit_code == -9
     missing = job.model_copy(update={"cluster_id": "1"})
     assert backend.query(missing).state is JobState.MISSING
+
+
+def test_every_wms2_dag_in_one_query(tmp_path: Path, schedd: FakeSchedd) -> None:
+    """The tracker's query: one Schedd.query for all WMS2 DAGMan jobs (by the attribute
+    set at submission), one history call for those that left the queue."""
+    backend = HTCondorBackend(module=fake_module(schedd))
+    handles = []
+    for name in ("req_a", "req_b"):
+        dag = tmp_path / name / "workflow.dag"
+        dag.parent.mkdir()
+        dag.write_text("JOB a a.sub\n")
+        handles.append(backend.submit_dag(dag, batch_name=name))
+    assert schedd.jobs[4101]["WMS2Request"] == "req_a"
+    schedd.jobs[4999] = {"ClusterId": 4999, "JobStatus": 2, "JobUniverse": 7}  # not ours
+    backend.remove(handles[1])
+    unknown = handles[0].model_copy(update={"cluster_id": "5000"})
+    schedd.calls.clear()
+    statuses = backend.query_many([*handles, unknown])
+    assert statuses["4101"].state is JobState.ALIVE
+    assert statuses["4102"].state is JobState.FINISHED and statuses["4102"].exit_code == 2
+    assert statuses["5000"].state is JobState.MISSING
+    assert [c[:2] for c in schedd.calls] == [
+        ("query", "WMS2Request isnt undefined"),
+        ("history", "ClusterId == 4102 || ClusterId == 5000"),
+    ]
 
 
 def test_ping(schedd: FakeSchedd) -> None:
