@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -196,14 +197,29 @@ class LumiRange(_Model):
         return self
 
 
-class InputFile(_Model):
+@dataclass(slots=True)
+class InputFile:
+    """One input file as planning sees it. A slotted dataclass, not a pydantic model: a
+    plan holds 100,000 of them (about 200 bytes each instead of 1.3 kB, and assigning
+    `locations` costs no validation)."""
+
     lfn: str
-    size_bytes: int = Field(ge=0)
-    events: int | None = Field(ge=0)  # None: DBS does not know (event_count null)
-    checksums: dict[str, str] = Field(default_factory=dict)
-    locations: list[str] = Field(default_factory=list)
-    parent_lfns: list[str] = Field(default_factory=list)
+    size_bytes: int
+    events: int | None  # None: DBS does not know (event_count null)
+    checksums: dict[str, str] = field(default_factory=dict)
+    locations: list[str] = field(default_factory=list)
+    parent_lfns: list[str] = field(default_factory=list)
     block: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lfn, str) or not self.lfn:
+            raise ValueError(f"input file lfn {self.lfn!r} is not a file name")
+        for name in ("size_bytes", "events"):
+            value = getattr(self, name)
+            if value is None and name == "events":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"input file {self.lfn}: {name} {value!r} is not a count")
 
 
 class StepSpec(_Model):

@@ -100,9 +100,12 @@ def plan_request(
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     resources = resources_for(request, metrics)
     pileup = pileup_of(request, files_svc, replicas_svc)
-    inp = gather_input(
-        request, files_svc, replicas_svc, resources, metrics, pileup, settings.stage_tape_input
-    )
+    try:
+        inp = gather_input(
+            request, files_svc, replicas_svc, resources, metrics, pileup, settings.stage_tape_input
+        )
+    finally:
+        files_svc.forget_cached()
     result = split(inp)
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes

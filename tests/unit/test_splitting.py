@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
@@ -189,7 +190,7 @@ def test_site_choice() -> None:
 
 def test_an_unknown_event_count_stops_only_event_based_splitting() -> None:
     files, lumis = make_files([(10, 1, 2)])
-    unknown = [f.model_copy(update={"events": None}) for f in files]
+    unknown = [dataclasses.replace(f, events=None) for f in files]
     with pytest.raises(SplittingError, match="DBS does not know its event count"):
         split(inp(SplittingAlgo.EVENT_BASED, {"events_per_job": 5}, unknown, lumis))
     nodes = split(inp(SplittingAlgo.FILE_BASED, {"files_per_job": 1}, unknown, lumis)).nodes

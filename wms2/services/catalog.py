@@ -32,8 +32,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from wms2.models import InputFile
 from wms2.services.errors import NotFoundError, ServiceRequestError
 from wms2.services.protocols import FileQuery, Rule, RuleState
@@ -56,9 +54,8 @@ def _input_file(f: dict[str, Any]) -> InputFile:
         )
     except KeyError as e:
         raise ServiceRequestError("catalog", f"file {f.get('lfn')!r} has no {e}") from e
-    except ValidationError as e:
-        why = "; ".join(f"{x['loc'][0]} {x['msg']}" for x in e.errors())
-        raise ServiceRequestError("catalog", f"file {f.get('lfn')!r}: {why}") from e
+    except ValueError as e:
+        raise ServiceRequestError("catalog", str(e)) from e
 
 
 class OfflineCatalog:
@@ -121,6 +118,13 @@ class OfflineCatalog:
             if query is None or query.keeps_block(block["name"]):
                 for f in block["files"]:
                     yield {**f, "block": block["name"]}
+
+    def forget_cached(self) -> None:
+        """The parsed dataset and the indexes over all files (~1 kB per file) are kept
+        only while one plan gathers its input; the next plan reads the files afresh."""
+        self._last = None
+        for name in ("_dataset_paths", "_replica_index", "_parent_index"):
+            self.__dict__.pop(name, None)
 
     # ── ReqMgr2 ────────────────────────────────────────────────────────────
 

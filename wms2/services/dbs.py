@@ -53,6 +53,9 @@ class DBSClient:
                         parents[lfn].append(parent)
         return parents
 
+    def forget_cached(self) -> None:
+        """Nothing is cached: every question is a call to DBS."""
+
     def list_files(self, query: FileQuery) -> list[InputFile]:
         """Valid files of the query. dbs2go may answer one row per file and run: rows are
         merged by LFN. `event_count: null` is an unknown count (not 0) and `adler32:

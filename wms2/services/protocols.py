@@ -76,6 +76,11 @@ class FileCatalog(Protocol):
         """(run, lumi) pairs per LFN, already cut by the query's whitelist and mask."""
         ...
 
+    def forget_cached(self) -> None:
+        """Drop what answering one plan's questions cached (memory; planning calls it
+        once it has gathered its input)."""
+        ...
+
     def list_blocks(self, dataset: str) -> list[str]: ...
 
     def file_parents(self, lfns: list[str]) -> dict[str, list[str]]:
