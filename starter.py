@@ -61,20 +61,6 @@ async def connect(settings: Settings) -> Client:
         raise CommandError(f"cannot reach Temporal at {settings.temporal_address}: {e}") from e
 
 
-def lifecycle_config(settings: Settings) -> Any:
-    from wms2.messages import LifecycleConfig
-
-    return LifecycleConfig(
-        stuck_timeouts=settings.stuck_timeouts,
-        monitor_window_sec=settings.monitor_window_sec,
-        poll_sec=settings.monitor_poll_sec,
-        heartbeat_sec=settings.heartbeat_timeout_sec,
-        dag_check_sec=settings.dag_check_sec,
-        max_active_dags=settings.max_active_dags,
-        output=output_config(settings),
-    )
-
-
 def output_config(settings: Settings) -> Any:
     from wms2.outputs.messages import OutputConfig
 
@@ -153,8 +139,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
                 request_name=name,
                 urgent=True if args.urgent else None,
                 request_document=document,
-                config=lifecycle_config(settings),
-                rerun=args.rerun,
+                rerun=args.rerun,  # no config: the worker's settings apply
             ),
             id=request_workflow_id(name),
             task_queue=settings.task_queue,

@@ -59,6 +59,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     )
     return [
         req.import_request, req.record_transition, req.update_request, req.create_version_increment,
+        req.worker_settings,
         adm.enqueue_for_admission, adm.find_ended_requests,
         pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
         dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,

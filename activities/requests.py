@@ -13,9 +13,11 @@ from wms2.messages import (
     Activity,
     ImportInput,
     ImportResult,
+    LifecycleConfig,
     RequestUpdate,
     ResumePoint,
     TransitionInput,
+    TransitionRecorded,
     VersionInput,
 )
 from wms2.models import RequestStatus, Workflow, WorkflowStatus
@@ -94,20 +96,28 @@ class RequestActivities:
         )
 
     @activity.defn(name=Activity.RECORD_TRANSITION)
-    def record_transition(self, inp: TransitionInput) -> bool:
-        """Append the transition; False when the request has no record (its import failed)."""
+    def record_transition(self, inp: TransitionInput) -> TransitionRecorded:
+        """Append the transition (not recorded when the request has no record: its import
+        failed); answer with the worker's current settings."""
         repo = self.deps.repo
+        config = LifecycleConfig.from_settings(self.deps.settings)
         try:
             repo.record_transition(inp.request_name, inp.to_status, inp.reason)
         except RecordNotFound:
-            return False
+            return TransitionRecorded(recorded=False, config=config)
         if inp.to_status.value in _WORKFLOW_STATUS and inp.to_status is not RequestStatus.QUEUED:
             try:
                 wf = repo.get_workflow_by_request(inp.request_name)
                 repo.update_workflow(wf.id, status=inp.to_status.value)
             except RecordNotFound:
                 pass
-        return True
+        return TransitionRecorded(recorded=True, config=config)
+
+    @activity.defn(name=Activity.WORKER_SETTINGS)
+    def worker_settings(self) -> LifecycleConfig:
+        """The lifecycle settings of the worker that runs this: a request started without
+        them (starter.py, the temporal CLI, a schedule) takes them at its start."""
+        return LifecycleConfig.from_settings(self.deps.settings)
 
     @activity.defn(name=Activity.UPDATE_REQUEST)
     def update_request(self, inp: RequestUpdate) -> None:

@@ -163,7 +163,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from starter import lifecycle_config, render_state, watch_requests
+    from starter import render_state, watch_requests
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
     from wms2.services.factory import build_services
@@ -175,7 +175,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
         try:
             handles[name] = await client.start_workflow(
                 RequestWorkflow.run,
-                RequestInput(request_name=name, config=lifecycle_config(settings)),
+                RequestInput(request_name=name),
                 id=request_workflow_id(name),
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -191,7 +191,6 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 RequestInput(
                     request_name=copy,
                     request_document={**doc, "RequestName": copy},
-                    config=lifecycle_config(settings),
                 ),
                 id=request_workflow_id(copy),
                 task_queue=settings.task_queue,

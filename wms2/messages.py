@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
-from wms2.config import DEFAULT_STUCK_TIMEOUTS
+from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
 
@@ -43,6 +43,7 @@ class Activity(StrEnum):
 
     IMPORT_REQUEST = "import_request"
     RECORD_TRANSITION = "record_transition"
+    WORKER_SETTINGS = "worker_settings"
     UPDATE_REQUEST = "update_request"
     CREATE_VERSION = "create_version_increment"
     ENQUEUE = "enqueue_for_admission"
@@ -153,6 +154,7 @@ class RequestState(BaseModel):
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
     dag_news: list[DagNews] = Field(default_factory=list)  # from the tracker, not yet read
+    config: LifecycleConfig | None = None  # the worker's settings, as last received
     transitions: list[TransitionView] = Field(default_factory=list)
     alerts: list[Alert] = Field(default_factory=list)
     stuck: bool = False
@@ -196,8 +198,10 @@ class RestartRequest(SignalInput):
 
 
 class LifecycleConfig(BaseModel):
-    """Timing of a request workflow, filled from Settings by whoever starts it (workflow
-    code cannot read the environment)."""
+    """Timing of a request workflow. Workflow code cannot read the environment: the
+    worker's Settings reach it through an activity (`worker_settings` at start, and the
+    answer of `record_transition` at every status change), unless whoever starts the
+    request fixes them in its input (tests)."""
 
     stuck_timeouts: dict[RequestStatus, int] = Field(
         default_factory=lambda: dict(DEFAULT_STUCK_TIMEOUTS)
@@ -215,10 +219,36 @@ class LifecycleConfig(BaseModel):
     def timeout(self, status: RequestStatus) -> int | None:
         return self.stuck_timeouts.get(status)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LifecycleConfig:
+        return cls(
+            stuck_timeouts=settings.stuck_timeouts,
+            monitor_window_sec=settings.monitor_window_sec,
+            poll_sec=settings.monitor_poll_sec,
+            heartbeat_sec=settings.heartbeat_timeout_sec,
+            dag_check_sec=settings.dag_check_sec,
+            max_active_dags=settings.max_active_dags,
+            output=OutputConfig(
+                transfer_poll_sec=settings.transfer_poll_interval_sec,
+                transfer_copies=settings.transfer_copies,
+                transfer_lifetime_sec=settings.transfer_lifetime_sec,
+            ),
+        )
+
+
+class TransitionRecorded(BaseModel):
+    """What `record_transition` answers: whether the request has a record, and the
+    worker's current settings (a running request takes them at each status change)."""
+
+    recorded: bool
+    config: LifecycleConfig
+
 
 class RequestInput(BaseModel):
     request_name: str
-    config: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    # None (starter.py, the temporal CLI, schedules): the worker's settings. Given: fixed
+    # for the request's life (tests).
+    config: LifecycleConfig | None = None
     urgent: bool | None = None  # overrides the request document when given
     request_document: dict | None = None  # a ReqMgr2 document (starter.py --file)
     previous_version_request: str | None = None

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         EnqueueInput,
         ImportInput,
         ImportResult,
+        LifecycleConfig,
         MonitorResult,
         PilotInput,
         PlanInput,
@@ -69,7 +70,8 @@ class RequestWorkflow(RequestRestarts):
     def __init__(self, inp: RequestInput) -> None:
         # State exists before any signal, query or update is handled.
         self.inp = inp
-        self.cfg = inp.config
+        self.config_from_worker = inp.config is None
+        self.cfg = inp.config or (inp.state and inp.state.config) or LifecycleConfig()
         self.resumed = inp.state is not None
         self.s: RequestState = inp.state or RequestState(
             request_name=inp.request_name,
@@ -86,6 +88,12 @@ class RequestWorkflow(RequestRestarts):
         self.stuck_counter = workflow.metric_meter().create_counter(
             "wms2_request_stuck", "requests that exceeded their status timeout"
         )
+        if self.config_from_worker and self.s.config is None:
+            # Started without settings (starter.py, the temporal CLI, a schedule): the
+            # worker's, as every request gets them, whoever started it.
+            self._take_config(
+                await self._act(Activity.WORKER_SETTINGS, None, LifecycleConfig, **options.RECORD)
+            )
         if self.resumed:
             publish(self.s)
         else:
@@ -144,7 +152,11 @@ class RequestWorkflow(RequestRestarts):
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    RequestInput(request_name=self.s.request_name, config=self.cfg, state=self.s)
+                    RequestInput(
+                        request_name=self.s.request_name,
+                        config=None if self.config_from_worker else self.cfg,
+                        state=self.s,
+                    )
                 )
 
     async def _abort_on_cancellation(self) -> None:

@@ -142,7 +142,7 @@ class RequestRestarts(RequestOutputs):
             "RequestWorkflow",
             RequestInput(
                 request_name=new_name,
-                config=self.cfg,
+                config=None if self.config_from_worker else self.cfg,
                 previous_version_request=s.request_name,
                 cleanup_policy=policy,
             ),

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RequestInput,
         RequestState,
         TransitionInput,
+        TransitionRecorded,
         TransitionView,
     )
     from wms2.models import RequestStatus
@@ -62,6 +63,7 @@ class RequestSupport:
     s: RequestState
     inp: RequestInput
     cfg: LifecycleConfig
+    config_from_worker: bool  # no config in the input: the worker's settings apply
     stuck_counter: Any
 
     def _reject(self, what: str) -> None:
@@ -145,16 +147,22 @@ class RequestSupport:
         ).add(1, {"to_status": to.value})
         publish(s)
         if previous is not None and record:
-            await self._act(
+            answer = await self._act(
                 Activity.RECORD_TRANSITION,
                 TransitionInput(request_name=s.request_name, to_status=to, reason=reason),
-                bool,
+                None,  # a bool from workers before the answer carried the settings
                 **options.RECORD,
             )
+            if self.config_from_worker and isinstance(answer, dict):
+                self._take_config(TransitionRecorded.model_validate(answer).config)
         if leaving_slot:
             s.admitted = False
             s.enqueued = not to.is_terminal
             await self._signal_admission("release", s.request_name)
+
+    def _take_config(self, config: LifecycleConfig) -> None:
+        """The worker's settings from now on (kept in the state across continue-as-new)."""
+        self.cfg = self.s.config = config
 
     async def _signal_admission(self, signal: str, arg: Any) -> None:
         handle = workflow.get_external_workflow_handle(ADMISSION_WORKFLOW_ID)

@@ -57,12 +57,14 @@ class WorkerSite:
             "WMS2_TRACKER_PROGRESS_SEC": "1",
         }
 
-    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.root / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, str(REPO / "worker.py"), *args],
             cwd=self.root,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=log,
             stderr=log,
         )
