@@ -110,6 +110,9 @@ class DagActivities:
                             "dagman_cluster_id": None,
                             "submitted_at": None,
                             "completed_at": None,
+                            "stop_requested_at": None,
+                            "stop_reason": None,
+                            "exit_code": None,
                             "completed_work_units": sorted(inp.known_work_units),
                         }
                     )

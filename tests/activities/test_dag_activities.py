@@ -20,6 +20,7 @@ from wms2.condor.dagfile import apply_rescue, parse_dag, rescue_files
 from wms2.condor.handles import DagHandle
 from wms2.dagfiles import DagLayout
 from wms2.messages import ImportInput, MonitorInput, PlanInput, SubmitDagInput
+from wms2.models import utcnow
 from wms2.reconcile import planned_work_units
 
 
@@ -94,7 +95,9 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
     wf = repo.get_workflow_by_request(GEN)
     first = repo.dag_attempt(wf.id, 1)
     assert first is not None
-    repo.update_dag(first.id, completed_work_units=units[:3])
+    repo.update_dag(
+        first.id, completed_work_units=units[:3], stop_requested_at=utcnow(), stop_reason="stop"
+    )
     acts.deps.backend.submit_dag = lambda *a, **k: DagHandle(  # type: ignore[method-assign]
         backend="local", cluster_id="9", schedd="local", dag_file=plan.dag_file
     )
@@ -108,6 +111,7 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
     # earlier run may have been told of a unit it never handed over): that one is news.
     second = repo.dag_attempt(wf.id, 2)
     assert second is not None and second.completed_work_units == units[:2]
+    assert second.stop_requested_at is None  # the earlier attempt's stop is not this one's
     [rescue] = rescue_files(layout.dag_file)
     spec = parse_dag(layout.dag_file)
     apply_rescue(spec, rescue)

@@ -60,18 +60,20 @@ def test_import_errors_are_non_retryable_and_named(acts: RequestActivities) -> N
 
 
 def test_transitions_and_updates(acts: RequestActivities) -> None:
-    assert (
-        run(
-            acts.record_transition,
-            TransitionInput(request_name="ghost", to_status=RequestStatus.FAILED),
-        )
-        is False
+    ghost = run(
+        acts.record_transition,
+        TransitionInput(request_name="ghost", to_status=RequestStatus.FAILED),
     )
+    assert not ghost.recorded
     run(acts.import_request, ImportInput(request_name=GEN))
-    assert run(
+    answer = run(
         acts.record_transition,
         TransitionInput(request_name=GEN, to_status=RequestStatus.QUEUED, reason="ok"),
     )
+    # The answer carries the worker's settings: the request takes them at this change.
+    assert answer.recorded
+    assert answer.config.dag_check_sec == acts.deps.settings.dag_check_sec
+    assert answer.config.stuck_timeouts == acts.deps.settings.stuck_timeouts
     run(
         acts.record_transition,
         TransitionInput(request_name=GEN, to_status=RequestStatus.PILOT_RUNNING),

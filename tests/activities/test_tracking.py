@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.deps import ActivityDeps
 from activities.tracking import TrackerActivities
 from wms2.condor.simulated import SimulatedBackend, SimulatedDag, record_simulated_dag
-from wms2.models import DAGStatus
+from wms2.models import DAGStatus, utcnow
 
 
 class Signals:
@@ -120,6 +120,10 @@ def test_the_end_is_recorded_and_the_dag_is_no_longer_tracked(world: Any) -> Non
     )
     assert repo.dag_attempt(repo.get_workflow_by_request("req1").id, 1).status is (DAGStatus.FAILED)
     assert [t.request_name for t in repo.tracked_dags()] == ["req2"]
+    # A DAG being removed (stop, abort) is the stopping request's to watch, not ours.
+    wf2 = repo.get_workflow_by_request("req2")
+    repo.update_dag(repo.dag_attempt(wf2.id, 1).id, stop_requested_at=utcnow())
+    assert repo.tracked_dags() == []
     signals.sent.clear()
     one_cycle(tracker)
-    assert signals.sent == [] and len(tracker.watches) == 1
+    assert signals.sent == [] and tracker.watches == {}

@@ -386,7 +386,8 @@ class Repository:
 
     def tracked_dags(self, schedd: str | None = None) -> list[TrackedDag]:
         """Submitted DAGs not yet known to have ended (one light row each), optionally of
-        one schedd. Only each request's current DAG row: an earlier attempt's is over."""
+        one schedd. Only each request's current DAG row (an earlier attempt's is over), and
+        not one being removed: a stop or an abort owns the DAG's end (await_dag_exit)."""
         statuses = [DAGStatus.SUBMITTED.value, DAGStatus.RUNNING.value]
         stmt = (
             select(
@@ -398,7 +399,11 @@ class Repository:
                 DAGRow.schedd_name,
             )
             .join(WorkflowRow, WorkflowRow.dag_id == DAGRow.id)
-            .where(DAGRow.status.in_(statuses), DAGRow.dagman_cluster_id.is_not(None))
+            .where(
+                DAGRow.status.in_(statuses),
+                DAGRow.dagman_cluster_id.is_not(None),
+                DAGRow.stop_requested_at.is_(None),
+            )
         )
         if schedd is not None:
             stmt = stmt.where(DAGRow.schedd_name == schedd)
