@@ -363,12 +363,12 @@ async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
             f"request {args.name!r} is {s.status.value}: its priority can no longer change"
         )
     try:
-        previous = await request_handle(client, args.name).execute_update(
+        changed = await request_handle(client, args.name).execute_update(
             RequestWorkflow.set_priority, args.priority
         )
     except WorkflowUpdateFailedError as e:
         raise CommandError(f"priority refused: {e.cause.message if e.cause else e}") from None
-    console.print(f"{args.name}: priority {previous} -> {args.priority}")
+    console.print(f"{args.name}: priority {changed.previous} -> {changed.priority}")
     return 0
 
 
@@ -383,8 +383,8 @@ async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
     handle = client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
     try:
         if args.limit is not None:
-            previous = await handle.execute_update(AdmissionWorkflow.set_limit, args.limit)
-            console.print(f"admission limit {previous} -> {args.limit}")
+            changed = await handle.execute_update(AdmissionWorkflow.set_limit, args.limit)
+            console.print(f"admission limit {changed.previous} -> {changed.limit}")
         snap = await handle.query(AdmissionWorkflow.snapshot)
     except WorkflowUpdateFailedError as e:
         raise CommandError(f"limit refused: {e.cause.message if e.cause else e}") from None

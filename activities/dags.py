@@ -192,8 +192,10 @@ class DagActivities:
 
     @activity.defn(name=Activity.REMOVE_DAG)
     def remove_dag(self, inp: RemoveInput) -> bool:
-        repo = self.deps.repo
-        removed = self.deps.backend.remove(inp.dag)
+        repo, backend = self.deps.repo, self.deps.backend
+        # No cluster: the submission was interrupted; the DAGMan of its file, if any.
+        handle = inp.dag if inp.dag.cluster_id else backend.find_dag(Path(inp.dag.dag_file))
+        removed = handle is not None and backend.remove(handle)
         wf = repo.get_workflow_by_request(inp.request_name)
         dag = repo.latest_dag(wf.id)
         if dag is not None:

@@ -148,6 +148,7 @@ class RequestState(BaseModel):
     dag_file: str | None = None
     dag: DagHandle | None = None
     dag_attempt: int = 0
+    dag_submitting: bool = False  # a submission was asked for and has not answered
     auto_rescues: int = 0
     dagman_losses: int = 0
     staging: StagingRule | None = None  # input being staged from tape (PLANNING)
@@ -296,6 +297,20 @@ class AdmissionInput(BaseModel):
     # While requests wait and every slot is held: how often the holders are checked for
     # runs that ended without releasing (terminated, crashed).
     holder_check_sec: float = 300.0
+
+
+class PriorityChanged(BaseModel):
+    """The answer of the `set_priority` update: the new value, and the one it replaced."""
+
+    priority: int
+    previous: int
+
+
+class LimitChanged(BaseModel):
+    """The answer of the admission workflow's `set_limit` update."""
+
+    limit: int
+    previous: int
 
 
 class PriorityChange(BaseModel):

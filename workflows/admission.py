@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         AdmissionEntry,
         AdmissionInput,
         AdmissionState,
+        LimitChanged,
         PriorityChange,
         request_workflow_id,
     )
@@ -141,9 +142,9 @@ class AdmissionWorkflow:
         self.queue.set_priority(change.request_name, change.priority)
 
     @workflow.update
-    def set_limit(self, limit: int) -> int:
+    def set_limit(self, limit: int) -> LimitChanged:
         previous, self.state.limit = self.state.limit, limit
-        return previous
+        return LimitChanged(limit=limit, previous=previous)
 
     @set_limit.validator
     def _validate_limit(self, limit: int) -> None:

@@ -14,7 +14,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobHandle
@@ -38,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         PlanResult,
         PriorityChange,
+        PriorityChanged,
         RequestInput,
         RequestResult,
         RequestState,
@@ -52,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import options
 from workflows.request_restarts import RequestRestarts
-from workflows.request_support import _reason
+from workflows.request_support import _innermost, _reason
 from workflows.signal_inputs import read_signal
 from workflows.staging import STAGE_TAPE_INPUT, InputStaging, Staged
 from workflows.visibility import publish
@@ -242,7 +248,7 @@ class RequestWorkflow(RequestRestarts):
             self.s.cancel_reason = sig.reason
 
     @workflow.update
-    async def set_priority(self, priority: int) -> int:
+    async def set_priority(self, priority: int) -> PriorityChanged:
         assert self.s is not None
         previous, self.s.priority = self.s.priority, priority
         await self._act(
@@ -256,7 +262,7 @@ class RequestWorkflow(RequestRestarts):
                 "set_priority", PriorityChange(request_name=self.s.request_name, priority=priority)
             )
         publish(self.s)
-        return previous
+        return PriorityChanged(priority=priority, previous=previous)
 
     @set_priority.validator
     def _validate_priority(self, priority: int) -> None:
@@ -442,6 +448,7 @@ class RequestWorkflow(RequestRestarts):
         s.dag_attempt += 1
         # An earlier attempt's news is no longer this DAG's.
         s.dag_news = [n for n in s.dag_news if n.attempt >= s.dag_attempt]
+        s.dag_submitting = True
         try:
             s.dag = await self._act(
                 Activity.SUBMIT_DAG,
@@ -455,8 +462,14 @@ class RequestWorkflow(RequestRestarts):
                 **options.SERVICE,
             )
         except ActivityError as e:
+            if isinstance(_innermost(e), CancelledError):
+                # The workflow was cancelled (an abort) while submitting: the DAG may be
+                # running already; the abort removes it by its DAG file.
+                raise asyncio.CancelledError() from e
+            s.dag_submitting = False
             await self._transition(S.FAILED, f"DAG submission failed: {_reason(e)}")
             return
+        s.dag_submitting = False
         if s.status is not S.ACTIVE:
             await self._transition(S.ACTIVE, reason)
         else:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobState, JobStatus
@@ -301,6 +301,9 @@ class RequestSupport:
         s = self.s
         assert s is not None
         target = s.dag if s.status in (S.ACTIVE, S.STOPPING) else None
+        if s.dag_submitting and s.dag_file is not None:
+            # Interrupted while submitting: whatever DAGMan runs the DAG file goes.
+            target = DagHandle(backend="", cluster_id="", schedd="", dag_file=s.dag_file)
         if target is None and s.status is S.PILOT_RUNNING and s.pilot is not None:
             target = DagHandle(
                 backend=s.pilot.backend,
@@ -310,13 +313,16 @@ class RequestSupport:
             )
         if target is None:
             return False
+        removal = RemoveInput(request_name=s.request_name, dag=target, reason=reason)
         try:
-            await self._act(
-                Activity.REMOVE_DAG,
-                RemoveInput(request_name=s.request_name, dag=target, reason=reason),
-                bool,
-                **options.PROBE,
-            )
+            try:
+                await self._act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
+            except ActivityError as e:
+                if not isinstance(_innermost(e), CancelledError):
+                    raise
+                # A Temporal cancellation reached the removal itself (an abort signal and
+                # a cancel together): the cancellation is delivered; remove again.
+                await self._act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
         except ActivityError as e:  # the schedd may be gone: aborting must still finish
             workflow.logger.warning(
                 "request %s: removal on abort failed: %s", s.request_name, _reason(e)

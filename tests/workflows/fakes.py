@@ -233,7 +233,7 @@ class FakeWorld:
 
         @activity.defn(name=Activity.SUBMIT_DAG)
         async def submit_dag(inp: SubmitDagInput) -> DagHandle:
-            w.calls.append((Activity.SUBMIT_DAG.value, inp.request_name))
+            await w._hang_if(Activity.SUBMIT_DAG, inp.request_name)
             w.submissions.setdefault(inp.request_name, []).append(inp.attempt)
             return DagHandle(
                 backend="fake",

@@ -56,7 +56,8 @@ async def test_limit_one_priorities_and_a_change_while_queued(env: WorkflowEnvir
         assert snap.active == ["adm_blocker"] and snap.limit == 1
 
         # The lowest one is promoted while it waits.
-        assert await handles["adm_low"].execute_update(RequestWorkflow.set_priority, 50) == 10
+        changed = await handles["adm_low"].execute_update(RequestWorkflow.set_priority, 50)
+        assert (changed.priority, changed.previous) == (50, 10)
         await blocker.signal(RequestWorkflow.abort, AbortSignal())
         for h in handles.values():
             assert (await finish(h)).status is S.COMPLETED
@@ -82,7 +83,8 @@ async def test_limit_is_changed_by_a_validated_update(env: WorkflowEnvironment) 
         admission = env.client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
         with pytest.raises(WorkflowUpdateFailedError):
             await admission.execute_update(AdmissionWorkflow.set_limit, 0)
-        assert await admission.execute_update(AdmissionWorkflow.set_limit, 2) == 1
+        changed = await admission.execute_update(AdmissionWorkflow.set_limit, 2)
+        assert (changed.limit, changed.previous) == (2, 1)
         await wait_for_status(b, S.ACTIVE)  # the new slot admits the waiting request
         for h in (a, b):
             await h.signal(RequestWorkflow.abort, AbortSignal())

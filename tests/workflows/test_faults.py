@@ -23,6 +23,7 @@ from tests.workflows.harness import (
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     AbortSignal,
+    Activity,
     AdmissionInput,
     RestartRequest,
     StopSignal,
@@ -84,6 +85,28 @@ async def test_a_temporal_cancellation_aborts_the_request(env: WorkflowEnvironme
         assert await slot_released(env, "cancelled")
 
 
+async def test_a_cancellation_during_submission_aborts_and_removes_the_dag(
+    env: WorkflowEnvironment,
+) -> None:
+    """Found by running the README's CLI lines: a cancel that reached a request while its
+    DAG was being submitted ended it FAILED ("DAG submission failed: Cancelled") and left
+    the DAG running. It is an abort: the DAG of its file is removed, ABORTED, Canceled."""
+    async with fake_world(env) as w:
+        w.script("cancel_submit").hang = Activity.SUBMIT_DAG.value
+        h = await start(w, env, "cancel_submit", urgent=True)
+        for _ in range(200):
+            if w.calls_of(Activity.SUBMIT_DAG.value, "cancel_submit"):
+                break
+            await asyncio.sleep(0.05)
+        await h.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(h.result(), 30)
+        assert isinstance(failure.value.cause, CancelledError)
+        s = await state_of(h)
+        assert s.status is S.ABORTED, s.transitions[-1]
+        assert w.removals["cancel_submit"] == 1  # whatever DAGMan runs its DAG file
+
+
 async def test_a_cancellation_while_aborting_still_ends_aborted(
     env: WorkflowEnvironment,
 ) -> None:
@@ -113,7 +136,8 @@ async def test_an_out_of_range_priority_is_refused_and_the_request_goes_on(
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await h.execute_update(RequestWorkflow.set_priority, priority)
         assert str(priority) in str(refused.value.cause)
-        assert await h.execute_update(RequestWorkflow.set_priority, PRIORITY_MAX) == 100000
+        changed = await h.execute_update(RequestWorkflow.set_priority, PRIORITY_MAX)
+        assert (changed.priority, changed.previous) == (PRIORITY_MAX, 100000)
         w.script(name).pause_at = None
         result = await finish(h)
         assert result.status is S.COMPLETED

@@ -217,7 +217,8 @@ async def test_out_of_place_signals_are_recorded_not_fatal(env: WorkflowEnvironm
         await h.signal(RequestWorkflow.restart, RestartRequest())  # only PARTIAL restarts
         with pytest.raises(WorkflowUpdateFailedError):
             await h.execute_update(RequestWorkflow.set_priority, -5)
-        assert await h.execute_update(RequestWorkflow.set_priority, 7) == 100000
+        changed = await h.execute_update(RequestWorkflow.set_priority, 7)
+        assert (changed.priority, changed.previous) == (7, 100000)
         s = await until(h, lambda s: s.rejected_signals)
         assert any("restart while active" in r for r in s.rejected_signals)
         assert s.priority == 7 and w.updates[-1].priority == 7
