@@ -61,6 +61,29 @@ async def connect(settings: Settings) -> Client:
         raise CommandError(f"cannot reach Temporal at {settings.temporal_address}: {e}") from e
 
 
+def static_texts(name: str, document: dict | None, settings: Settings) -> dict[str, str]:
+    """The Web UI's summary and details of a request, fixed at its start: what it is
+    (type, campaign, priority, datasets), from its document when it can be read now."""
+    if document is None:
+        try:
+            from wms2.services.factory import build_services
+
+            document = build_services(settings).requests.get_request(name)
+        except Exception:  # unreachable or unknown: the import will say why
+            document = {}
+    kind, campaign = document.get("RequestType", "request"), document.get("Campaign", "-")
+    priority = document.get("RequestPriority", "-")
+    outputs = ", ".join(document.get("OutputDatasets") or []) or "-"
+    input_ds = document.get("InputDataset") or "-"
+    return {
+        "static_summary": f"{kind} {campaign} priority {priority}",
+        "static_details": (
+            f"**{name}**\n{kind} of campaign {campaign}, priority {priority}\n"
+            f"input: {input_ds}\noutputs: {outputs}"
+        ),
+    }
+
+
 def output_config(settings: Settings) -> Any:
     from wms2.outputs.messages import OutputConfig
 
@@ -143,6 +166,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             ),
             id=request_workflow_id(name),
             task_queue=settings.task_queue,
+            **static_texts(name, document, settings),
             # A request name runs once unless the operator asks for another run.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
             if args.rerun

@@ -159,14 +159,14 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     """Submit `names`, show live progress until they end, print the summary: statuses,
     merged files with sizes, checksums and output states, Web UI addresses. 0 if all
     COMPLETED."""
-    from rich.table import Table
     from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from starter import render_state, watch_requests
+    from starter import render_state, static_texts, watch_requests
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
     from wms2.services.factory import build_services
+    from wms2.status_view import merged_files_table
     from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 
@@ -178,6 +178,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 RequestInput(request_name=name),
                 id=request_workflow_id(name),
                 task_queue=settings.task_queue,
+                **static_texts(name, None, settings),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
             console.print(f"submitted {name}")
@@ -194,6 +195,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 ),
                 id=request_workflow_id(copy),
                 task_queue=settings.task_queue,
+                **static_texts(copy, {**doc, "RequestName": copy}, settings),
             )
             console.print(f"submitted {copy} ({name} ran before: a copy of it)")
     states = await watch_requests(client, list(handles), interval=1.0)
@@ -211,28 +213,15 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                     unit_states[(dataset, u.work_unit)] = u.status.value
                 for name, st in o.finished_units.items():
                     unit_states[(dataset, name)] = st.value
-            table = Table(
-                "work unit",
-                "merged file (LFN)",
-                "size",
-                "events",
-                "adler32",
-                "state",
-                title=f"outputs of {n}",
-            )
+            rows = []
             for unit in s.completed_work_units:
                 report = json.loads(
                     (Path(s.dag_file).parent / unit / "merge_output.json").read_text()
                 )
                 for out in report["outputs"]:
-                    table.add_row(
-                        unit,
-                        out["lfn"],
-                        str(out["size"]),
-                        str(out["events"]),
-                        out["adler32"],
-                        unit_states.get((out["dataset"], unit), "?"),
-                    )
+                    state = unit_states.get((out["dataset"], unit), "?")
+                    rows.append({**out, "unit": unit, "state": state})
+            table = merged_files_table(n, rows)
             console.print(table)
         console.print(
             f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(n)}"

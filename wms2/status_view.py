@@ -84,3 +84,40 @@ def request_list(rows: list[tuple[str, ...]], width: int) -> RenderableType:
         rest = [status + (" STUCK" if stuck else ""), f"priority {priority}", kind, campaign]
         lines += [name, "    " + "  ".join(x for x in rest if x) + f"  started {started}"]
     return Text("\n".join(lines), no_wrap=True, overflow="ignore")
+
+
+def merged_files_table(request_name: str, rows: list[dict[str, object]]) -> Table:
+    """The merged files of a request (the demo's last table), at 80 columns: the data
+    tier tells the datasets apart, a file is shown by the first 8 characters of its name
+    (a GUID) and its LFN's directory once per dataset under the table (an LFN is longer
+    than a terminal line; the output workflow's `status` query lists them whole)."""
+    table = Table(title=f"merged files of {request_name}", title_justify="left")
+    for header, justify in (
+        ("unit", "left"),
+        ("tier", "left"),
+        ("file", "left"),
+        ("MB", "right"),
+        ("events", "right"),
+        ("adler32", "left"),
+        ("state", "left"),
+    ):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    directories: dict[str, str] = {}
+    for r in rows:
+        dataset, lfn = str(r["dataset"]), str(r["lfn"])
+        directory, _, name = lfn.rpartition("/")
+        directories.setdefault(dataset, directory)
+        stem, dot, ext = name.rpartition(".")
+        short = f"{stem[:8]}….{ext}" if dot and len(stem) > 8 else name
+        table.add_row(
+            str(r["unit"]),
+            dataset.rsplit("/", 1)[-1],
+            short,
+            f"{int(r['size']) / 1e6:.1f}",  # type: ignore[call-overload]
+            str(r["events"]),
+            str(r["adler32"]),
+            str(r["state"]),
+        )
+    table.caption = "\n".join(f"{ds}\n  in {d}/" for ds, d in directories.items())
+    table.caption_justify = "left"
+    return table

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import options
 from workflows.request_support import _reason
+from workflows.summaries import output_activity
 
 Out = OutputStatus
 
@@ -399,7 +400,7 @@ class OutputWorkflow:
             name,
             arg,
             result_type=result_type,
-            summary=f"{name.value} {self.s.dataset} {what}".strip(),
+            summary=output_activity(name, self.s.dataset, what),
             **opts,
         )
 

@@ -147,6 +147,14 @@ class RequestOutputs(RequestSupport):
             # Outputs outlive an aborted or superseded request: what was produced is still
             # registered and protected, and stays until invalidated.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            # What the Web UI's list and the workflow's page say before any detail.
+            static_summary=f"outputs {dataset}",
+            static_details=(
+                f"**{dataset}**\n"
+                f"output {index} of request {s.request_name} (run {s.run}); "
+                f"{s.request_type or 'request'} of campaign {s.campaign or '-'}, "
+                f"priority {s.priority}"
+            ),
         )
         s.output_workflows[dataset] = wf_id
         s.outputs.setdefault(dataset, OutputProgress(dataset=dataset))

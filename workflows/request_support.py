@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from wms2.models import RequestStatus
 
 from workflows import options
+from workflows.summaries import request_activity
 from workflows.visibility import publish
 
 T = TypeVar("T")
@@ -79,7 +80,7 @@ class RequestSupport:
             name,
             args=args,
             result_type=result_type,
-            summary=f"{name.value} {self.s.request_name}",
+            summary=request_activity(name, arg),
             **opts,
         )
 

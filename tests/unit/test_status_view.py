@@ -9,7 +9,7 @@ from rich.console import Console
 from wms2.messages import RequestState
 from wms2.models import RequestStatus
 from wms2.outputs.messages import OutputProgress
-from wms2.status_view import outputs_summary, render_state, request_list
+from wms2.status_view import merged_files_table, outputs_summary, render_state, request_list
 
 
 def test_outputs_by_state_per_dataset_and_failures() -> None:
@@ -68,3 +68,37 @@ def test_list_never_cuts_a_request_name_at_80_columns() -> None:
     Console(file=out, width=200).print(request_list(rows, 200))
     assert sum(long in line for line in out.getvalue().splitlines()) == 1
     assert "no requests match" in str(request_list([], 80))
+
+
+def test_the_demos_merged_files_table_fits_80_columns() -> None:
+    dataset = (
+        "/MinBias_TuneCP5_13p6TeV-pythia8/RunIII2024Summer24GS-"
+        "140X_mcRun3_2024_realistic_v26-v1/GEN-SIM"
+    )
+    directory = (
+        "/store/mc/RunIII2024Summer24GS/MinBias_TuneCP5_13p6TeV-pythia8/GEN-SIM/"
+        "140X_mcRun3_2024_realistic_v26-v1/000000"
+    )
+    rows = [
+        {
+            "unit": f"mg_{i:06d}",
+            "dataset": dataset,
+            "lfn": f"{directory}/3f2b9c1e-5d7a-5b2e-9f1c-{i:012d}.root",
+            "size": 123_456_789,
+            "events": 4500,
+            "adler32": "0a1b2c3d",
+            "state": "announced",
+        }
+        for i in range(3)
+    ]
+    name = "cmsunified_task_GEN-RunIII2024Summer24GS-00002__v1_T_261121_080000_1359"
+    out = io.StringIO()
+    Console(file=out, width=80).print(merged_files_table(name, rows))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for i in range(3):
+        assert f"mg_{i:06d}" in text and "3f2b9c1e….root" in text
+    assert "GEN-SIM" in text and "123.5" in text and "announced" in text
+    # Longer than a line: folded, never cut.
+    joined = "".join(line.strip() for line in text.splitlines())
+    assert dataset in joined and directory in joined and name in text
