@@ -303,7 +303,8 @@ async def _signal(settings: Settings, name: str, signal: str, arg: Any) -> None:
     if s.status.is_terminal:
         raise CommandError(f"request {name!r} is {s.status.value}: nothing to {signal}")
     before = len(s.rejected_signals)
-    await request_handle(client, name).signal(signal, arg)
+    handle = request_handle(client, name)
+    await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
     # Temporal answers a query after the workflow task that handles the signal.
     after = (await request_state(client, name)).rejected_signals
     if len(after) > before:
@@ -313,10 +314,15 @@ async def _signal(settings: Settings, name: str, signal: str, arg: Any) -> None:
 async def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
     from wms2.messages import StopSignal
 
-    await _signal(settings, args.name, "stop", StopSignal(reason=args.reason))
-    console.print(
-        f"asked {args.name} to stop ({args.reason}); `status` shows whether it was accepted"
-    )
+    await _signal(settings, args.name, "stop", StopSignal(reason=args.reason, hold=args.hold))
+    held = "; it stays out of admission until `release`" if args.hold else ""
+    console.print(f"{args.name} stops ({args.reason}){held}")
+    return 0
+
+
+async def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    await _signal(settings, args.name, "release", None)
+    console.print(f"{args.name} released: it joins the admission queue")
     return 0
 
 
@@ -376,8 +382,12 @@ async def cmd_invalidate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import socket
+
     from temporalio.client import WorkflowUpdateFailedError
 
+    from wms2.messages import PriorityRequest
     from workflows.request import RequestWorkflow
 
     client = await connect(settings)
@@ -387,8 +397,9 @@ async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
             f"request {args.name!r} is {s.status.value}: its priority can no longer change"
         )
     try:
+        who = f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"
         changed = await request_handle(client, args.name).execute_update(
-            RequestWorkflow.set_priority, args.priority
+            RequestWorkflow.set_priority, PriorityRequest(priority=args.priority, by=who)
         )
     except WorkflowUpdateFailedError as e:
         raise CommandError(f"priority refused: {e.cause.message if e.cause else e}") from None
@@ -400,7 +411,7 @@ async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError
 
-    from wms2.messages import ADMISSION_WORKFLOW_ID
+    from wms2.messages import ADMISSION_WORKFLOW_ID, PauseAdmission
     from workflows.admission import AdmissionWorkflow
 
     client = await connect(settings)
@@ -409,6 +420,10 @@ async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
         if args.limit is not None:
             changed = await handle.execute_update(AdmissionWorkflow.set_limit, args.limit)
             console.print(f"admission limit {changed.previous} -> {changed.limit}")
+        if args.pause is not None:
+            await handle.execute_update(AdmissionWorkflow.pause, PauseAdmission(reason=args.pause))
+        if args.resume:
+            await handle.execute_update(AdmissionWorkflow.resume)
         snap = await handle.query(AdmissionWorkflow.snapshot)
     except WorkflowUpdateFailedError as e:
         raise CommandError(f"limit refused: {e.cause.message if e.cause else e}") from None
@@ -416,9 +431,10 @@ async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(
             "the admission workflow is not running (it starts with the first request)"
         ) from None
+    paused = f", PAUSED ({snap.paused})" if snap.paused else ""
     table = Table(
         title=f"admission: {len(snap.active)}/{snap.limit} active, "
-        f"{snap.admitted_total} admitted so far"
+        f"{snap.admitted_total} admitted so far{paused}"
     )
     table.add_column("position")
     table.add_column("request")
@@ -536,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stop", cmd_stop, "clean stop (rescue DAG, back to the queue)")
     p.add_argument("name")
     p.add_argument("--reason", required=True)
+    p.add_argument("--hold", action="store_true", help="keep it out of admission until release")
+    p = command("release", cmd_release, "let a request stopped with --hold be admitted")
+    p.add_argument("name")
     p = command("abort", cmd_abort, "abort a request (its DAG is removed)")
     p.add_argument("name")
     p.add_argument("--reason", default="operator abort")
@@ -561,9 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("priority", cmd_priority, "change a request's priority")
     p.add_argument("name")
     p.add_argument("priority", type=int)
-    command("admission", cmd_admission, "the admission queue and limit").add_argument(
-        "--limit", type=int
+    p = command("admission", cmd_admission, "the admission queue, limit and pause")
+    p.add_argument("--limit", type=int)
+    pause = p.add_mutually_exclusive_group()
+    pause.add_argument(
+        "--pause", metavar="REASON", nargs="?", const="operator pause", help="admit no one"
     )
+    pause.add_argument("--resume", action="store_true", help="admit again after --pause")
     command("search-attributes", cmd_search_attributes, "register WMS2's search attributes")
     p = command("plan", cmd_plan, "write a request's DAG directory and summarise it")
     p.add_argument("name", nargs="?", help="request name (from ReqMgr2 or the catalog)")

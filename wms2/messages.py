@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,6 +163,8 @@ class RequestState(BaseModel):
     rejected_signals: list[str] = Field(default_factory=list)
     stop_reason: str | None = None
     stop_for_step: bool = False  # the stop was a partial-production step
+    hold: str | None = None  # why a stopped request stays out of admission (until release)
+    priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
     enqueued: bool = False
     abort_reason: str | None = None
     cancel_reason: str | None = None  # given before a cancellation (starter.py abort)
@@ -268,6 +271,7 @@ class RequestResult(BaseModel):
 
 class StopSignal(SignalInput):
     reason: str = "operator stop"
+    hold: bool = False  # kept out of admission after the stop until `release`
 
 
 class AbortSignal(SignalInput):
@@ -288,6 +292,11 @@ class AdmissionState(BaseModel):
     queue: list[AdmissionEntry] = Field(default_factory=list)
     active: list[str] = Field(default_factory=list)
     admitted_total: int = 0
+    paused: str | None = None  # why admission is paused (starter.py admission --pause)
+
+
+class PauseAdmission(SignalInput):
+    reason: str = "operator pause"
 
 
 class AdmissionInput(BaseModel):
@@ -297,6 +306,31 @@ class AdmissionInput(BaseModel):
     # While requests wait and every slot is held: how often the holders are checked for
     # runs that ended without releasing (terminated, crashed).
     holder_check_sec: float = 300.0
+
+
+class PriorityRequest(SignalInput):
+    """The `set_priority` update's input: a bare integer (the temporal CLI) or this, which
+    says who asks (starter.py sends user@host)."""
+
+    priority: int
+    by: str = "unknown (temporal CLI or API)"
+
+    @classmethod
+    def read(cls, raw: Any) -> PriorityRequest:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return cls(priority=raw)
+        if isinstance(raw, dict):
+            return cls.model_validate(raw)
+        raise ValueError(f"priority {raw!r} must be an integer or {{'priority': N, 'by': who}}")
+
+
+class PriorityNote(BaseModel):
+    """One priority change, as `status` shows it."""
+
+    at: datetime
+    priority: int
+    previous: int
+    by: str
 
 
 class PriorityChanged(BaseModel):

@@ -18,6 +18,13 @@ def render_state(s: RequestState) -> Table:
     table = Table(title=s.request_name, show_header=False)
     table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
     table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
+    for note in s.priority_changes[-3:]:
+        table.add_row(
+            "priority changed",
+            f"{note.previous} -> {note.priority} by {note.by} at {note.at:%Y-%m-%d %H:%M:%S}",
+        )
+    if s.hold is not None:
+        table.add_row("held", f"out of admission until `release` ({s.hold})")
     if s.staging is not None and s.staging.rule_id is not None:
         st = s.staging
         table.add_row(

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         AdmissionInput,
         AdmissionState,
         LimitChanged,
+        PauseAdmission,
         PriorityChange,
         request_workflow_id,
     )
@@ -64,7 +65,8 @@ class AdmissionWorkflow:
         while True:
 
             def ready() -> bool:
-                return (len(self.queue) > 0 and len(s.active) < s.limit) or continue_as_new_due()
+                can_admit = s.paused is None and len(s.active) < s.limit
+                return (len(self.queue) > 0 and can_admit) or continue_as_new_due()
 
             if workflow.patched(HOLDER_CHECK):
                 await self._wait_or_free_ended_holders(ready, inp.holder_check_sec)
@@ -145,6 +147,19 @@ class AdmissionWorkflow:
     def set_limit(self, limit: int) -> LimitChanged:
         previous, self.state.limit = self.state.limit, limit
         return LimitChanged(limit=limit, previous=previous)
+
+    @workflow.update
+    def pause(self, sig: PauseAdmission) -> AdmissionState:
+        """No request is admitted until `resume`; active ones go on, the queue waits."""
+        self.state.paused = sig.reason or "operator pause"
+        workflow.logger.warning("admission paused: %s", self.state.paused)
+        return self.snapshot()
+
+    @workflow.update
+    def resume(self) -> AdmissionState:
+        self.state.paused = None
+        workflow.logger.info("admission resumed")
+        return self.snapshot()
 
     @set_limit.validator
     def _validate_limit(self, limit: int) -> None:

@@ -44,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
         PlanResult,
         PriorityChange,
         PriorityChanged,
+        PriorityNote,
+        PriorityRequest,
         RequestInput,
         RequestResult,
         RequestState,
@@ -207,10 +209,20 @@ class RequestWorkflow(RequestRestarts):
         elif self.s.status is S.ACTIVE and self.s.stop_reason is None:
             self.s.stop_reason = sig.reason
             self.s.stop_for_step = False
+            if sig.hold:
+                self.s.hold = sig.reason
         else:
             self._reject(
                 f"stop ({sig.reason}) while {self.s.status.value}: only an ACTIVE request stops"
             )
+
+    @workflow.signal
+    def release(self) -> None:
+        """Let a request stopped with `hold` back into admission."""
+        if self.s.hold is None:
+            self._reject(f"release while {self.s.status.value}: the request is not held")
+        else:
+            self.s.hold = None
 
     @workflow.signal
     def restart(self, raw: Any = None) -> None:
@@ -248,9 +260,15 @@ class RequestWorkflow(RequestRestarts):
             self.s.cancel_reason = sig.reason
 
     @workflow.update
-    async def set_priority(self, priority: int) -> PriorityChanged:
-        assert self.s is not None
+    async def set_priority(self, raw: Any) -> PriorityChanged:
+        """An integer, or {"priority": N, "by": who}; answers the new and previous value."""
+        asked = PriorityRequest.read(raw)
+        priority = asked.priority
         previous, self.s.priority = self.s.priority, priority
+        self.s.priority_changes = [
+            *self.s.priority_changes[-19:],
+            PriorityNote(at=workflow.now(), priority=priority, previous=previous, by=asked.by),
+        ]
         await self._act(
             Activity.UPDATE_REQUEST,
             RequestUpdate(request_name=self.s.request_name, priority=priority),
@@ -265,8 +283,8 @@ class RequestWorkflow(RequestRestarts):
         return PriorityChanged(priority=priority, previous=previous)
 
     @set_priority.validator
-    def _validate_priority(self, priority: int) -> None:
-        check_priority(priority)
+    def _validate_priority(self, raw: Any) -> None:
+        check_priority(PriorityRequest.read(raw).priority)
         if self.s.status.is_terminal:
             raise ValueError(f"request is {self.s.status.value}: its priority can no longer change")
 
@@ -334,6 +352,12 @@ class RequestWorkflow(RequestRestarts):
     async def _queued(self) -> None:
         s = self.s
         assert s is not None
+        if s.hold is not None:
+            # Stopped with --hold: out of the admission queue until released.
+            workflow.logger.info("request %s held: %s", s.request_name, s.hold)
+            publish(s)
+            if not await self._wait(lambda: s.hold is None):
+                return
         await self._act(
             Activity.ENQUEUE,
             EnqueueInput(

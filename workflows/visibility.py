@@ -47,6 +47,11 @@ def details(s: RequestState) -> str:
         )
     if s.run > 1:
         lines.append(f"run {s.run} (submitted again with --rerun)")
+    if s.hold is not None:
+        lines.append(f"held out of admission until release: {s.hold}")
+    if s.priority_changes:
+        c = s.priority_changes[-1]
+        lines.append(f"priority {c.previous} -> {c.priority} by {c.by} at {c.at:%Y-%m-%d %H:%M}")
     if s.dag is not None:
         lines.append(f"DAG: cluster {s.dag.cluster_id} on {s.dag.schedd} (attempt {s.dag_attempt})")
     if s.outputs_by_state:
