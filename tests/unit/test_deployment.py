@@ -21,7 +21,7 @@ def test_services_and_current_images() -> None:
         "postgresql",
         "temporal-schema",
         "temporal",
-        "temporal-search-attributes",
+        "temporal-init",
         "temporal-ui",
         "wms2-worker",
     }
@@ -43,7 +43,7 @@ def test_scripts_it_mounts_exist_and_register_every_search_attribute() -> None:
         for entry in service.get("entrypoint", []):
             if entry.startswith("/deploy/"):
                 assert (REPO / "deploy" / entry.removeprefix("/deploy/")).is_file()
-    script = (REPO / "deploy" / "search-attributes.sh").read_text()
+    script = (REPO / "deploy" / "temporal-init.sh").read_text()
     kinds = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}
     for key in ALL_KEYS:
         kind = kinds[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
@@ -65,6 +65,26 @@ def test_worker_environment_is_what_the_code_reads() -> None:
         **{k.removeprefix("WMS2_").lower(): v for k, v in values.items() if k.startswith("WMS2_")}
     )
     assert s.execution_backend.value == "htcondor" and s.service_backend.value == "cmsweb"
+
+
+def test_structure_healthchecks_volumes_and_scaling() -> None:
+    """What `up -d --scale wms2-worker=3` needs: no fixed host port or container name on
+    the worker, a healthcheck on each long-running service, the one-shot set-up gating
+    the workers, the submit directory at the same path on the host (the host schedd reads
+    the DAGs by the paths WMS2 gives it)."""
+    worker = SERVICES["wms2-worker"]
+    assert "ports" not in worker and "container_name" not in worker
+    assert worker["expose"] == ["9464"] and "--metrics-port" in worker["command"]
+    for name in ("postgresql", "temporal", "wms2-worker"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+    assert worker["depends_on"]["temporal-init"]["condition"] == ("service_completed_successfully")
+    init = SERVICES["temporal-init"]
+    assert init["restart"] == "no" and init["entrypoint"][-1] == "/deploy/temporal-init.sh"
+    assert "/var/lib/wms2:/var/lib/wms2" in worker["volumes"]
+    env = worker["environment"]
+    assert env["WMS2_SUBMIT_DIR"].startswith("/var/lib/wms2/")
+    assert SERVICES["temporal-ui"]["ports"] == ["8080:8080"]
+    assert SERVICES["temporal"]["ports"] == ["7233:7233"]
 
 
 def test_dockerfile_builds_the_same_package() -> None:
