@@ -221,6 +221,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             (
                 wf.id.removeprefix("request-"),
                 str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
+                str(await wf.memo_value("progress", "")),  # work units done/planned
                 str(attrs.get("WMS2Priority", "")),
                 str(attrs.get("WMS2Campaign", "")),
                 str(attrs.get("WMS2RequestType", "")),

@@ -2,50 +2,42 @@
 
 from __future__ import annotations
 
+import uuid
+
 from wms2.db import Repository
 from wms2.messages import MonitorResult
-from wms2.models import DAGStatus, utcnow
+from wms2.models import DAGStatus
 
 FINAL_STATUS = {0: DAGStatus.COMPLETED, 2: DAGStatus.REMOVED}
 
 
 def record_observation(
-    repo: Repository, request_name: str, attempt: int, res: MonitorResult
+    repo: Repository,
+    request_name: str,
+    attempt: int,
+    res: MonitorResult,
+    dag_id: uuid.UUID | None = None,
 ) -> DAGStatus | None:
     """Counts, completed units and (at DAGMan's end) the final status of this attempt's
-    DAG row (never a later attempt's). The DAG's status after recording, None without a
-    row."""
-    wf = repo.get_workflow_by_request(request_name)
-    dag = repo.dag_attempt(wf.id, attempt)
-    if dag is None:
-        return None
+    DAG row (never a later attempt's; the tracker names the row), in one transaction.
+    The DAG's status after recording, None without a row."""
+    if dag_id is None:
+        wf = repo.get_workflow_by_request(request_name)
+        dag = repo.dag_attempt(wf.id, attempt)
+        if dag is None:
+            return None
+        dag_id = dag.id
     p = res.progress
-    new = [w.name for w in res.new_work_units]
-    repo.update_dag(
-        dag.id,
-        nodes_done=p.nodes_done,
-        nodes_failed=p.nodes_failed,
-        nodes_running=p.nodes_running,
-        completed_work_units=sorted(set(dag.completed_work_units) | set(new)),
-    )
-    status, extra = DAGStatus.RUNNING, {}
+    final = None
     if res.finished:
-        status = FINAL_STATUS.get(res.exit_code, DAGStatus.FAILED)  # type: ignore[arg-type]
-        extra = {"completed_at": utcnow(), "exit_code": res.exit_code}
-    # A clean stop's STOPPED belongs to await_dag_exit, which may race with us.
-    if not repo.set_dag_status(dag.id, status, unless=[DAGStatus.STOPPED], **extra):
-        status = DAGStatus.STOPPED
-    repo.update_workflow(
-        wf.id, nodes_done=p.nodes_done, nodes_failed=p.nodes_failed, nodes_running=p.nodes_running
+        final = (FINAL_STATUS.get(res.exit_code, DAGStatus.FAILED), res.exit_code)  # type: ignore[arg-type]
+    return repo.record_dag_observation(
+        dag_id,
+        {
+            "nodes_done": p.nodes_done,
+            "nodes_failed": p.nodes_failed,
+            "nodes_running": p.nodes_running,
+        },
+        [w.name for w in res.new_work_units],
+        final,
     )
-    if new or res.finished:
-        repo.append_dag_history(
-            dag.id,
-            "finished" if res.finished else "progress",
-            to_status=status.value,
-            nodes_done=p.nodes_done,
-            nodes_failed=p.nodes_failed,
-            nodes_running=p.nodes_running,
-            detail={"new_work_units": new, "exit_code": res.exit_code},
-        )
-    return status

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Outgoing:
+    dag_id: uuid.UUID
     watch: DagWatch
     result: MonitorResult
 
@@ -112,7 +113,7 @@ class TrackerActivities:
             if result is None and watch.progress_due(now, progress_sec):
                 result = MonitorResult(progress=watch.progress)
             if result is not None:
-                out.append(Outgoing(watch, result))
+                out.append(Outgoing(dag_id, watch, result))
         return out
 
     async def _send(self, outgoing: list[Outgoing]) -> list[Outgoing]:
@@ -147,4 +148,6 @@ class TrackerActivities:
     def _record(self, sent: list[Outgoing]) -> None:
         for item in sent:
             w = item.watch
-            record_observation(self.deps.repo, w.request_name, w.attempt, item.result)
+            record_observation(
+                self.deps.repo, w.request_name, w.attempt, item.result, dag_id=item.dag_id
+            )

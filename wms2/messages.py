@@ -165,6 +165,7 @@ class RequestState(BaseModel):
     stop_for_step: bool = False  # the stop was a partial-production step
     hold: str | None = None  # why a stopped request stays out of admission (until release)
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
+    memo_progress: str | None = None  # the progress last put in the workflow's memo
     enqueued: bool = False
     abort_reason: str | None = None
     cancel_reason: str | None = None  # given before a cancellation (starter.py abort)

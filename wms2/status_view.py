@@ -71,7 +71,16 @@ def render_state(s: RequestState) -> Table:
     return table
 
 
-LIST_COLUMNS = ("request", "status", "priority", "campaign", "type", "stuck", "started")
+LIST_COLUMNS = (
+    "request",
+    "status",
+    "units",
+    "priority",
+    "campaign",
+    "type",
+    "stuck",
+    "started",
+)
 
 
 def request_list(rows: list[tuple[str, ...]], width: int) -> RenderableType:
@@ -87,8 +96,14 @@ def request_list(rows: list[tuple[str, ...]], width: int) -> RenderableType:
             table.add_row(*row)
         return table
     lines = []
-    for name, status, priority, campaign, kind, stuck, started in rows:
-        rest = [status + (" STUCK" if stuck else ""), f"priority {priority}", kind, campaign]
+    for name, status, units, priority, campaign, kind, stuck, started in rows:
+        rest = [
+            status + (" STUCK" if stuck else ""),
+            f"units {units}" if units else "",
+            f"priority {priority}",
+            kind,
+            campaign,
+        ]
         lines += [name, "    " + "  ".join(x for x in rest if x) + f"  started {started}"]
     return Text("\n".join(lines), no_wrap=True, overflow="ignore")
 

@@ -16,8 +16,12 @@ STUCK = SearchAttributeKey.for_bool("WMS2Stuck")
 ALL_KEYS = (STATUS, CAMPAIGN, PRIORITY, REQUEST_TYPE, STUCK)
 
 
+PROGRESS_MEMO = "progress-memo"  # workflow.patched id
+
+
 def publish(s: RequestState) -> None:
-    """Upsert the search attributes and refresh the one-screen summary."""
+    """Upsert the search attributes, the progress memo (`starter.py list` shows it; only
+    when it changed) and refresh the one-screen summary."""
     workflow.upsert_search_attributes(
         [
             STATUS.value_set(s.status.value),
@@ -27,6 +31,10 @@ def publish(s: RequestState) -> None:
             STUCK.value_set(s.stuck),
         ]
     )
+    progress = f"{s.progress.work_units_done}/{s.progress.work_units_total}"
+    if progress != s.memo_progress and workflow.patched(PROGRESS_MEMO):
+        s.memo_progress = progress
+        workflow.upsert_memo({"progress": progress})
     workflow.set_current_details(details(s))
 
 

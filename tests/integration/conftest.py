@@ -55,6 +55,11 @@ class WorkerSite:
             "WMS2_TRACKER_POLL_SEC": "0.3",
             "WMS2_TRACKER_HEARTBEAT_SEC": "3",
             "WMS2_TRACKER_PROGRESS_SEC": "1",
+            # Requests started without a config (starter.py) take the worker's settings.
+            "WMS2_TRANSFER_POLL_INTERVAL_SEC": "0.5",
+            "WMS2_MONITOR_WINDOW_SEC": "5",
+            "WMS2_MONITOR_POLL_SEC": "0.3",
+            "WMS2_HEARTBEAT_TIMEOUT_SEC": "3",
         }
 
     def start_worker(

@@ -27,6 +27,11 @@ async def test_summaries_a_request_and_its_outputs_show(
     details = await desc.static_details()
     assert details is not None and details.startswith(f"**{GEN}**")
     assert "/MinBias_TuneCP5_13p6TeV-pythia8/" in details
+    # `list` shows each request's progress (its memo) at 80 columns, the name whole.
+    listed = run_starter(site, "list", env={"COLUMNS": "80"})
+    total = s.progress.work_units_total
+    assert listed.returncode == 0 and GEN in listed.stdout, listed.stderr
+    assert f"units {total}/{total}" in listed.stdout, listed.stdout
     [(dataset, out_id)] = s.output_workflows.items()
     out = await dev_server.client.get_workflow_handle(out_id).describe()
     assert await out.static_summary() == f"outputs {dataset}"

@@ -48,25 +48,29 @@ def test_list_never_cuts_a_request_name_at_80_columns() -> None:
         (
             long,
             "active",
+            "37/120",
             "110000",
             "Run3Summer23DRPremix",
             "StepChain",
             "yes",
             "2026-11-30 12:00:00",
         ),
-        ("req_short", "queued", "90000", "C", "ReReco", "", "2026-11-30 12:01:00"),
+        ("req_short", "queued", "0/8", "90000", "C", "ReReco", "", "2026-11-30 12:01:00"),
     ]
     out = io.StringIO()
     Console(file=out, width=80).print(request_list(rows, 80))
     lines = out.getvalue().splitlines()
     assert long in lines and all(len(line) <= 80 for line in lines)
     assert (
-        "    active STUCK  priority 110000  StepChain  Run3Summer23DRPremix  started" in (lines[1])
+        "    active STUCK  units 37/120  priority 110000  StepChain  Run3Summer23DRPremix"
+        in lines[1]
     )
     # Wide enough: a table, one row per request.
     out = io.StringIO()
     Console(file=out, width=200).print(request_list(rows, 200))
-    assert sum(long in line for line in out.getvalue().splitlines()) == 1
+    table = out.getvalue().splitlines()
+    assert sum(long in line for line in table) == 1
+    assert any("37/120" in line for line in table) and "units" in table[1]
     assert "no requests match" in str(request_list([], 80))
 
 

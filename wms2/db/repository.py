@@ -443,6 +443,51 @@ class Repository:
                 )
             )
 
+    def record_dag_observation(
+        self,
+        dag_id: uuid.UUID,
+        counts: dict[str, int],
+        new_units: Sequence[str],
+        final: tuple[DAGStatus, int | None] | None = None,
+    ) -> DAGStatus | None:
+        """What a look at a DAG found, in one transaction: node counts (on the DAG and
+        its workflow), completed units, and at DAGMan's end its final status and exit
+        code, unless a clean stop already set STOPPED (that end is await_dag_exit's).
+        The DAG's status after recording; None without such a row."""
+        with self.session() as s:
+            row = s.execute(
+                select(DAGRow).where(DAGRow.id == dag_id).with_for_update()
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            for name, value in counts.items():
+                setattr(row, name, value)
+            if new_units:
+                row.completed_work_units = sorted(set(row.completed_work_units) | set(new_units))
+            status = final[0] if final else DAGStatus.RUNNING
+            if row.status == DAGStatus.STOPPED.value:
+                status = DAGStatus.STOPPED
+            else:
+                row.status = status.value
+                if final:
+                    row.completed_at, row.exit_code = utcnow(), final[1]
+            s.execute(update(WorkflowRow).where(WorkflowRow.id == row.workflow_id).values(**counts))
+            if new_units or final:
+                s.add(
+                    DAGHistoryRow(
+                        dag_id=dag_id,
+                        event_type="finished" if final else "progress",
+                        to_status=status.value,
+                        detail={
+                            "new_work_units": list(new_units),
+                            "exit_code": final[1] if final else None,
+                        },
+                        created_at=utcnow(),
+                        **counts,
+                    )
+                )
+            return status
+
     def dag_history(self, dag_id: uuid.UUID) -> list[dict[str, Any]]:
         with self.session() as s:
             rows = s.scalars(
