@@ -99,7 +99,7 @@ class TrackerActivities:
         statuses = backend.query_many(list(handles.values()))
         now = time.monotonic()
         progress_sec = self.deps.settings.tracker_progress_sec
-        out = []
+        urgent, progress = [], []
         for dag_id, handle in handles.items():
             watch = self.watches[dag_id]
             status = statuses.get(handle.cluster_id)
@@ -110,11 +110,15 @@ class TrackerActivities:
             except OSError as e:  # a file vanished mid-read: looked at again next cycle
                 log.warning("tracking %s: %s", watch.request_name, e)
                 continue
-            if result is None and watch.progress_due(now, progress_sec):
-                result = MonitorResult(progress=watch.progress)
             if result is not None:
-                out.append(Outgoing(dag_id, watch, result))
-        return out
+                urgent.append(Outgoing(dag_id, watch, result))
+            elif watch.progress_due(now, progress_sec):
+                progress.append(Outgoing(dag_id, watch, MonitorResult(progress=watch.progress)))
+        # Completed units and ends first, every cycle; counts alone, longest unsent first,
+        # up to a budget: DAGs started together rewrite their status files together, and
+        # their counts must not delay another DAG's completed unit.
+        progress.sort(key=lambda o: o.watch.sent_at)
+        return urgent + progress[: self.deps.settings.tracker_progress_per_cycle]
 
     async def _send(self, outgoing: list[Outgoing]) -> list[Outgoing]:
         """Signal each request; the ones whose signal was accepted (or whose workflow is

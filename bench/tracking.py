@@ -295,8 +295,9 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             else:
                 await drive(dags, args.active, rng, completed_at)
             cpu_active, rss = proc_usage(worker.pid)
-            # Quiet: nothing changes; progress news settles, then history growth is counted.
-            await asyncio.sleep(10)
+            # Quiet: nothing changes. The last progress news (status files are rewritten
+            # every 30 s; counts alone are signalled at most every 60 s) settles first.
+            await asyncio.sleep(args.settle)
             names = [d.request_name for d in dags]
             before = await history_lengths(env.client, names)
             await asyncio.sleep(args.quiet)
@@ -377,6 +378,9 @@ async def main() -> int:
     p.add_argument("--units", type=int, default=4, help="work units per DAG")
     p.add_argument("--active", type=float, default=180, help="seconds units complete over")
     p.add_argument("--quiet", type=float, default=120, help="seconds of the quiet window")
+    p.add_argument(
+        "--settle", type=float, default=100, help="seconds before the quiet window starts"
+    )
     p.add_argument("--check-sec", type=float, default=1800, help="dag_check_sec of the requests")
     p.add_argument("--poll", type=float, default=1.0, help="WMS2_TRACKER_POLL_SEC")
     p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")

@@ -127,3 +127,19 @@ def test_the_end_is_recorded_and_the_dag_is_no_longer_tracked(world: Any) -> Non
     signals.sent.clear()
     one_cycle(tracker)
     assert signals.sent == [] and tracker.watches == {}
+
+
+def test_counts_alone_wait_their_turn_units_never_do(world: Any) -> None:
+    tracker, dags = world
+    signals = tracker.deps.client
+    settings = tracker.deps.settings
+    tracker.deps.settings = settings.model_copy(
+        update={"tracker_progress_sec": 0, "tracker_progress_per_cycle": 1}
+    )
+    dags[2].complete_unit("mg_000001")
+    one_cycle(tracker)  # the unit, and one DAG's counts (the budget)
+    sent = [(wf, bool(n.result.new_work_units)) for wf, n in signals.sent]
+    assert ("request-req2", True) in sent and len(sent) == 2
+    signals.sent.clear()
+    one_cycle(tracker)  # another DAG's counts: the one not told the longest
+    assert len(signals.sent) == 1 and signals.sent[0][0] not in [w for w, _ in sent]
