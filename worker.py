@@ -162,6 +162,9 @@ async def run(settings: Settings, metrics_port: int | None, backend: Backend | N
             workflows=WORKFLOWS,
             activities=all_activities(deps),
             activity_executor=pool,
+            # Every active request stays cached: an evicted one replays its history at its
+            # next task (the SDK's default of 1,000 is below the requests one worker runs).
+            max_cached_workflows=settings.worker_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         logging.info(

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     tracker_poll_sec: float = Field(default=1.0, gt=0, le=60)
     tracker_progress_sec: float = Field(default=60.0, ge=0)
     tracker_progress_per_cycle: int = Field(default=100, ge=1)
+    # Workflows a worker keeps in memory between their tasks: beyond it, a workflow's next
+    # task replays its whole history. Sized for thousands of active requests.
+    worker_cached_workflows: int = Field(default=5000, ge=0)
     tracker_window_sec: float = Field(default=600.0, ge=1)
     tracker_heartbeat_sec: float = Field(default=30.0, gt=0)
     # A request that heard nothing from the tracker for this long checks its DAG itself.
