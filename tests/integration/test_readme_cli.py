@@ -15,6 +15,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import GEN, REPO
+from tests.conftest import dev_server as _own_dev_server
 from tests.integration.conftest import WorkerSite
 from tests.workflows.harness import until
 from wms2.messages import request_workflow_id
@@ -99,3 +100,8 @@ async def test_each_readme_cli_line_works_as_written(
     desc = await out.describe()
     assert desc.workflow_type == "OutputWorkflow"
     assert GEN in run(query.replace("request-$REQ", "output-$REQ-1"))
+
+
+# This module's dev server is its own: its fixed request names (the README's, the
+# samples') must not meet the runs other modules made of them on the shared server.
+dev_server = _own_dev_server
