@@ -85,13 +85,10 @@ def static_texts(name: str, document: dict | None, settings: Settings) -> dict[s
 
 
 def output_config(settings: Settings) -> Any:
-    from wms2.outputs.messages import OutputConfig
+    """The output pipeline's settings, as a worker hands them to requests."""
+    from wms2.messages import LifecycleConfig
 
-    return OutputConfig(
-        transfer_poll_sec=settings.transfer_poll_interval_sec,
-        transfer_copies=settings.transfer_copies,
-        transfer_lifetime_sec=settings.transfer_lifetime_sec,
-    )
+    return LifecycleConfig.from_settings(settings).output
 
 
 def request_handle(client: Client, name: str) -> Any:
