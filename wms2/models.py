@@ -97,10 +97,13 @@ class OutputStatus(StrEnum):
 
 
 class SiteStatus(StrEnum):
+    """Spec 3.1.5, with `banned` (section 12's failure-driven bans) in place of the unused
+    `maintenance`: only an enabled site gets new work."""
+
     ENABLED = "enabled"
-    DISABLED = "disabled"
-    DRAINING = "draining"
-    MAINTENANCE = "maintenance"
+    DRAINING = "draining"  # no new landings; what runs there finishes
+    DISABLED = "disabled"  # no new work; pinned work not yet started moves elsewhere
+    BANNED = "banned"  # as disabled, for a reason (operator or failure rate), maybe until
 
 
 class SplittingAlgo(StrEnum):
@@ -510,7 +513,11 @@ class Site(_Model):
     running_slots: int = Field(default=0, ge=0)
     pending_slots: int = Field(default=0, ge=0)
     status: SiteStatus = SiteStatus.ENABLED
-    drain_until: datetime | None = None
+    status_until: datetime | None = None  # a drain or ban ends by itself then
+    status_reason: str = ""
+    status_by: str = ""
+    status_changed_at: datetime | None = None
+    source: str = ""  # where the site list came from: cric, catalog, local-pool
     thresholds: dict[str, int] = Field(default_factory=dict)
     schedd_name: str | None = None
     collector_host: str | None = None

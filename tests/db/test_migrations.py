@@ -12,6 +12,7 @@ TABLES = {
     "dag_history",
     "output_datasets",
     "sites",
+    "site_changes",
 }
 
 
@@ -35,9 +36,28 @@ def test_upgrade_creates_tables_and_indexes(bare_engine: Engine) -> None:
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_requests_non_terminal").upper()
     assert "WHERE" in _partial_index_sql(bare_engine, "idx_dags_schedd").upper()
     with bare_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     assert "exit_code" in {c["name"] for c in insp.get_columns("dags")}
     assert {"run_number", "run_id"} <= {c["name"] for c in insp.get_columns("requests")}
+    assert {"status_until", "status_reason", "status_by", "source"} <= {
+        c["name"] for c in insp.get_columns("sites")
+    }
+
+
+def test_0004_keeps_sites_and_renames_maintenance(bare_engine: Engine) -> None:
+    upgrade_database(bare_engine, "0003")
+    with bare_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sites (name, status, drain_until, running_slots, pending_slots, "
+                "thresholds, config_data) VALUES ('T2_CH_CERN', 'maintenance', "
+                "'2026-12-01 00:00:00', 0, 0, '{}', '{}')"
+            )
+        )
+    upgrade_database(bare_engine)
+    with bare_engine.connect() as conn:
+        row = conn.execute(text("SELECT status, status_until FROM sites")).one()
+    assert row[0] == "disabled" and str(row[1]).startswith("2026-12-01")
 
 
 def test_requests_imported_before_0003_count_as_run_once(bare_engine: Engine) -> None:

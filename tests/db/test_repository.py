@@ -17,8 +17,6 @@ from wms2.models import (
     OutputStatus,
     PilotMetrics,
     RequestStatus,
-    Site,
-    SiteStatus,
     SplittingAlgo,
     StepProfile,
     Workflow,
@@ -265,16 +263,6 @@ def test_output_upsert_keyed_by_dataset_and_work_unit(repo: Repository) -> None:
     )
     stored = repo.list_outputs(wf.id)[0]
     assert stored.status is OutputStatus.TRANSFERRING and stored.transfer_rule_ids == ["r1", "r2"]
-
-
-def test_site_upsert(repo: Repository) -> None:
-    repo.upsert_site(Site(name="T1_US_FNAL", total_slots=100, thresholds={"Processing": 80}))
-    repo.upsert_site(Site(name="T1_US_FNAL", total_slots=200, status=SiteStatus.DRAINING))
-    sites = repo.list_sites()
-    assert len(sites) == 1
-    assert sites[0].total_slots == 200 and sites[0].status is SiteStatus.DRAINING
-    with pytest.raises(RecordNotFound):
-        repo.get_site("T0_CH_CERN")
 
 
 def test_dag_status_change_respects_a_clean_stop(repo: Repository) -> None:

@@ -13,12 +13,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Engine, Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from wms2.db.site_records import SiteRecords
 
 from wms2.db.tables import (
     Base,
@@ -26,7 +29,6 @@ from wms2.db.tables import (
     DAGRow,
     OutputDatasetRow,
     RequestRow,
-    SiteRow,
     TransitionRow,
     WorkflowRow,
 )
@@ -37,7 +39,6 @@ from wms2.models import (
     OutputDataset,
     Request,
     RequestStatus,
-    Site,
     StatusTransition,
     Workflow,
     utcnow,
@@ -562,21 +563,10 @@ class Repository:
             OutputDatasetRow, OutputDatasetRow.id == output_id, f"output {output_id}", **fields
         )
 
-    # ── sites ──────────────────────────────────────────────────────────────
+    # ── sites: wms2.db.site_records ────────────────────────────────────────
 
-    def upsert_site(self, site: Site) -> Site:
-        with self.session() as s:
-            self._upsert(s, SiteRow, _column_values(site, SiteRow), ["name"])
-        return self.get_site(site.name)
+    @property
+    def sites(self) -> SiteRecords:
+        from wms2.db.site_records import SiteRecords
 
-    def get_site(self, name: str) -> Site:
-        with self.session() as s:
-            row = self._one(s, select(SiteRow).where(SiteRow.name == name), f"site {name!r}")
-            return Site.model_validate(_row_dict(row))
-
-    def list_sites(self) -> list[Site]:
-        with self.session() as s:
-            return [
-                Site.model_validate(_row_dict(r))
-                for r in s.scalars(select(SiteRow).order_by(SiteRow.name))
-            ]
+        return SiteRecords(self)

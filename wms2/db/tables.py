@@ -254,7 +254,11 @@ class SiteRow(Base):
     running_slots: Mapped[int] = mapped_column(Integer, default=0)
     pending_slots: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(50), default="enabled")
-    drain_until: Mapped[datetime | None] = mapped_column(TZ)
+    status_until: Mapped[datetime | None] = mapped_column(TZ)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_by: Mapped[str] = mapped_column(String(255), default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(TZ)
+    source: Mapped[str] = mapped_column(String(50), default="")
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     schedd_name: Mapped[str | None] = mapped_column(String(255))
     collector_host: Mapped[str | None] = mapped_column(String(255))
@@ -262,3 +266,21 @@ class SiteRow(Base):
     storage_path: Mapped[str | None] = mapped_column(Text)
     config_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = _created()
+
+
+class SiteChangeRow(Base):
+    """Append-only history of site status changes and site alerts: who, why, when."""
+
+    __tablename__ = "site_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    from_status: Mapped[str | None] = mapped_column(String(50))
+    to_status: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(255), default="")
+    until: Mapped[datetime | None] = mapped_column(TZ)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (Index("idx_site_changes_site", "site", "id"),)
