@@ -125,6 +125,20 @@ class Settings(BaseSettings):
     # Input on tape only: a Rucio rule stages it to disk before planning (else refused).
     stage_tape_input: bool = True
     staging_rse_expression: str = "rse_type=DISK"  # where staged input goes (no whitelist)
+    # The site manager (wms2.sites): the CRIC (or catalog) sync's interval, when a PRE
+    # script with no usable site tries again, failure-driven alerts and bans.
+    cric_url: str = "https://cms-cric.cern.ch"
+    site_sync_sec: float = Field(default=3600.0, ge=10)
+    site_recheck_sec: float = Field(default=300.0, gt=0)
+    site_failure_window_sec: float = Field(default=3600.0, gt=0)
+    site_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    site_failure_min_jobs: int = Field(default=20, ge=1)
+    site_auto_ban_sec: float = Field(default=0.0, ge=0)  # 0: alert only, never ban
+    # A request whose work has no enabled site: wait for one (alerted) or fail.
+    no_site_policy: str = Field(default="wait", pattern="^(wait|fail)$")
+    # The local backend's pool: {"T2_CH_CERN": 4, ...}; unset, one site (local_site)
+    # with local_slots slots that takes any job whatever its DESIRED_Sites.
+    local_sites: dict[str, int] = Field(default_factory=dict)
     transfer_poll_interval_sec: float = Field(default=300, gt=0)
     transfer_copies: int = Field(default=1, ge=1)
     transfer_lifetime_sec: int | None = Field(default=None, gt=0)

@@ -23,6 +23,8 @@ from wms2.merging import plan_merge_groups
 from wms2.models import PilotMetrics, Request
 from wms2.planning_input import gather_input, pileup_of
 from wms2.services.protocols import FileCatalog, ReplicaCatalog
+from wms2.sites.availability import site_status_path
+from wms2.sites.health import ledger_path
 from wms2.splitting import Resources, SplittingError, split
 
 MAX_WARNINGS = 20
@@ -72,6 +74,9 @@ def payload_options(settings: Settings) -> PayloadOptions:
         cooloff_site=settings.post_cooloff_site_sec,
         cooloff_max=settings.post_cooloff_max_sec,
         max_post_scripts=settings.dagman_max_post_scripts,
+        site_status_file=str(site_status_path(settings.submit_dir)),
+        outcome_ledger=str(ledger_path(settings.submit_dir)),
+        site_defer_sec=settings.site_recheck_sec,
     )
 
 

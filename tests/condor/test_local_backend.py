@@ -289,7 +289,7 @@ def test_submission_is_idempotent_while_alive(kit: Path, backend: LocalBackend) 
         ("JOB a node.sub\nABORT-DAG-ON a 3\n", "ABORT-DAG-ON is not supported"),
         ("JOB a node.sub\nPRIORITY a 5\n", "PRIORITY is not supported"),
         ("SUBDAG a x.dag\n", "only SUBDAG EXTERNAL"),
-        ("JOB a node.sub\nSCRIPT DEFER 1 2 PRE a /bin/true\n", "SCRIPT DEFER"),
+        ("JOB a node.sub\nSCRIPT DEFER 1 PRE a /bin/true\n", "DEFER needs an exit status"),
         ("JOB a missing.sub\n", "submit file missing.sub of a does not exist"),
         ("JOB a node.sub\nPARENT a CHILD b\n", "node 'b' is not defined"),
         ("JOB a node.sub\nJOB b node.sub\nPARENT a CHILD b\nPARENT b CHILD a\n", "cycle"),

@@ -58,7 +58,16 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
     assert g[1] == f"NODE_STATUS_FILE {root / 'mg_000001' / 'group.dag.status'} 30"
     assert g[2:5] == ["MAXJOBS Processing 5000", "MAXJOBS Merge 100", "MAXJOBS Cleanup 50"]
     assert f"JOB landing {root / 'landing.sub'}" in g
-    assert 'VARS landing sites="T2_CH_CERN,T2_US_Wisconsin"' in g
+    status, ledger = root.parent / "site_status.json", root.parent / "site_outcomes.log"
+    # The landing's candidates are read again when it runs (the manifest's sites, minus
+    # what the site manager took out); with none usable the PRE script is deferred.
+    assert not any(x.startswith("VARS landing") for x in g)
+    assert (
+        f"SCRIPT DEFER 75 300 PRE landing {bin_dir / 'landing_sites.py'} {status} "
+        "group_manifest.json site.sub 75" in g
+    )
+    manifest = json.loads((root / "mg_000001" / "group_manifest.json").read_text())
+    assert manifest["sites"] == ["T2_CH_CERN", "T2_US_Wisconsin"]
     assert (
         f"SCRIPT POST landing {bin_dir / 'elect_site.py'} landing.out elected_site site.sub $RETURN"
         in g
@@ -68,9 +77,13 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
         assert f"JOB {p} {root / 'processing.sub'}" in g
         assert f'VARS {p} node="{p}"' in g
         assert f"RETRY {p} 3 UNLESS-EXIT 2" in g
-        assert f"SCRIPT PRE {p} {bin_dir / 'pin_site.py'} elected_site site.sub" in g
+        assert (
+            f"SCRIPT DEFER 75 300 PRE {p} {bin_dir / 'pin_site.py'} elected_site site.sub "
+            f"{status} group_manifest.json 75" in g
+        )
         post = f"SCRIPT POST {p} {bin_dir / 'post_script.py'} $JOB $RETURN $RETRY "
-        assert any(x.startswith(post) for x in g)
+        (post_line,) = [x for x in g if x.startswith(post)]
+        assert post_line.endswith(f" {ledger} {gen_plan.request_name}")
         assert f"CATEGORY {p} Processing" in g
     assert f"PARENT {' '.join(procs)} CHILD merge" in g
     assert "RETRY merge 2 UNLESS-EXIT 2" in g and "CATEGORY merge Merge" in g
@@ -81,6 +94,7 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
         "cleanup.sub",
         "landing.sub",
         "merge.sub",
+        "priority.sub",
         "processing.sub",
     ]
     assert not list((root / "mg_000001").glob("*.sub"))
@@ -99,6 +113,8 @@ def test_submit_files_parse_with_htcondor_and_have_no_metacharacters(
     )
     assert proc["MY.DESIRED_Sites"] == '"T2_CH_CERN"'  # pinned through the include
     assert proc["request_memory"] == "2000"
+    # JobPrio from the DAG's priority file, read when DAGMan submits the node
+    assert proc["priority"] == (root / "priority.sub").read_text().split("=")[1].strip()
     for sub in root.glob("*.sub"):
         args = htcondor2.Submit(sub.read_text()).get("arguments", "")
         assert not set(args) & set("\"'{};&|<>`")

@@ -48,6 +48,7 @@ def build_backend(settings: Settings) -> Backend:
         settings.local_site,
         settings.local_slots,
         settings.local_status_interval_sec,
+        settings.local_sites or None,
     )
 
 

@@ -20,6 +20,9 @@ class DagSyntaxError(ValueError):
 class ScriptSpec:
     executable: str
     arguments: tuple[str, ...]
+    # SCRIPT DEFER status seconds: that exit status re-runs the script after the wait.
+    defer_status: int | None = None
+    defer_sec: int = 0
 
 
 @dataclass
@@ -194,11 +197,18 @@ def _define_node(dag: DagSpec, base: Path, where: str, keyword: str, rest: str) 
 def _script(dag: DagSpec, base: Path, where: str, rest: str) -> None:
     # DAGMan splits script arguments on whitespace without quoting.
     words = rest.split()
+    defer_status, defer_sec = None, 0
     if words and words[0].upper() == "DEFER":
-        raise DagSyntaxError(f"{where}: SCRIPT DEFER is not supported")
+        try:
+            defer_status, defer_sec = int(words[1]), int(words[2])
+        except (IndexError, ValueError):
+            raise DagSyntaxError(
+                f"{where}: SCRIPT DEFER needs an exit status and a time in seconds"
+            ) from None
+        words = words[3:]
     if len(words) < 3 or words[0].upper() not in ("PRE", "POST"):
         raise DagSyntaxError(f"{where}: SCRIPT needs PRE or POST, a node and an executable")
-    script = ScriptSpec(words[2], tuple(words[3:]))
+    script = ScriptSpec(words[2], tuple(words[3:]), defer_status, defer_sec)
     for target in _targets(dag, words[1], where):
         if words[0].upper() == "PRE":
             target.pre = script

@@ -33,7 +33,17 @@ class JobDescription:
     transfer: bool = True
     request_cpus: int = 1
     request_memory: int = 0
+    priority: int = 0  # JobPrio
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def desired_sites(self) -> list[str]:
+        value = self.attributes.get("+desired_sites", "").strip().strip('"')
+        return [s.strip() for s in value.split(",") if s.strip()]
+
+    @property
+    def request_name(self) -> str:
+        return self.attributes.get("+cms_requestname", "").strip().strip('"')
 
 
 def read_submit_lines(path: Path, cwd: Path, depth: int = 0) -> list[tuple[str, str]]:
@@ -77,6 +87,13 @@ def _environment(value: str) -> dict[str, str]:
         k, _, v = item.partition("=")
         env[k.strip()] = v.strip().strip("'")
     return env
+
+
+def _integer(value: str, key: str, path: Path) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise SubmitError(f"{path}: {key} {value!r} is not an integer") from None
 
 
 def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int) -> JobDescription:
@@ -124,5 +141,6 @@ def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int
         transfer=universe == "vanilla" and get.get("should_transfer_files", "YES").upper() != "NO",
         request_cpus=int(get.get("request_cpus", "1") or 1),
         request_memory=int(float(get.get("request_memory", "0") or 0)),
+        priority=_integer(get.get("priority", "0"), "priority", path),
         attributes={k: v for k, v in get.items() if k.startswith(("+", "my."))},
     )

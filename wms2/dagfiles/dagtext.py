@@ -21,9 +21,12 @@ RESERVED_NAMES = frozenset({"PARENT", "CHILD", "ALL_NODES"})
 class Script:
     executable: Path | str
     arguments: tuple[str, ...] = ()
+    # DAGMan's `SCRIPT DEFER status seconds`: that exit status means "run me again later".
+    defer: tuple[int, int] | None = None
 
     def line(self, kind: str, node: str) -> str:
-        return " ".join(["SCRIPT", kind, node, str(self.executable), *self.arguments])
+        defer = ["DEFER", str(self.defer[0]), str(self.defer[1])] if self.defer else []
+        return " ".join(["SCRIPT", *defer, kind, node, str(self.executable), *self.arguments])
 
 
 _BAD_NAME_CHARS = re.compile(r"[\s+]")

@@ -12,6 +12,7 @@ GROUP_MANIFEST = "group_manifest.json"
 MERGE_OUTPUT = "merge_output.json"
 ELECTED_SITE = "elected_site"
 SITE_SUBMIT = "site.sub"
+PRIORITY_SUBMIT = "priority.sub"  # the DAG's JobPrio, included by every submit file
 LANDING_OUTPUT = "landing.out"
 SANDBOX = "sandbox.tar.gz"
 PLAN_FILE = "plan.json"

@@ -12,8 +12,13 @@ from pathlib import Path
 from wms2.dagfiles.layout import GROUP_MANIFEST, LANDING_OUTPUT, SITE_SUBMIT
 
 
-def _common(request_name: str, role: str) -> list[str]:
+def _common(request_name: str, role: str, priority_file: Path | None = None) -> list[str]:
+    # The DAG's priority lives in one file every submit description includes: condor_submit
+    # reads it when DAGMan submits the node, so a changed priority reaches every node not
+    # yet submitted (idle ones get their JobPrio edited).
+    prio = [f"include : {priority_file}"] if priority_file is not None else []
     return [
+        *prio,
         "universe = vanilla",
         "should_transfer_files = YES",
         "when_to_transfer_output = ON_EXIT",
@@ -24,18 +29,23 @@ def _common(request_name: str, role: str) -> list[str]:
     ]
 
 
-def landing_submit(bin_dir: Path, request_name: str) -> str:
+def landing_submit(
+    bin_dir: Path, request_name: str, priority_file: Path | None = None, with_sites: bool = False
+) -> str:
+    # With the site manager, the landing's PRE script writes its candidate sites into the
+    # group's site fragment when it runs; else the planned list (a DAG VARS) stands.
+    sites = f"include : {SITE_SUBMIT}" if with_sites else '+DESIRED_Sites = "$(sites)"'
     return "\n".join(
         [
             f"executable = {bin_dir / 'wms2_landing.py'}",
-            *_common(request_name, "Landing"),
+            *_common(request_name, "Landing", priority_file),
             f"output = {LANDING_OUTPUT}",
             "error = landing.err",
             "request_cpus = 1",
             "request_memory = 100",
             "request_disk = 1000",
             "+WMS2_LandingNode = true",
-            '+DESIRED_Sites = "$(sites)"',
+            sites,
             "queue",
             "",
         ]
@@ -50,12 +60,13 @@ def processing_submit(
     memory_mb: int,
     disk_kb: int,
     wall_minutes: int,
+    priority_file: Path | None = None,
 ) -> str:
     return "\n".join(
         [
             f"executable = {bin_dir / 'wms2_payload.py'}",
             f"arguments = --node $(node) --manifest {GROUP_MANIFEST} --sandbox {sandbox.name}",
-            *_common(request_name, "Processing"),
+            *_common(request_name, "Processing", priority_file),
             f"transfer_input_files = {sandbox}, {GROUP_MANIFEST}",
             "transfer_output_files = unmerged",
             "output = $(node).out",
@@ -72,12 +83,14 @@ def processing_submit(
     )
 
 
-def merge_submit(bin_dir: Path, request_name: str, memory_mb: int) -> str:
+def merge_submit(
+    bin_dir: Path, request_name: str, memory_mb: int, priority_file: Path | None = None
+) -> str:
     return "\n".join(
         [
             f"executable = {bin_dir / 'wms2_merge.py'}",
             f"arguments = --manifest {GROUP_MANIFEST}",
-            *_common(request_name, "Merge"),
+            *_common(request_name, "Merge", priority_file),
             f"transfer_input_files = {GROUP_MANIFEST}, elected_site, unmerged",
             "output = merge.out",
             "error = merge.err",
@@ -90,11 +103,11 @@ def merge_submit(bin_dir: Path, request_name: str, memory_mb: int) -> str:
     )
 
 
-def cleanup_submit(bin_dir: Path, request_name: str) -> str:
+def cleanup_submit(bin_dir: Path, request_name: str, priority_file: Path | None = None) -> str:
     # Local universe: the unmerged files live in the group directory on the submit host.
     lines = [
         line.replace("universe = vanilla", "universe = local")
-        for line in _common(request_name, "Cleanup")
+        for line in _common(request_name, "Cleanup", priority_file)
         if "transfer" not in line
     ]
     return "\n".join(

@@ -37,6 +37,7 @@ from wms2.dagfiles.layout import (
     GROUP_MANIFEST,
     LANDING_OUTPUT,
     PILOT_SUBMIT,
+    PRIORITY_SUBMIT,
     SITE_SUBMIT,
     DagLayout,
 )
@@ -61,6 +62,11 @@ class PayloadOptions:
     cooloff_site: float = 300.0
     cooloff_max: float = 1800.0
     max_post_scripts: int = 20  # DAGMAN_MAX_POST_SCRIPTS
+    # The site manager's view on the submit host (wms2.sites): PRE scripts read the site
+    # statuses, POST scripts append outcomes to the ledger; "" leaves them out.
+    site_status_file: str = ""
+    outcome_ledger: str = ""
+    site_defer_sec: float = 300.0  # a PRE with no usable site runs again after this
 
     def synthetic(self) -> dict[str, float | int]:
         return {
@@ -136,6 +142,7 @@ def _group_manifest(
         "request": request.request_name,
         "group": group.name,
         "group_index": group.index,
+        "sites": group.sites,  # the landing's candidates, read again when it runs
         "output_dir": str(output_dir),
         "outputs": [{"dataset": o["dataset"], "lfn": o["lfns"][group.index]} for o in outputs],
         "nodes": {
@@ -153,6 +160,9 @@ def _group_manifest(
     }
 
 
+# A PRE script's "no usable site now": sysexits EX_TEMPFAIL, for `SCRIPT DEFER`.
+SITE_DEFER_STATUS = 75
+
 _NODE = "\x00"  # stands for a processing node's name in the per-node template
 _GROUP = "\x01"  # stands for a work unit's name in the per-group template
 
@@ -162,14 +172,35 @@ class GroupDagText:
     are a string replace each, not a few dozen small calls and path joins each."""
 
     def __init__(
-        self, layout: DagLayout, throttles: dict[str, int], payload: PayloadOptions
+        self,
+        layout: DagLayout,
+        throttles: dict[str, int],
+        payload: PayloadOptions,
+        request_name: str = "-",
     ) -> None:
         bin_dir, root = layout.bin_dir, layout.root
-        pin = Script(bin_dir / "pin_site.py", (ELECTED_SITE, SITE_SUBMIT))
+        status = payload.site_status_file
+        defer = (SITE_DEFER_STATUS, max(1, round(payload.site_defer_sec))) if status else None
+        pin = Script(
+            bin_dir / "pin_site.py",
+            (ELECTED_SITE, SITE_SUBMIT, *((status, GROUP_MANIFEST, str(SITE_DEFER_STATUS))
+                                          if status else ())),
+            defer,
+        )  # fmt: skip
+        self.landing_pre = (
+            Script(
+                bin_dir / "landing_sites.py",
+                (status, GROUP_MANIFEST, SITE_SUBMIT, str(SITE_DEFER_STATUS)),
+                defer,
+            )
+            if status
+            else None
+        )
         cooloff = (payload.cooloff_transient, payload.cooloff_site, payload.cooloff_max)
+        ledger = (payload.outcome_ledger, request_name) if payload.outcome_ledger else ()
         post = Script(
             bin_dir / "post_script.py",
-            ("$JOB", "$RETURN", "$RETRY", *(f"{c:g}" for c in cooloff)),
+            ("$JOB", "$RETURN", "$RETRY", *(f"{c:g}" for c in cooloff), *ledger),
         )
         limits = {k: v for k, v in throttles.items() if k in ("Processing", "Merge", "Cleanup")}
         self.head = "\n".join(
@@ -219,8 +250,10 @@ class GroupDagText:
         yield from job_lines(
             "landing",
             self.landing_sub,
-            vars={"sites": ",".join(group.sites)},
+            # Without the site manager's PRE script, the planned sites stand as they are.
+            vars=None if self.landing_pre else {"sites": ",".join(group.sites)},
             retry=2,
+            pre=self.landing_pre,
             post=self.elect,
         )
         procs = [check_node_name(n.name) for n in group.nodes]
@@ -267,8 +300,11 @@ def write_dag_directory(
     max_disk = max(n.est_disk_kb for g in groups for n in g.nodes)
     max_time = max(n.est_time_sec for g in groups for n in g.nodes)
     name = request.request_name
+    priority_file = root / PRIORITY_SUBMIT
+    priority_file.write_text(f"priority = {request.priority}\n")
+    with_sites = bool(payload.site_status_file)
     submit_files = {
-        "landing.sub": submit.landing_submit(layout.bin_dir, name),
+        "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites),
         "processing.sub": submit.processing_submit(
             layout.bin_dir,
             layout.sandbox,
@@ -277,9 +313,10 @@ def write_dag_directory(
             resources.memory_mb,
             max_disk,
             max_time // 60 + 1,
+            priority_file,
         ),
-        "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000),
-        "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name),
+        "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000, priority_file),
+        "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name, priority_file),
     }
     for fname, text in submit_files.items():
         (root / fname).write_text(text)
@@ -290,7 +327,7 @@ def write_dag_directory(
         "DAGMAN_MAX_JOBS_IDLE = 1000\n"
         f"DAGMAN_MAX_POST_SCRIPTS = {payload.max_post_scripts}\n"
     )
-    group_text = GroupDagText(layout, throttles, payload)
+    group_text = GroupDagText(layout, throttles, payload, name)
     for group in groups:
         gdir = layout.group_dir(group.name)
         gdir.mkdir(exist_ok=True)

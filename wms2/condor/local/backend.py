@@ -21,6 +21,7 @@ from pathlib import Path
 
 from wms2.condor.dagfile import DagSyntaxError, parse_dag
 from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.local.pool import PoolFile
 
 RUNNER_MODULE = "wms2.condor.local.runner"
 
@@ -67,17 +68,23 @@ class LocalBackend:
     name = "local"
 
     def __init__(
-        self, state_dir: Path, site: str, slots: int, status_interval: float = 2.0
+        self,
+        state_dir: Path,
+        site: str,
+        slots: int,
+        status_interval: float = 2.0,
+        sites: dict[str, int] | None = None,
     ) -> None:
+        """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
+        `site` with `slots` slots that takes any job."""
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
-        self.site, self.slots, self.status_interval = site, slots, status_interval
+        self.site, self.status_interval = site, status_interval
+        self.sites = dict(sites) if sites else {site: slots}
         self.schedd = f"local@{socket.gethostname()}"
-        self.machine_ad = self.root / "machine.ad"
-        self.machine_ad.write_text(
-            f'Name = "slot1@{socket.gethostname()}"\nGLIDEIN_CMSSite = "{site}"\nCpus = {slots}\n'
-        )
+        self.pool = PoolFile(self.root / "pool")
+        self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname())
 
     # ── bookkeeping ───────────────────────────────────────────────────────
 
@@ -143,12 +150,10 @@ class LocalBackend:
                 str(dag_file),
                 "--record",
                 str(self.jobs / f"{cluster}.exit.json"),
-                "--machine-ad",
-                str(self.machine_ad),
+                "--pool",
+                str(self.pool.dir),
                 "--scratch",
                 str(self.root / "scratch"),
-                "--slots",
-                str(self.slots),
                 "--cluster",
                 str(cluster),
                 "--status-interval",

@@ -32,6 +32,7 @@ from wms2.condor.dagfile import (
 from wms2.condor.jobstate import JobstateWriter
 from wms2.condor.local import nodeexec
 from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, run_job, run_script
+from wms2.condor.local.pool import JobRemoved, PoolClient, PoolFile, machine_ad_path
 from wms2.condor.local.records import (
     DAG_ERROR,
     DAG_NODE_FAILED,
@@ -57,12 +58,17 @@ from wms2.condor.submitfile import SubmitError, load_job
 EXIT_OK, EXIT_FAILED, EXIT_REMOVED = 0, 1, 2
 
 
+# $RETURN of a node job removed while idle (condor_rm, or WMS2 moving it off a site).
+JOB_REMOVED = -1002
+
+
 @dataclass
 class RunContext:
-    slots: asyncio.Semaphore  # the local pool: one slot per running job, shared by SUBDAGs
+    pool: PoolClient  # the local pool's slots, shared with every other runner
+    pool_dir: Path  # where the pool keeps each site's machine ad
     scripts: asyncio.Semaphore  # DAGMAN_MAX_PRE_SCRIPTS
     post_scripts: asyncio.Semaphore  # DAGMAN_MAX_POST_SCRIPTS
-    machine: Machine
+    scratch: Path
     clusters: itertools.count
     status_interval: float
 
@@ -234,8 +240,7 @@ class DagRun:
         if node.pre is not None:
             rec.status = PRERUN
             self._event(node.name, "PRE_SCRIPT_STARTED")
-            async with self.ctx.scripts:
-                pre_value = await run_script(node.pre, macros, node.directory, self.script_log)
+            pre_value = await self._pre(node, macros)
             if node.pre_skip is not None and pre_value == node.pre_skip:
                 return 0
             if pre_value != 0:
@@ -273,21 +278,50 @@ class DagRun:
             )
         return value
 
+    async def _pre(self, node: NodeSpec, macros: dict[str, str]) -> int:
+        """The PRE script; a deferred one (SCRIPT DEFER) runs again after its wait, which
+        is not a retry of the node."""
+        assert node.pre is not None
+        while True:
+            async with self.ctx.scripts:
+                value = await run_script(node.pre, macros, node.directory, self.script_log)
+            if node.pre.defer_status is None or value != node.pre.defer_status:
+                return value
+            await asyncio.sleep(node.pre.defer_sec)
+
     async def _run_job(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> int:
         try:
             job = load_job(node.directory / node.submit_file, node.directory, node.vars, cluster)
         except SubmitError as e:
             rec.details = str(e)
             return SUBMIT_FAILED
-        async with self.ctx.slots:
-            self.totals.jobs_submitted += 1
-            value = await run_job(job, node.name, cluster, self.ctx.machine)
+        self.totals.jobs_submitted += 1
+        if job.universe != "vanilla":  # local and scheduler universe: the submit host
+            value = await run_job(job, node.name, cluster, self._machine(None))
+        else:
+            key = str(cluster)
+            try:
+                site = await self.ctx.pool.claim(
+                    key, job.priority, job.desired_sites, job.request_name
+                )
+            except JobRemoved:
+                rec.details = "idle job removed: none of its DESIRED_Sites may run it"
+                self.totals.jobs_failed += 1
+                return JOB_REMOVED
+            try:
+                value = await run_job(job, node.name, cluster, self._machine(site))
+            finally:
+                self.ctx.pool.release(key)
         if value == 0:
             self.totals.jobs_succeeded += 1
         else:
             self.totals.jobs_failed += 1
             rec.details = f"Job proc ({cluster}.0.0) failed with status {value}"
         return value
+
+    def _machine(self, site: str | None) -> Machine:
+        ad = machine_ad_path(self.ctx.pool_dir, site) if site else Path(os.devnull)
+        return Machine(ad, self.ctx.scratch)
 
     async def _run_subdag(self, node: NodeSpec, rec: NodeRecord) -> int:
         try:
@@ -323,9 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("dag_file", type=Path)
     p.add_argument("--record", type=Path, required=True, help="JSON file for the exit code")
-    p.add_argument("--machine-ad", type=Path, required=True)
+    p.add_argument("--pool", type=Path, required=True, help="the local pool's directory")
     p.add_argument("--scratch", type=Path, required=True)
-    p.add_argument("--slots", type=int, default=os.cpu_count() or 2)
     p.add_argument("--cluster", type=int, required=True)
     p.add_argument("--status-interval", type=float, default=2.0)
     p.add_argument("--process-groups", type=Path, help="directory listing running node groups")
@@ -342,10 +375,11 @@ def main(argv: list[str] | None = None) -> int:
         lock.write_text(str(os.getpid()))
         config = parse_dag(dag_file).config
         ctx = RunContext(
-            slots=asyncio.Semaphore(args.slots),
+            pool=PoolClient(PoolFile(args.pool)),
+            pool_dir=args.pool,
             scripts=asyncio.Semaphore(int(config.get("DAGMAN_MAX_PRE_SCRIPTS", 20))),
             post_scripts=asyncio.Semaphore(int(config.get("DAGMAN_MAX_POST_SCRIPTS", 20))),
-            machine=Machine(args.machine_ad, args.scratch),
+            scratch=args.scratch,
             clusters=itertools.count(args.cluster * 1000 + 1),
             status_interval=args.status_interval,
         )

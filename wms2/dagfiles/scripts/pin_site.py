@@ -2,30 +2,69 @@
 """PRE script of processing, merge and cleanup nodes: pins the node to the group's
 elected site by (re)writing the submit fragment its submit file includes.
 
-Arguments: ELECTED_SITE_FILE SITE_SUBMIT_FILE. Exits 1 if no site was elected yet.
+Arguments: ELECTED_SITE_FILE SITE_SUBMIT_FILE [SITE_STATUS_FILE GROUP_MANIFEST DEFER_CODE]
+If WMS2 disabled or banned the elected site since the election, the group re-elects: the
+first of its candidate sites (the manifest's "sites", else every enabled site) that is
+enabled, recorded in ELECTED_SITE_FILE and reported on stderr. A draining site keeps the
+work it was elected for. Exits 1 if no site was elected yet, DEFER_CODE if none is usable.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
+NO_PINNED_WORK = {"disabled", "banned"}
+NO_LANDING = {"draining", "disabled", "banned"}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def reelect(site: str, status_file: Path, manifest: Path) -> str | None:
+    """The elected site, or another one if it may no longer get pinned work."""
+    try:
+        known = dict(json.loads(status_file.read_text()).get("sites", {}))
+    except (OSError, ValueError):
+        return site
+    if known.get(site, "enabled") not in NO_PINNED_WORK:
+        return site
+    candidates = list(json.loads(manifest.read_text()).get("sites") or [])
+    if not candidates:
+        candidates = sorted(name for name, st in known.items() if st == "enabled")
+    usable = [s for s in candidates if known.get(s, "enabled") not in NO_LANDING]
+    return usable[0] if usable else None
+
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: pin_site.py ELECTED_SITE_FILE SITE_SUBMIT_FILE", file=sys.stderr)
+    if len(argv) not in (2, 5):
+        print(
+            "usage: pin_site.py ELECTED_SITE_FILE SITE_SUBMIT [STATUS_FILE MANIFEST DEFER]",
+            file=sys.stderr,
+        )
         return 1
     elected, site_sub = Path(argv[0]), Path(argv[1])
     site = elected.read_text().strip() if elected.exists() else ""
     if not site:
         print(f"ERROR: no elected site in {elected}", file=sys.stderr)
         return 1
+    if len(argv) == 5:
+        chosen = reelect(site, Path(argv[2]), Path(argv[3]))
+        if chosen is None:
+            print(f"{site} may not run work and no other candidate is enabled", file=sys.stderr)
+            return int(argv[4])
+        if chosen != site:
+            print(f"re-elected {chosen}: {site} is no longer usable", file=sys.stderr)
+            write_atomic(elected, chosen + "\n")
+            site = chosen
     wanted = f'+DESIRED_Sites = "{site}"\n'
     if not site_sub.exists() or site_sub.read_text() != wanted:
-        tmp = site_sub.with_name(f"{site_sub.name}.{os.getpid()}.tmp")
-        tmp.write_text(wanted)
-        os.replace(tmp, site_sub)
+        write_atomic(site_sub, wanted)
     return 0
 
 

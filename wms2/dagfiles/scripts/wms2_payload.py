@@ -169,7 +169,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.node in fail.split(","):  # fault injection for tests and demos
         print(f"ERROR: failing {args.node} on request (WMS2_FAIL_NODES)", file=sys.stderr)
         return 1
+    site = landed_site()
+    if site and site in os.environ.get("WMS2_FAIL_SITES", "").split(","):
+        # a broken site for tests and demos: 69, "service unavailable", a site error
+        print(f"ERROR: {site} fails every job (WMS2_FAIL_SITES)", file=sys.stderr)
+        return 69
     return run(manifest, args.node, node)
+
+
+def landed_site() -> str:
+    """GLIDEIN_CMSSite of the machine ad HTCondor gives the job ('' if none)."""
+    path = os.environ.get("_CONDOR_MACHINE_AD", "")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "GLIDEIN_CMSSite":
+            return value.strip().strip('"')
+    return ""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,234 @@
+"""The local pool: simulated sites with slots, shared by every local DAGMan runner.
+
+One JSON file under a lock (`<state>/local-condor/pool/`) holds the pool's sites and
+slot counts, the idle jobs of every runner (priority, submit order, DESIRED_Sites, request)
+and the running ones. Each runner process negotiates for its own idle jobs a few times a
+second: one pass over all idle jobs, highest JobPrio first, then submit order, each given
+a site of its DESIRED_Sites with a free slot (the one with most free slots). A runner only
+starts the jobs that pass gives to it, so a high-priority job of another DAG is never
+overtaken. WMS2 edits idle jobs here as it would with `Schedd.edit` on a real pool
+(JobPrio, DESIRED_Sites) and removes idle jobs that can run nowhere (the node's retry
+re-runs its PRE script, which re-elects).
+
+With `any_site` (no WMS2_LOCAL_SITES), the pool is one site that takes every job whatever
+its DESIRED_Sites, as the local backend always did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+POLL_SEC = 0.1
+
+
+def machine_ad_path(pool_dir: Path, site: str) -> Path:
+    """The machine ad a job at `site` sees ($_CONDOR_MACHINE_AD)."""
+    return Path(pool_dir) / f"{site}.ad"
+
+
+State = dict[str, Any]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class IdleJob:
+    key: str
+    priority: int
+    seq: int
+    sites: tuple[str, ...]
+
+
+def negotiate(state: State) -> dict[str, str]:
+    """key -> site for the idle jobs that get a slot now (pure: one matchmaking pass)."""
+    slots: dict[str, int] = state["sites"]
+    free = dict(slots)
+    for job in state["running"].values():
+        if job["site"] in free:
+            free[job["site"]] -= 1
+    idle = sorted(
+        (
+            IdleJob(k, int(v["priority"]), int(v["seq"]), tuple(v["sites"]))
+            for k, v in state["idle"].items()
+            if not v.get("removed")
+        ),
+        key=lambda j: (-j.priority, j.seq),
+    )
+    matches: dict[str, str] = {}
+    for job in idle:
+        wanted = list(slots) if state.get("any_site") or not job.sites else job.sites
+        open_sites = [s for s in wanted if free.get(s, 0) > 0]
+        if not open_sites:
+            continue
+        site = max(open_sites, key=lambda s: (free[s], -sorted(slots).index(s)))
+        free[site] -= 1
+        matches[job.key] = site
+    return matches
+
+
+class PoolFile:
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "pool.json"
+        self.lock_path = self.dir / "lock"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[State]:
+        """The state, to read and change; written back when the block ends."""
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                state = {}
+            state.setdefault("sites", {})
+            state.setdefault("idle", {})
+            state.setdefault("running", {})
+            state.setdefault("seq", 0)
+            before = json.dumps(state, sort_keys=True)
+            yield state
+            if json.dumps(state, sort_keys=True) != before:
+                tmp = self.path.with_name(f"pool.json.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(state))
+                os.replace(tmp, self.path)
+
+    def configure(self, sites: dict[str, int], any_site: bool, host: str) -> None:
+        for site, slots in sites.items():
+            machine_ad_path(self.dir, site).write_text(
+                f'Name = "slot1@{site}.{host}"\nGLIDEIN_CMSSite = "{site}"\nCpus = {slots}\n'
+            )
+        with self.locked() as state:
+            state["sites"], state["any_site"] = dict(sites), any_site
+
+    def edit_idle(
+        self,
+        request: str,
+        priority: int | None = None,
+        unavailable: set[str] | None = None,
+    ) -> tuple[int, int]:
+        """Like `Schedd.edit` on the request's idle jobs: a new JobPrio, and DESIRED_Sites
+        without `unavailable` sites (a job left with none is removed). (edited, removed)"""
+        edited = removed = 0
+        with self.locked() as state:
+            for job in state["idle"].values():
+                if job.get("request") != request or job.get("removed"):
+                    continue
+                if priority is not None and job["priority"] != priority:
+                    job["priority"] = priority
+                    edited += 1
+                if unavailable and set(job["sites"]) & unavailable:
+                    left = [s for s in job["sites"] if s not in unavailable]
+                    if left:
+                        job["sites"] = left
+                        edited += 1
+                    else:
+                        job["removed"] = True
+                        removed += 1
+        return edited, removed
+
+    def snapshot(self) -> State:
+        with self.locked() as state:
+            return json.loads(json.dumps(state))
+
+
+class JobRemoved(Exception):
+    """WMS2 removed the idle job (it could run nowhere)."""
+
+
+class PoolClient:
+    """One runner process's side: its idle jobs wait here for a slot."""
+
+    def __init__(self, pool: PoolFile, alive: Callable[[int], bool] = _alive) -> None:
+        self.pool, self.alive, self.pid = pool, alive, os.getpid()
+        self.waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
+        self.finished: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def claim(self, key: str, priority: int, sites: list[str], request: str) -> str:
+        """Wait for a slot; the site it is at. JobRemoved if WMS2 removed the job."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        entry = {"priority": priority, "sites": sites, "request": request, "pid": self.pid}
+        self.waiting[key] = (entry, fut)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._negotiate_loop())
+        try:
+            return await fut
+        except BaseException:
+            self.release(key)  # cancelled while idle, or a slot nobody will use
+            raise
+        finally:
+            self.waiting.pop(key, None)
+
+    def release(self, key: str) -> None:
+        self.finished.add(key)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._negotiate_loop())
+
+    async def _negotiate_loop(self) -> None:
+        # In the event loop itself: the lock is held for a small file's read and write.
+        while self.waiting or self.finished:
+            self._negotiate_once()
+            if self.waiting:
+                await asyncio.sleep(POLL_SEC)
+
+    def _negotiate_once(self) -> None:
+        finished, self.finished = self.finished, set()
+        outcomes: list[tuple[asyncio.Future[str], str | None]] = []
+        with self.pool.locked() as state:
+            pids = {j["pid"] for j in (*state["idle"].values(), *state["running"].values())}
+            dead = {p for p in pids if p != self.pid and not self.alive(p)}
+            for table in ("idle", "running"):
+                for key in [k for k, j in state[table].items() if j["pid"] in dead]:
+                    del state[table][key]
+            for key in finished:
+                state["idle"].pop(key, None)
+                state["running"].pop(key, None)
+            for key, (entry, fut) in list(self.waiting.items()):
+                if key not in state["idle"] and not fut.done():
+                    state["seq"] += 1
+                    state["idle"][key] = {**entry, "seq": state["seq"]}
+            matches = negotiate(state)
+            for key, (_, fut) in list(self.waiting.items()):
+                job = state["idle"].get(key)
+                if fut.done() or job is None:
+                    continue
+                if job.get("removed"):
+                    del state["idle"][key]
+                    outcomes.append((fut, None))
+                elif key in matches:
+                    del state["idle"][key]
+                    state["running"][key] = {
+                        "site": matches[key],
+                        "pid": self.pid,
+                        "request": job["request"],
+                        "priority": job["priority"],
+                    }
+                    outcomes.append((fut, matches[key]))
+        for fut, site in outcomes:
+            _settle(fut, site)
+
+
+def _settle(fut: asyncio.Future[str], site: str | None) -> None:
+    if fut.done():
+        return
+    if site is None:
+        fut.set_exception(JobRemoved())
+    else:
+        fut.set_result(site)
