@@ -4,11 +4,12 @@
 Arguments: NODE RETURN [RETRY TRANSIENT SITE MAX [LEDGER REQUEST]]. Exit 0 on success;
 1 for transient and site problems (DAGMan retries the node, possibly elsewhere); 2 for
 permanent errors, which the DAG's `RETRY ... UNLESS-EXIT 2` turns into "do not retry".
-Before a retry it cools off: TRANSIENT * 2**RETRY seconds for a transient failure, SITE seconds for a site problem, never
-more than MAX (the planner writes the settings' values; tests scale them down). Each
-decision is appended to post_script.log in the node's directory and, with LEDGER, one
-line `<unix time> <site> <class> <request> <node>` to the submit host's outcome ledger,
-which WMS2 reads for failure-driven site alerts (the site is the group's elected site).
+Before a retry it cools off: TRANSIENT * 2**RETRY seconds for a transient failure, SITE
+seconds for a site problem, never more than MAX (the planner writes the settings' values;
+tests scale them down). Each decision is appended to post_script.log in the node's
+directory and, with LEDGER, one line `<unix time> <site> <class> <request> <node>` to the
+submit host's outcome ledger, which WMS2 reads for failure-driven site alerts (the site
+is the group's elected site).
 """
 
 from __future__ import annotations
