@@ -70,8 +70,21 @@ class FakeSchedd:
         self.calls.append(("history", constraint, match))
         return [dict(ad) for ad in self.history_ads.values() if self._match(constraint, ad)][:match]
 
+    def edit(self, job_spec: str, attr: str, value: str) -> int:
+        """Schedd.edit with a constraint: `value` is a ClassAd expression."""
+        self.calls.append(("edit", job_spec, attr, value))
+        matched = [ad for ad in self.jobs.values() if self._match(job_spec, ad)]
+        for ad in matched:
+            ad[attr] = classad2.ExprTree(value).eval()
+        return len(matched)
+
     def act(self, action: str, job_spec: str, reason: tuple[str, int]) -> dict:
         self.calls.append(("act", action, job_spec, reason))
+        if not job_spec.startswith("ClusterId == "):
+            gone = [c for c, ad in self.jobs.items() if self._match(job_spec, ad)]
+            for c in gone:
+                self.history_ads[c] = {**self.jobs.pop(c), "JobStatus": 3}
+            return {"TotalSuccess": len(gone), "TotalNotFound": 0}
         cluster = int(job_spec.split("==")[1])
         if cluster in self.jobs:
             ad = self.jobs.pop(cluster)
@@ -187,3 +200,41 @@ def test_ping(schedd: FakeSchedd) -> None:
     broken = fake_module(schedd)
     broken.Schedd = lambda location=None: (_ for _ in ()).throw(RuntimeError("no schedd"))
     assert not HTCondorBackend(module=broken).ping()
+
+
+def node_job(cluster: int, request: str, sites: str, status: int = 1, prio: int = 0) -> dict:
+    """A node job's ad as condor_submit makes it from WMS2's submit files."""
+    return {
+        "ClusterId": cluster, "ProcId": 0, "JobStatus": status, "JobUniverse": 5,
+        "CMS_RequestName": request, "DESIRED_Sites": sites, "JobPrio": prio,
+        "DAGManJobId": 4000,
+    }  # fmt: skip
+
+
+def test_idle_jobs_get_new_priority_and_sites(schedd: FakeSchedd) -> None:
+    """A priority change and a banned site reach the idle node jobs: JobPrio edited with
+    one constraint, DESIRED_Sites edited per distinct value, jobs left with no site
+    removed (their node's retry re-elects); running jobs and other requests untouched."""
+    schedd.jobs = {
+        1: node_job(1, "req_a", "T2_CH_CERN,T2_DE_DESY"),
+        2: node_job(2, "req_a", "T2_DE_DESY"),  # pinned to the banned site
+        3: node_job(3, "req_a", "T2_DE_DESY", status=2),  # running: left alone
+        4: node_job(4, "req_b", "T2_DE_DESY,T1_US_FNAL"),
+        5: node_job(5, "req_b", "T1_US_FNAL"),
+    }
+    backend = HTCondorBackend(module=fake_module(schedd))
+    edit = backend.edit_idle_jobs("req_a", priority=90000)
+    assert (edit.edited, edit.removed) == (2, 0)
+    assert [schedd.jobs[c]["JobPrio"] for c in (1, 2, 3, 4)] == [90000, 90000, 0, 0]
+    assert schedd.calls[-1] == (
+        "edit", 'JobStatus == 1 && CMS_RequestName == "req_a"', "JobPrio", "90000"
+    )  # fmt: skip
+
+    edit = backend.edit_idle_jobs(None, unavailable={"T2_DE_DESY"})
+    assert (edit.edited, edit.removed) == (2, 1)
+    assert schedd.jobs[1]["DESIRED_Sites"] == "T2_CH_CERN"
+    assert schedd.jobs[4]["DESIRED_Sites"] == "T1_US_FNAL"
+    assert 2 not in schedd.jobs and schedd.history_ads[2]["JobStatus"] == 3
+    assert schedd.jobs[3]["DESIRED_Sites"] == "T2_DE_DESY"  # already running there
+    removal = next(c for c in schedd.calls if c[0] == "act")
+    assert removal[2].endswith('DESIRED_Sites == "T2_DE_DESY"')

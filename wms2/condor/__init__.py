@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wms2.condor.dagfile import DagSyntaxError
-from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.config import ExecutionBackend, Settings
 
 
@@ -35,6 +35,16 @@ class Backend(Protocol):
 
     def reap_orphans(self, handle: DagHandle | JobHandle) -> int: ...
 
+    def edit_idle_jobs(
+        self,
+        request_name: str | None,
+        priority: int | None = None,
+        unavailable: set[str] | None = None,
+    ) -> IdleEdit:
+        """The idle node jobs of a request (of every WMS2 request with None): a new
+        JobPrio; DESIRED_Sites without `unavailable` sites, removing jobs left with none."""
+        ...
+
 
 def build_backend(settings: Settings) -> Backend:
     if settings.execution_backend is ExecutionBackend.HTCONDOR:
@@ -56,6 +66,7 @@ __all__ = [
     "Backend",
     "DagHandle",
     "DagSyntaxError",
+    "IdleEdit",
     "JobHandle",
     "JobState",
     "JobStatus",

@@ -32,3 +32,10 @@ class JobStatus(BaseModel):
     state: JobState
     exit_code: int | None = None
     detail: str = ""
+
+
+class IdleEdit(BaseModel):
+    """What an edit of idle node jobs did (Schedd.edit / the local pool)."""
+
+    edited: int = 0
+    removed: int = 0  # left with no site they may run at: DAGMan's retry re-elects

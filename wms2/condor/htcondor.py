@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
 
 # JobStatus codes of the schedd
 IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
@@ -31,6 +31,11 @@ PROJECTION = [
 
 
 WMS2_DAG_ATTR = "WMS2Request"  # set on every DAGMan job WMS2 submits: the request's name
+
+
+def _quoted(text: str) -> str:
+    """A ClassAd string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class HTCondorBackend:
@@ -202,6 +207,49 @@ class HTCondorBackend:
             ("removed by WMS2: their DAGMan was lost", 0),
         )
         return int(result.get("TotalSuccess", 0))
+
+    def edit_idle_jobs(
+        self,
+        request_name: str | None,
+        priority: int | None = None,
+        unavailable: set[str] | None = None,
+    ) -> IdleEdit:
+        """condor_qedit through the bindings. Node jobs carry +CMS_RequestName (every WMS2
+        submit file sets it), so one constraint finds a request's idle jobs in all its
+        SUBDAGs. DESIRED_Sites differs per work unit: one edit per distinct value; jobs
+        left with no site are removed, and the node's RETRY runs its PRE script again,
+        which re-elects."""
+        schedd = self._schedd()
+        idle = f"JobStatus == {IDLE} && CMS_RequestName isnt undefined"
+        if request_name is not None:
+            idle = f"JobStatus == {IDLE} && CMS_RequestName == {_quoted(request_name)}"
+        out = IdleEdit()
+        if priority is not None:
+            out.edited += int(schedd.edit(idle, "JobPrio", str(int(priority))))
+        if unavailable:
+            values = {
+                str(ad["DESIRED_Sites"])
+                for ad in schedd.query(
+                    constraint=f"{idle} && DESIRED_Sites isnt undefined",
+                    projection=["ClusterId", "ProcId", "DESIRED_Sites"],
+                )
+            }
+            for value in sorted(values):
+                sites = [x.strip() for x in value.split(",") if x.strip()]
+                left = [x for x in sites if x not in unavailable]
+                if left == sites:
+                    continue
+                these = f"{idle} && DESIRED_Sites == {_quoted(value)}"
+                if left:
+                    out.edited += int(schedd.edit(these, "DESIRED_Sites", _quoted(",".join(left))))
+                else:
+                    result = schedd.act(
+                        self.htcondor.JobAction.Remove,
+                        these,
+                        ("removed by WMS2: none of its DESIRED_Sites may run it", 0),
+                    )
+                    out.removed += int(result.get("TotalSuccess", 0))
+        return out
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         result = self._schedd().act(

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.jobstate import JobstateWriter
 from wms2.condor.local.records import DONE, NOT_READY, SUBMITTED, NodeRecord, write_status_file
 from wms2.dagfiles.layout import GROUP_DAG, DagLayout
@@ -196,3 +196,11 @@ class SimulatedBackend:
 
     def reap_orphans(self, handle: DagHandle | JobHandle) -> int:
         return 0
+
+    def edit_idle_jobs(
+        self,
+        request_name: str | None,
+        priority: int | None = None,
+        unavailable: set[str] | None = None,
+    ) -> IdleEdit:
+        return IdleEdit()  # simulated DAGs have counts, not jobs

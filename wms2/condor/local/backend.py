@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from wms2.condor.dagfile import DagSyntaxError, parse_dag
-from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.local.pool import PoolFile
 
 RUNNER_MODULE = "wms2.condor.local.runner"
@@ -245,6 +245,15 @@ class LocalBackend:
                     killed += 1
             mark.unlink(missing_ok=True)
         return killed
+
+    def edit_idle_jobs(
+        self,
+        request_name: str | None,
+        priority: int | None = None,
+        unavailable: set[str] | None = None,
+    ) -> IdleEdit:
+        edited, removed = self.pool.edit_idle(request_name, priority, unavailable)
+        return IdleEdit(edited=edited, removed=removed)
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         """condor_rm: ask the runner to write its rescue DAG and stop. False if it was

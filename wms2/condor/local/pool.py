@@ -119,16 +119,17 @@ class PoolFile:
 
     def edit_idle(
         self,
-        request: str,
+        request: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
     ) -> tuple[int, int]:
-        """Like `Schedd.edit` on the request's idle jobs: a new JobPrio, and DESIRED_Sites
-        without `unavailable` sites (a job left with none is removed). (edited, removed)"""
+        """Like `Schedd.edit` on the request's idle jobs (every request's with None): a
+        new JobPrio, and DESIRED_Sites without `unavailable` sites (a job left with none is
+        removed). (edited, removed)"""
         edited = removed = 0
         with self.locked() as state:
             for job in state["idle"].values():
-                if job.get("request") != request or job.get("removed"):
+                if (request is not None and job.get("request") != request) or job.get("removed"):
                     continue
                 if priority is not None and job["priority"] != priority:
                     job["priority"] = priority
