@@ -29,9 +29,10 @@ from wms2.messages import (
     RemoveInput,
     SubmitDagInput,
 )
-from wms2.models import DAG, DAGStatus, utcnow
+from wms2.models import DAG, DAGStatus, SiteStatus, utcnow
 from wms2.planning import plan_request
 from wms2.reconcile import ensure_rescue
+from wms2.splitting import NoUsableSite, SplittingError
 
 
 class DagActivities:
@@ -50,9 +51,25 @@ class DagActivities:
                 raise DagDirectoryInUse(
                     f"{layout.root}: a DAGMan is running its DAG; not replanned"
                 )
-            summary = plan_request(
-                request, services.files, services.replicas, self.deps.settings, inp.pilot_metrics
-            )
+            settings = self.deps.settings
+            unavailable = {
+                name: status.value
+                for name, status in repo.sites.statuses().items()
+                if status is not SiteStatus.ENABLED
+            }
+            try:
+                summary = plan_request(
+                    request,
+                    services.files,
+                    services.replicas,
+                    settings,
+                    inp.pilot_metrics,
+                    unavailable_sites=unavailable,
+                )
+            except NoUsableSite as e:
+                if settings.no_site_policy == "fail":
+                    raise SplittingError(str(e)) from e
+                raise
             wf = repo.get_workflow_by_request(inp.request_name)
             dag = repo.upsert_dag(
                 DAG(

@@ -218,6 +218,8 @@ class LifecycleConfig(BaseModel):
     # its DAG itself (a lost signal delays news by at most this; each look is ~11 events).
     dag_check_sec: float = 1800.0
     max_active_dags: int = 300
+    # PLANNING with no usable site (WMS2_NO_SITE_POLICY=wait): how often it plans again.
+    site_recheck_sec: float = 300.0
     continue_as_new_after_events: int | None = None  # None: when the server suggests it
     output: OutputConfig = Field(default_factory=OutputConfig)
 
@@ -233,6 +235,7 @@ class LifecycleConfig(BaseModel):
             heartbeat_sec=settings.heartbeat_timeout_sec,
             dag_check_sec=settings.dag_check_sec,
             max_active_dags=settings.max_active_dags,
+            site_recheck_sec=settings.site_recheck_sec,
             output=OutputConfig(
                 transfer_poll_sec=settings.transfer_poll_interval_sec,
                 transfer_copies=settings.transfer_copies,

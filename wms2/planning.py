@@ -7,6 +7,7 @@ below 2 MB, so nothing here returns node lists.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -87,9 +88,11 @@ def plan_request(
     settings: Settings,
     metrics: PilotMetrics | None = None,
     dry_run: bool = False,
+    unavailable_sites: dict[str, str] | None = None,
 ) -> PlanSummary:
     """Plan the request into its DAG directory; a dry run plans into a directory of its
-    own under the state directory, so a live request's DAG directory is never touched."""
+    own under the state directory, so a live request's DAG directory is never touched.
+    `unavailable_sites` (name -> status): what the site manager took out; never planned to."""
     started = time.monotonic()
     if not request.output_datasets:
         raise SplittingError(f"request {request.request_name!r} names no output dataset")
@@ -111,6 +114,8 @@ def plan_request(
         )
     finally:
         files_svc.forget_cached()
+    if unavailable_sites:
+        inp = dataclasses.replace(inp, unavailable_sites=dict(unavailable_sites))
     result = split(inp)
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes

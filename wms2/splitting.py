@@ -18,6 +18,11 @@ class SplittingError(ValueError):
     """The splitting parameters cannot produce any valid node for this input."""
 
 
+class NoUsableSite(SplittingError):
+    """Work that could run only at sites the site manager has taken out: a request waits
+    for one to be enabled (WMS2_NO_SITE_POLICY=wait) or fails."""
+
+
 @dataclass(slots=True)
 class ProcessingNode:
     index: int
@@ -60,6 +65,8 @@ class SplitInput:
     mask_active: bool = False
     trust_sitelists: bool = False  # run anywhere in the whitelist, reading remotely
     pileup_sites: set[str] | None = None  # jobs need their pileup at the site
+    # Sites the site manager took out (name -> status): never planned to.
+    unavailable_sites: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +91,7 @@ def choose_sites(
     trust: bool = False,
     pileup_sites: set[str] | None = None,
     has_input: bool = True,
+    unavailable: Iterable[str] = (),
 ) -> list[str]:
     """Where a node may run (WMCore's locality): where a disk replica of its input is,
     inside the whitelist, outside the blacklist; with `trust` (TrustSitelists) or no
@@ -97,7 +105,7 @@ def choose_sites(
             sites &= set(whitelist)
     if pileup_sites is not None:
         sites = (sites & pileup_sites) if (sites or has_input) else set(pileup_sites)
-    return sorted(sites - set(blacklist))
+    return sorted(sites - set(blacklist) - set(unavailable))
 
 
 def _by_location(files: list[InputFile]) -> Iterator[list[InputFile]]:
@@ -267,6 +275,7 @@ def split(inp: SplitInput) -> SplitResult:
                 inp.trust_sitelists,
                 inp.pileup_sites,
                 has_input=bool(files),
+                unavailable=inp.unavailable_sites,
             ),
             est_time_sec=max(1, round(events * res.time_per_event_sec / res.cores)),
             est_memory_mb=res.memory_mb,
@@ -285,11 +294,29 @@ def split(inp: SplitInput) -> SplitResult:
 
 def _check_placeable(inp: SplitInput, nodes: list[ProcessingNode]) -> None:
     """Never plan a job with nowhere to run: name the input that has no usable copy."""
-    stranded = [n for n in nodes if not n.sites and (n.files or inp.pileup_sites is not None)]
+    limited = inp.pileup_sites is not None or bool(inp.site_whitelist)
+    stranded = [n for n in nodes if not n.sites and (n.files or limited)]
     if not stranded:
         return
     by_lfn = {f.lfn: f for f in inp.files}
     first = stranded[0]
+    if inp.unavailable_sites:
+        locations = set.intersection(*(set(by_lfn[f].locations) for f in first.files)) if (
+            first.files) else set()  # fmt: skip
+        wanted = choose_sites(
+            locations,
+            inp.site_whitelist,
+            inp.site_blacklist,
+            inp.trust_sitelists,
+            inp.pileup_sites,
+            has_input=bool(first.files),
+        )
+        if wanted:
+            raise NoUsableSite(
+                f"{len(stranded)} job(s) may run only at "
+                + ", ".join(f"{x} ({inp.unavailable_sites[x]})" for x in wanted)
+                + " (site manager): they are planned when one is enabled again"
+            )
     where = (
         sorted(set().union(*(by_lfn[lfn].locations for lfn in first.files))) if first.files else []
     )

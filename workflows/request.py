@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import options
 from workflows.request_restarts import RequestRestarts
-from workflows.request_support import _innermost, _reason
+from workflows.request_support import _error_type, _innermost, _reason
 from workflows.signal_inputs import read_signal
 from workflows.staging import STAGE_TAPE_INPUT, InputStaging, Staged
 from workflows.visibility import publish
@@ -70,6 +70,7 @@ S = RequestStatus
 MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
+SITE_WAIT = "site-wait"  # workflow.patched id: no usable site means wait, not fail
 
 
 @workflow.defn
@@ -442,9 +443,12 @@ class RequestWorkflow(RequestRestarts):
                 PlanInput(request_name=s.request_name, pilot_metrics=s.pilot_metrics),
                 PlanResult,
                 "planning",
-                raises="InputOnTape",
+                raises=("InputOnTape", "NoUsableSite"),
             )
         except ActivityError as e:
+            if _error_type(e) == "NoUsableSite" and workflow.patched(SITE_WAIT):
+                await self._wait_for_a_site(_reason(e))
+                return
             # Input on tape only: staged to disk by a Rucio rule, then planned again.
             if not workflow.patched(STAGE_TAPE_INPUT) or (
                 s.staging is not None and s.staging.state == "OK"
@@ -459,6 +463,17 @@ class RequestWorkflow(RequestRestarts):
         s.progress.work_units_total = plan.work_units
         s.progress.nodes_total = plan.total_nodes
         await self._submit_dag(f"planned {plan.work_units} work units, {plan.total_nodes} nodes")
+
+    async def _wait_for_a_site(self, reason: str) -> None:
+        """Every site the work could run at is drained, disabled or banned: alert once,
+        then plan again every `site_recheck_sec` until one is enabled (or a stop/abort)."""
+        s = self.s
+        if not s.alerts or s.alerts[-1].kind != "no_usable_site":
+            self._alert("no_usable_site", f"waiting for a site: {reason}", stuck=False)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: s.interrupted, timeout=timedelta(seconds=self.cfg.site_recheck_sec)
+            )
 
     async def _stage_input(self) -> None:
         staged = await self.staging.run()

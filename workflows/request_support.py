@@ -91,7 +91,7 @@ class RequestSupport:
         result_type: type[T],
         what: str,
         not_ours: str | None = None,
-        raises: str | None = None,
+        raises: tuple[str, ...] = (),
     ) -> T | None:
         """The one activity of an internal status (SUBMITTED, PLANNING), bounded by that
         status's stuck timeout; on failure the request is FAILED with the reason (DD-10).
@@ -109,7 +109,7 @@ class RequestSupport:
         try:
             return await self._interruptible(call)
         except ActivityError as e:
-            if raises is not None and _error_type(e) == raises:
+            if _error_type(e) in raises:
                 raise
             ours = not_ours is None or _error_type(e) != not_ours
             await self._transition(S.FAILED, f"{what} failed: {_reason(e)}", record=ours)

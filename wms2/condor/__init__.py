@@ -40,9 +40,11 @@ class Backend(Protocol):
         request_name: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
+        landings_only: bool = False,
     ) -> IdleEdit:
         """The idle node jobs of a request (of every WMS2 request with None): a new
-        JobPrio; DESIRED_Sites without `unavailable` sites, removing jobs left with none."""
+        JobPrio; DESIRED_Sites without `unavailable` sites, removing jobs left with none.
+        `landings_only`: only the landing jobs (a drain: pinned work stays)."""
         ...
 
 

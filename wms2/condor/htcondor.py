@@ -213,6 +213,7 @@ class HTCondorBackend:
         request_name: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
+        landings_only: bool = False,
     ) -> IdleEdit:
         """condor_qedit through the bindings. Node jobs carry +CMS_RequestName (every WMS2
         submit file sets it), so one constraint finds a request's idle jobs in all its
@@ -226,6 +227,8 @@ class HTCondorBackend:
         out = IdleEdit()
         if priority is not None:
             out.edited += int(schedd.edit(idle, "JobPrio", str(int(priority))))
+        if landings_only:
+            idle += " && WMS2_LandingNode =?= true"
         if unavailable:
             values = {
                 str(ad["DESIRED_Sites"])

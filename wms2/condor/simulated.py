@@ -202,5 +202,6 @@ class SimulatedBackend:
         request_name: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
+        landings_only: bool = False,
     ) -> IdleEdit:
         return IdleEdit()  # simulated DAGs have counts, not jobs

@@ -70,6 +70,22 @@ class OfflineCatalog:
         # dataset several times (names, files, lumis, replicas); it is parsed once.
         self._last: tuple[tuple[Path, int, int], Any] | None = None
 
+    # ── the site list: CRIC's answers, kept in sites.json ─────────────────
+
+    source = "catalog"
+
+    def _site_answer(self, preset: str) -> Any:
+        path = self.root / "sites.json"
+        if not path.exists():
+            raise NotFoundError("catalog", f"{path} does not exist: the catalog lists no sites")
+        return self._read(path)[preset]
+
+    def site_names(self) -> Any:
+        return self._site_answer("site-names")
+
+    def data_processing(self) -> Any:
+        return self._site_answer("data-processing")
+
     # ── loading ────────────────────────────────────────────────────────────
 
     def _read(self, path: Path) -> Any:

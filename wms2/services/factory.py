@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wms2.config import ServiceBackend, Settings
 from wms2.services.catalog import OfflineCatalog
+from wms2.services.cric import CricClient
 from wms2.services.dbs import DBSClient, DBSWriterClient
 from wms2.services.http import ServiceClient
 from wms2.services.protocols import Services
@@ -14,7 +15,9 @@ from wms2.services.rucio import RucioClient
 def build_services(settings: Settings) -> Services:
     if settings.service_backend is ServiceBackend.CATALOG:
         catalog = OfflineCatalog(settings.catalog_dir, settings.state_dir / "catalog-state")
-        return Services(requests=catalog, files=catalog, replicas=catalog, registry=catalog)
+        return Services(
+            requests=catalog, files=catalog, replicas=catalog, registry=catalog, sites=catalog
+        )
 
     def client(name: str, url: str) -> ServiceClient:
         return ServiceClient.build(
@@ -33,4 +36,5 @@ def build_services(settings: Settings) -> Services:
         files=reader,
         registry=DBSWriterClient(client("dbs", settings.dbs_writer_url), reader),
         replicas=RucioClient(client("rucio", settings.rucio_url), settings.rucio_account),
+        sites=CricClient(client("cric", settings.cric_url)),
     )

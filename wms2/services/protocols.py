@@ -131,6 +131,17 @@ class OutputRegistry(Protocol):
     def invalidate_file(self, lfn: str) -> None: ...
 
 
+class SiteList(Protocol):
+    """CRIC's site list answers, as CRIC gives them (wms2.sites.cric reads them)."""
+
+    def site_names(self) -> Any: ...
+
+    def data_processing(self) -> Any: ...
+
+    @property
+    def source(self) -> str: ...
+
+
 class DataService(RequestSource, FileCatalog, ReplicaCatalog, Protocol):
     """Everything planning needs, in one object."""
 
@@ -143,3 +154,4 @@ class Services:
     files: FileCatalog
     replicas: ReplicaCatalog
     registry: OutputRegistry
+    sites: SiteList | None = None

@@ -15,9 +15,7 @@ from typing import Any
 
 from wms2.sites.messages import check_site_name
 
-SITE_NAMES_PATH = "/api/cms/site/query/"
-SITE_NAMES_QUERY = {"json": "", "preset": "site-names", "rcsite_state": "ANY"}
-DATA_PROCESSING_QUERY = {"json": "", "preset": "data-processing", "rcsite_state": "ANY"}
+SITE_QUERY = "/api/cms/site/query/?json&preset={preset}&rcsite_state=ANY"
 
 
 class CricAnswerError(ValueError):

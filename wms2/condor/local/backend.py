@@ -251,8 +251,9 @@ class LocalBackend:
         request_name: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
+        landings_only: bool = False,
     ) -> IdleEdit:
-        edited, removed = self.pool.edit_idle(request_name, priority, unavailable)
+        edited, removed = self.pool.edit_idle(request_name, priority, unavailable, landings_only)
         return IdleEdit(edited=edited, removed=removed)
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:

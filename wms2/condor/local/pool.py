@@ -122,6 +122,7 @@ class PoolFile:
         request: str | None,
         priority: int | None = None,
         unavailable: set[str] | None = None,
+        landings_only: bool = False,
     ) -> tuple[int, int]:
         """Like `Schedd.edit` on the request's idle jobs (every request's with None): a
         new JobPrio, and DESIRED_Sites without `unavailable` sites (a job left with none is
@@ -130,6 +131,8 @@ class PoolFile:
         with self.locked() as state:
             for job in state["idle"].values():
                 if (request is not None and job.get("request") != request) or job.get("removed"):
+                    continue
+                if landings_only and not job.get("landing"):
                     continue
                 if priority is not None and job["priority"] != priority:
                     job["priority"] = priority
@@ -162,10 +165,18 @@ class PoolClient:
         self.finished: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
-    async def claim(self, key: str, priority: int, sites: list[str], request: str) -> str:
+    async def claim(
+        self, key: str, priority: int, sites: list[str], request: str, landing: bool = False
+    ) -> str:
         """Wait for a slot; the site it is at. JobRemoved if WMS2 removed the job."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        entry = {"priority": priority, "sites": sites, "request": request, "pid": self.pid}
+        entry = {
+            "priority": priority,
+            "sites": sites,
+            "request": request,
+            "pid": self.pid,
+            "landing": landing,
+        }
         self.waiting[key] = (entry, fut)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._negotiate_loop())

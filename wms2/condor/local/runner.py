@@ -301,8 +301,9 @@ class DagRun:
         else:
             key = str(cluster)
             try:
+                landing = job.attributes.get("+wms2_landingnode", "").lower() == "true"
                 site = await self.ctx.pool.claim(
-                    key, job.priority, job.desired_sites, job.request_name
+                    key, job.priority, job.desired_sites, job.request_name, landing
                 )
             except JobRemoved:
                 rec.details = "idle job removed: none of its DESIRED_Sites may run it"
