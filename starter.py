@@ -8,6 +8,8 @@ python starter.py restart NAME [--catastrophic --cleanup-policy P]
 python starter.py priority NAME N
 python starter.py admission [--limit N]
 python starter.py plan NAME --dry-run | db upgrade | search-attributes
+python starter.py site list | history NAME | sync
+python starter.py site drain|enable|disable|ban|unban NAME [--reason R] [--until T]
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from cli.common import CommandError, connect, console, errors
+from cli.sites import add_site_commands
 from wms2.status_view import outputs_summary, render_state, request_list
 
 if TYPE_CHECKING:
@@ -34,31 +37,6 @@ if TYPE_CHECKING:
     from wms2.config import Settings
     from wms2.messages import RequestState
     from wms2.models import Request
-
-console = Console()
-# Errors: one line on stderr, never wrapped, brackets in messages printed as they are.
-errors = Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-class CommandError(Exception):
-    """A refused or impossible operator action, reported as one clear line."""
-
-
-# ── Temporal plumbing ──────────────────────────────────────────────────────────
-
-
-async def connect(settings: Settings) -> Client:
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    try:
-        return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
-        )
-    except RuntimeError as e:
-        raise CommandError(f"cannot reach Temporal at {settings.temporal_address}: {e}") from e
 
 
 def static_texts(name: str, document: dict | None, settings: Settings) -> dict[str, str]:
@@ -597,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="only write and summarise; submit nothing"
     )
+    add_site_commands(sub)
     db = command("db", None, "database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)

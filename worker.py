@@ -32,6 +32,7 @@ from activities.deps import ActivityDeps
 from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
+from activities.sites import SiteActivities
 from activities.staging import StagingActivities
 from activities.tracking import TrackerActivities
 from wms2.condor import Backend, build_backend
@@ -43,12 +44,20 @@ from workflows.admission import AdmissionWorkflow
 from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
+from workflows.sites import SiteChangeWorkflow, SiteSyncWorkflow
 
-WORKFLOWS = [RequestWorkflow, AdmissionWorkflow, OutputWorkflow, DagTrackerWorkflow]
+WORKFLOWS = [
+    RequestWorkflow,
+    AdmissionWorkflow,
+    OutputWorkflow,
+    DagTrackerWorkflow,
+    SiteChangeWorkflow,
+    SiteSyncWorkflow,
+]
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm, out, staging, tracker = (
+    req, pilot, dags, adm, out, staging, tracker, sites = (
         RequestActivities(deps),
         PilotActivities(deps),
         DagActivities(deps),
@@ -56,6 +65,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         OutputActivities(deps),
         StagingActivities(deps),
         TrackerActivities(deps),
+        SiteActivities(deps),
     )
     return [
         req.import_request, req.record_transition, req.update_request, req.create_version_increment,
@@ -69,6 +79,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         out.record_output_failure, out.invalidate_output, out.load_outputs,
         out.invalidate_request_outputs, out.retry_failed_outputs,
         staging.stage_input, staging.poll_staging,
+        sites.change_site, sites.sync_sites, dags.reprioritize_dag,
     ]  # fmt: skip
 
 
@@ -117,17 +128,59 @@ async def ensure_tracker(client: Client, settings: Settings) -> None:
     )
 
 
+async def ensure_site_sync(client: Client, settings: Settings) -> None:
+    """The site list's Temporal schedule: created (and run at once) by the first worker,
+    its interval brought in line with this worker's settings by every later one."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleSpec,
+        ScheduleUpdate,
+        ScheduleUpdateInput,
+    )
+
+    from wms2.sites.messages import SITE_SYNC_SCHEDULE_ID, SiteSyncInput
+
+    every = timedelta(seconds=settings.site_sync_sec)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            SiteSyncWorkflow.run,
+            SiteSyncInput(),
+            id=f"{SITE_SYNC_SCHEDULE_ID}-run",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=1),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+    )
+    try:
+        await client.create_schedule(SITE_SYNC_SCHEDULE_ID, schedule, trigger_immediately=True)
+        return
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(SITE_SYNC_SCHEDULE_ID)
+    current = (await handle.describe()).schedule.spec.intervals
+
+    def updated(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    if [i.every for i in current] != [every]:
+        await handle.update(updated)
+
+
 async def publish_request_counts(
     client: Client, meter: MetricMeter, settings: Settings, repo: Repository
 ) -> None:
     """Gauges of requests by status (the database: one per request name, its current
     run's status; visibility would also count earlier runs and continued-as-new ones), of
-    stuck requests (running workflows, visibility) and of work unit outputs by state
-    (database), only with --metrics-port. Every worker publishes the same fleet-wide
-    numbers."""
-    from wms2.models import OutputStatus, RequestStatus
+    stuck requests (running workflows, visibility), of work unit outputs by state and of
+    sites by status (database), only with --metrics-port. Every worker publishes the same
+    fleet-wide numbers."""
+    from wms2.models import OutputStatus, RequestStatus, SiteStatus
 
     outputs = meter.create_gauge("wms2_outputs", "work unit outputs by pipeline state")
+    sites = meter.create_gauge("wms2_sites", "sites by site manager status")
 
     by_status = meter.create_gauge("wms2_requests", "requests by WMS2 status")
     stuck = meter.create_gauge("wms2_requests_stuck", "requests with a stuck alert")
@@ -141,6 +194,9 @@ async def publish_request_counts(
             by_state = await asyncio.to_thread(repo.count_outputs_by_status)
             for st in OutputStatus:
                 outputs.set(by_state.get(st.value, 0), {"status": st.value})
+            by_site_status = await asyncio.to_thread(repo.sites.count_by_status)
+            for site_status in SiteStatus:
+                sites.set(by_site_status.get(site_status.value, 0), {"status": site_status.value})
         except Exception as e:  # visibility may lag or be down: try again next round
             logging.warning("request counts for metrics failed: %s", e)
         await asyncio.sleep(settings.metrics_interval_sec)
@@ -177,6 +233,7 @@ async def run(settings: Settings, metrics_port: int | None, backend: Backend | N
         )
         async with worker:
             await ensure_tracker(client, settings)
+            await ensure_site_sync(client, settings)
             counts = None
             if runtime is not None:
                 counts = asyncio.create_task(

@@ -13,11 +13,12 @@ from temporalio import activity
 
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
-from wms2.condor import JobState, JobStatus
+from wms2.condor import IdleEdit, JobState, JobStatus
 from wms2.condor.dagfile import rescue_files
 from wms2.condor.handles import DagHandle, JobHandle
 from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import DagDirectoryInUse
+from wms2.dagfiles.writer import write_priority_file
 from wms2.dagwatch import observe_dag, progress_of, read_snapshot
 from wms2.messages import (
     Activity,
@@ -27,6 +28,7 @@ from wms2.messages import (
     PlanInput,
     PlanResult,
     RemoveInput,
+    ReprioritizeInput,
     SubmitDagInput,
 )
 from wms2.models import DAG, DAGStatus, SiteStatus, utcnow
@@ -97,6 +99,16 @@ class DagActivities:
             node_counts=summary.node_counts,
             total_nodes=summary.total_nodes,
         )
+
+    @activity.defn(name=Activity.REPRIORITIZE_DAG)
+    def reprioritize_dag(self, inp: ReprioritizeInput) -> IdleEdit:
+        """DAGMan has no call that changes a running DAG's priority (spec section 12), so:
+        the DAG's priority file, which every submit description includes, is rewritten
+        (nodes DAGMan submits from now on get the new JobPrio), and the idle node jobs
+        already queued get theirs edited (condor_qedit / the local pool)."""
+        with domain_errors():
+            write_priority_file(DagLayout(Path(inp.dag_file).parent), inp.priority)
+            return self.deps.backend.edit_idle_jobs(inp.request_name, priority=inp.priority)
 
     @activity.defn(name=Activity.SUBMIT_DAG)
     def submit_dag(self, inp: SubmitDagInput) -> DagHandle:

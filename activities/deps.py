@@ -19,6 +19,7 @@ from wms2.pilot import PilotReportError
 from wms2.planning_input import InputOnTape
 from wms2.reqmgr import RequestAlreadyRan, RequestImportError, RerunRefused
 from wms2.services import ServiceRequestError, Services
+from wms2.sites.cric import CricAnswerError
 from wms2.splitting import SplittingError
 
 
@@ -45,6 +46,7 @@ NON_RETRYABLE: tuple[type[Exception], ...] = (
     RecordNotFound,
     ManifestError,
     DagDirectoryInUse,
+    CricAnswerError,
 )
 
 

@@ -32,6 +32,7 @@ NON_RETRYABLE_ERRORS = [
     "RecordNotFound",
     "ManifestError",
     "DagDirectoryInUse",
+    "CricAnswerError",
 ]
 
 
@@ -76,6 +77,9 @@ class Activity(StrEnum):
     # input on tape only: staged to disk by a Rucio rule before planning
     STAGE_INPUT = "stage_input"
     POLL_STAGING = "poll_staging"
+    CHANGE_SITE = "change_site"
+    SYNC_SITES = "sync_sites"
+    REPRIORITIZE_DAG = "reprioritize_dag"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -453,6 +457,14 @@ class SubmitDagInput(BaseModel):
     # The units this run of the request has: the tracker's starting point for the new
     # attempt (an earlier run may have been told of more and never handed them over).
     known_work_units: list[str] = Field(default_factory=list)
+
+
+class ReprioritizeInput(BaseModel):
+    """A running DAG's new priority: its not yet submitted nodes and its idle jobs."""
+
+    request_name: str
+    dag_file: str
+    priority: int
 
 
 class MonitorInput(BaseModel):

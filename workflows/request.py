@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.condor.handles import DagHandle, JobHandle
+    from wms2.condor.handles import DagHandle, IdleEdit, JobHandle
     from wms2.lifecycle import (
         DagOutcome,
         dag_outcome,
@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         PriorityChanged,
         PriorityNote,
         PriorityRequest,
+        ReprioritizeInput,
         RequestInput,
         RequestResult,
         RequestState,
@@ -55,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitDagInput,
         merge_news,
     )
-    from wms2.models import PilotMetrics, RequestStatus, check_priority
+    from wms2.models import PilotMetrics, ProductionStep, RequestStatus, check_priority
     from wms2.outputs.messages import OutputProgress
 
 from workflows import options
@@ -71,6 +72,8 @@ MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
 SITE_WAIT = "site-wait"  # workflow.patched id: no usable site means wait, not fail
+PRIORITY_TO_DAG = "priority-reaches-dag"  # workflow.patched id: a new priority reaches the DAG
+DEMOTE_IN_PLACE = "demote-in-place"  # workflow.patched id: production steps keep the DAG
 
 
 @workflow.defn
@@ -280,8 +283,34 @@ class RequestWorkflow(RequestRestarts):
             await self._signal_admission(
                 "set_priority", PriorityChange(request_name=self.s.request_name, priority=priority)
             )
+        elif self.s.status is S.ACTIVE and workflow.patched(PRIORITY_TO_DAG):
+            await self._priority_to_dag(priority)
         publish(self.s)
         return PriorityChanged(priority=priority, previous=previous)
+
+    async def _priority_to_dag(self, priority: int) -> None:
+        """The running DAG's nodes not yet submitted and its idle jobs get `priority`."""
+        s = self.s
+        if s.dag_file is None:
+            return
+        try:
+            edit = await self._act(
+                Activity.REPRIORITIZE_DAG,
+                ReprioritizeInput(
+                    request_name=s.request_name, dag_file=s.dag_file, priority=priority
+                ),
+                IdleEdit,
+                **options.SERVICE,
+            )
+        except ActivityError as e:  # the record has it; the DAG keeps its old priority
+            self._alert("priority_not_applied", f"DAG keeps its priority: {_reason(e)}", False)
+            return
+        workflow.logger.info(
+            "request %s: priority %d reached its DAG (%d idle jobs edited)",
+            s.request_name,
+            priority,
+            edit.edited,
+        )
 
     @set_priority.validator
     def _validate_priority(self, raw: Any) -> None:
@@ -535,6 +564,9 @@ class RequestWorkflow(RequestRestarts):
                 s.production_steps, len(s.completed_work_units), s.progress.work_units_total
             )
             if step is not None and not res.finished and s.stop_reason is None:
+                if workflow.patched(DEMOTE_IN_PLACE):
+                    await self._demote(step)
+                    continue
                 s.stop_reason = (
                     f"partial production: {len(s.completed_work_units)}/"
                     f"{s.progress.work_units_total} work units reached step "
@@ -549,6 +581,31 @@ class RequestWorkflow(RequestRestarts):
                 await self._on_stuck()
             if self._continue_as_new_due():
                 return
+
+    async def _demote(self, step: ProductionStep) -> None:
+        """A production step reached: the rest of the DAG runs at the step's priority,
+        applied in place the way an operator's priority change is (no stop, no rescue)."""
+        s = self.s
+        done, total = len(s.completed_work_units), s.progress.work_units_total
+        s.production_steps = s.production_steps[1:]
+        previous, s.priority = s.priority, step.priority
+        by = f"partial production: {done}/{total} work units reached {step.fraction:.0%}"
+        s.priority_changes = [
+            *s.priority_changes[-19:],
+            PriorityNote(at=workflow.now(), priority=step.priority, previous=previous, by=by),
+        ]
+        await self._act(
+            Activity.UPDATE_REQUEST,
+            RequestUpdate(
+                request_name=s.request_name,
+                priority=step.priority,
+                production_steps=s.production_steps,
+            ),
+            None,
+            **options.RECORD,
+        )
+        await self._priority_to_dag(step.priority)
+        publish(s)
 
     async def _next_dag_news(self) -> MonitorResult | None:
         """The tracker's news; without any for `dag_check_sec` (or at the status timeout),

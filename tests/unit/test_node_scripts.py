@@ -80,6 +80,91 @@ def test_landing_elect_and_pin(plan: PlanSummary, tmp_path: Path) -> None:
     assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T2_CH_CERN"\n'
 
 
+def test_landing_candidates_follow_the_site_statuses(plan: PlanSummary, tmp_path: Path) -> None:
+    """The landing's PRE script reads the statuses when it runs: drained, disabled and
+    banned candidates are left out; none left means DEFER (75); no file: as planned."""
+    bin_dir = Path(plan.dag_dir) / "bin"
+    (tmp_path / "group_manifest.json").write_text(
+        json.dumps({"sites": ["T2_CH_CERN", "T2_DE_DESY", "T1_US_FNAL"]})
+    )
+    status = tmp_path / "site_status.json"
+
+    def landing(statuses: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+        if statuses is None:
+            status.unlink(missing_ok=True)
+        else:
+            status.write_text(json.dumps({"sites": statuses}))
+        args = (str(status), "group_manifest.json", "site.sub", "75")
+        return run(bin_dir / "landing_sites.py", *args, cwd=tmp_path)
+
+    assert landing(None).returncode == 0
+    assert (tmp_path / "site.sub").read_text() == (
+        '+DESIRED_Sites = "T2_CH_CERN,T2_DE_DESY,T1_US_FNAL"\n'
+    )
+    assert landing({"T2_DE_DESY": "draining", "T1_US_FNAL": "banned"}).returncode == 0
+    assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T2_CH_CERN"\n'
+    out = landing({"T2_CH_CERN": "disabled", "T2_DE_DESY": "draining", "T1_US_FNAL": "banned"})
+    assert out.returncode == 75 and "T2_CH_CERN disabled" in out.stderr
+    # A group planned to run anywhere lands at the enabled sites.
+    (tmp_path / "group_manifest.json").write_text(json.dumps({"sites": []}))
+    assert landing({"T2_CH_CERN": "banned", "T2_DE_DESY": "enabled"}).returncode == 0
+    assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T2_DE_DESY"\n'
+
+
+def test_pinned_nodes_reelect_off_a_banned_site(plan: PlanSummary, tmp_path: Path) -> None:
+    bin_dir = Path(plan.dag_dir) / "bin"
+    (tmp_path / "group_manifest.json").write_text(
+        json.dumps({"sites": ["T2_DE_DESY", "T2_CH_CERN", "T1_US_FNAL"]})
+    )
+    (tmp_path / "elected_site").write_text("T2_DE_DESY\n")
+    status = tmp_path / "site_status.json"
+
+    def pin(statuses: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        status.write_text(json.dumps({"sites": statuses}))
+        args = ("elected_site", "site.sub", str(status), "group_manifest.json", "75")
+        return run(bin_dir / "pin_site.py", *args, cwd=tmp_path)
+
+    # Draining keeps the work the group was elected for.
+    assert pin({"T2_DE_DESY": "draining"}).returncode == 0
+    assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T2_DE_DESY"\n'
+    # Banned: the first usable candidate (a draining one is not), recorded for the group.
+    out = pin({"T2_DE_DESY": "banned", "T2_CH_CERN": "draining"})
+    assert out.returncode == 0 and "re-elected T1_US_FNAL" in out.stderr
+    assert (tmp_path / "elected_site").read_text() == "T1_US_FNAL\n"
+    assert (tmp_path / "site.sub").read_text() == '+DESIRED_Sites = "T1_US_FNAL"\n'
+    (tmp_path / "elected_site").write_text("T2_DE_DESY\n")
+    every = {"T2_DE_DESY": "banned", "T2_CH_CERN": "disabled", "T1_US_FNAL": "draining"}
+    assert pin(every).returncode == 75
+
+
+def test_post_script_appends_the_outcome_ledger(plan: PlanSummary, tmp_path: Path) -> None:
+    bin_dir = Path(plan.dag_dir) / "bin"
+    ledger = tmp_path / "site_outcomes.log"
+    (tmp_path / "elected_site").write_text("T2_DE_DESY\n")
+    args = ("1", "0", "0", "0", str(ledger), "req_a")
+    assert run(bin_dir / "post_script.py", "proc_000001", "69", *args, cwd=tmp_path).returncode == 1
+    assert run(bin_dir / "post_script.py", "proc_000002", "0", *args, cwd=tmp_path).returncode == 0
+    lines = [x.split()[1:] for x in ledger.read_text().splitlines()]
+    assert lines == [
+        ["T2_DE_DESY", "site", "req_a", "proc_000001"],
+        ["T2_DE_DESY", "success", "req_a", "proc_000002"],
+    ]
+
+
+def test_payload_fails_with_a_site_error_at_a_broken_site(
+    plan: PlanSummary, tmp_path: Path
+) -> None:
+    root = Path(plan.dag_dir)
+    scratch = scratch_for(root, "mg_000000", tmp_path, "wn")
+    ad = tmp_path / "machine.ad"
+    ad.write_text('GLIDEIN_CMSSite = "T2_XX_Broken"\n')
+    env = {"_CONDOR_MACHINE_AD": str(ad), "WMS2_FAIL_SITES": "T2_XX_Broken"}
+    args = ("--node", "proc_000000", "--manifest", "group_manifest.json")
+    args += ("--sandbox", "sandbox.tar.gz")
+    out = run(root / "bin" / "wms2_payload.py", *args, cwd=scratch, env=env)
+    assert out.returncode == 69 and "T2_XX_Broken fails every job" in out.stderr
+
+
 def test_payload_merge_cleanup(plan: PlanSummary, tmp_path: Path) -> None:
     root = Path(plan.dag_dir)
     bin_dir = root / "bin"

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.admission import ended_requests
 from tests.workflows.fake_outputs import FakeDataServices
-from wms2.condor.handles import DagHandle, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.lifecycle import next_version_name
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
@@ -36,6 +36,7 @@ from wms2.messages import (
     PlanResult,
     PollStagingInput,
     RemoveInput,
+    ReprioritizeInput,
     RequestUpdate,
     StageInput,
     StagingRule,
@@ -93,6 +94,7 @@ class RequestScript:
     unreported: dict[str, str] = field(default_factory=dict)  # at the DAG's end
     tape_rule_states: list[str] | None = None  # input on tape: the staging rule's polls
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
+    no_site_plans: int = 0  # plans that find every usable site taken out (site manager)
 
 
 class FakeWorld:
@@ -107,6 +109,7 @@ class FakeWorld:
         self.removals: dict[str, int] = {}
         self.clusters = itertools.count(100)
         self.admitted_order: list[str] = []
+        self.reprioritized: list[tuple[str, int]] = []
         self.data = FakeDataServices(client=client)
 
     def script(self, name: str) -> RequestScript:
@@ -222,6 +225,13 @@ class FakeWorld:
                 raise ApplicationError(
                     "12 input file(s) in 1 block(s) are on tape only",
                     type="InputOnTape",
+                    non_retryable=True,
+                )
+            if sc.no_site_plans > 0:
+                sc.no_site_plans -= 1
+                raise ApplicationError(
+                    "4 job(s) may run only at T2_CH_CERN (banned) (site manager)",
+                    type="NoUsableSite",
                     non_retryable=True,
                 )
             return PlanResult(
@@ -380,6 +390,11 @@ class FakeWorld:
                 states[:] = ["staged"]
             return state
 
+        @activity.defn(name=Activity.REPRIORITIZE_DAG)
+        async def reprioritize_dag(inp: ReprioritizeInput) -> IdleEdit:
+            w.reprioritized.append((inp.request_name, inp.priority))
+            return IdleEdit(edited=3)
+
         @activity.defn(name=Activity.PING_BACKEND)
         async def ping_backend() -> bool:
             return all(sc.backend_reachable for sc in w.scripts.values())
@@ -402,6 +417,7 @@ class FakeWorld:
             await_dag_exit,
             query_job,
             ping_backend,
+            reprioritize_dag,
             stage_input,
             poll_staging,
             *w.data.activities(),

@@ -16,6 +16,7 @@ from workflows.admission import AdmissionWorkflow
 from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
+from workflows.sites import SiteChangeWorkflow, SiteSyncWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
 
@@ -30,6 +31,9 @@ def test_histories_are_committed() -> None:
         "staging",
         "dag_news",
         "dag_tracker",
+        "partial_production_in_place",
+        "site_change",
+        "site_sync",
     }
 
 
@@ -37,7 +41,14 @@ def test_histories_are_committed() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow, DagTrackerWorkflow],
+        workflows=[
+            RequestWorkflow,
+            AdmissionWorkflow,
+            OutputWorkflow,
+            DagTrackerWorkflow,
+            SiteChangeWorkflow,
+            SiteSyncWorkflow,
+        ],
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

@@ -6,6 +6,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.harness import (
+    FAST,
     fake_world,
     finish,
     keep_history,
@@ -15,7 +16,7 @@ from tests.workflows.harness import (
     until,
     wait_for_status,
 )
-from wms2.messages import AbortSignal, RestartRequest, StopSignal
+from wms2.messages import AbortSignal, PriorityRequest, RestartRequest, StopSignal
 from wms2.models import CleanupPolicy, ProductionStep, RequestStatus
 from workflows.request import RequestWorkflow
 
@@ -133,13 +134,44 @@ async def test_partial_production_two_steps(env: WorkflowEnvironment) -> None:
         result = await finish(h)
         s = await state_of(h)
         assert result.status is S.COMPLETED
-        assert statuses(s).count("stopping") == 2 and statuses(s)[-1] == "completed"
+        # Each step demotes the running DAG in place: no stop, no resubmission.
+        assert "stopping" not in statuses(s) and statuses(s)[-1] == "completed"
         assert [u.priority for u in w.updates] == [80000, 50000]  # demoted in order
         assert [len(u.production_steps) for u in w.updates] == [1, 0]  # steps consumed
+        assert w.reprioritized == [("req_steps", 80000), ("req_steps", 50000)]
         assert s.priority == 50000 and s.production_steps == []
-        assert w.submissions["req_steps"] == [1, 2, 3] and w.calls_of("submit_pilot") == 1
-        assert "partial production: 1/4" in s.transitions[statuses(s).index("stopping")].reason
-        await keep_history(h, "partial_production")
+        assert w.submissions["req_steps"] == [1] and w.calls_of("submit_pilot") == 1
+        assert s.priority_changes[0].by == "partial production: 1/4 work units reached 25%"
+        await keep_history(h, "partial_production_in_place")
+
+
+async def test_priority_change_reaches_the_running_dag(env: WorkflowEnvironment) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("req_prio")
+        sc.work_units, sc.pause_at = 4, 1
+        h = await start(w, env, "req_prio", urgent=True)
+        await until(h, lambda s: s.status is S.ACTIVE)
+        changed = await h.execute_update(
+            RequestWorkflow.set_priority, PriorityRequest(priority=123456, by="alice")
+        )
+        assert (changed.previous, changed.priority) == (100000, 123456)
+        assert w.reprioritized == [("req_prio", 123456)]
+        sc.pause_at = None
+        assert (await finish(h)).status is S.COMPLETED
+
+
+async def test_no_usable_site_waits_with_an_alert(env: WorkflowEnvironment) -> None:
+    async with fake_world(env) as w:
+        w.script("req_nosite").no_site_plans = 2
+        fast = FAST.model_copy(update={"site_recheck_sec": 0.2})
+        h = await start(w, env, "req_nosite", config=fast, urgent=True)
+        s = await until(h, lambda s: any(a.kind == "no_usable_site" for a in s.alerts))
+        assert s.status is S.PLANNING and "T2_CH_CERN (banned)" in s.alerts[-1].message
+        assert (await finish(h)).status is S.COMPLETED  # planned once a site came back
+        s = await state_of(h)
+        assert w.calls_of("plan_dag", "req_nosite") == 3
+        assert [a.kind for a in s.alerts].count("no_usable_site") == 1  # alerted once
+        assert not s.stuck
 
 
 async def test_small_failure_rescues_automatically(env: WorkflowEnvironment) -> None:

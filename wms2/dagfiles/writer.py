@@ -282,6 +282,16 @@ def _outer_dag_lines(
         yield from subdag_lines(group.name, GROUP_DAG, layout.group_dir(group.name), "MergeGroup")
 
 
+def write_priority_file(layout: DagLayout, priority: int) -> Path:
+    """The DAG's JobPrio, included by every submit description (atomically: condor_submit
+    may read it at any moment)."""
+    path = layout.root / PRIORITY_SUBMIT
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(f"priority = {int(priority)}\n")
+    tmp.replace(path)
+    return path
+
+
 def write_dag_directory(
     layout: DagLayout,
     request: Request,
@@ -300,8 +310,7 @@ def write_dag_directory(
     max_disk = max(n.est_disk_kb for g in groups for n in g.nodes)
     max_time = max(n.est_time_sec for g in groups for n in g.nodes)
     name = request.request_name
-    priority_file = root / PRIORITY_SUBMIT
-    priority_file.write_text(f"priority = {request.priority}\n")
+    priority_file = write_priority_file(layout, request.priority)
     with_sites = bool(payload.site_status_file)
     submit_files = {
         "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites),

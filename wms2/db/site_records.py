@@ -87,7 +87,6 @@ class SiteRecords:
                             config_data=details,
                             status_by=by,
                             status_reason=f"listed by {source}",
-                            status_changed_at=now,
                             total_slots=details.get("slots", 0),
                             updated_at=now,
                         )

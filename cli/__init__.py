@@ -1,0 +1,1 @@
+"""The operator command line's parts (starter.py is its entry point)."""

@@ -1,0 +1,155 @@
+"""`starter.py site ...`: the site manager from the terminal.
+
+list and history read the database; drain, enable, disable, ban and unban start a
+SiteChangeWorkflow (the same as the README's `temporal workflow execute` line) and print
+what it did; sync runs the scheduled sync once, now."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from cli.common import CommandError, connect, console
+
+if TYPE_CHECKING:
+    from wms2.config import Settings
+
+ACTIONS = ("drain", "enable", "disable", "ban", "unban")
+WITH_UNTIL = ("drain", "ban")
+
+
+def add_site_commands(sub: Any) -> None:
+    site = sub.add_parser("site", help="site manager: list, drain, enable, disable, ban, unban")
+    verbs = site.add_subparsers(dest="site_command", required=True)
+    p = verbs.add_parser("list", help="sites with their status, who set it, why, until when")
+    p.set_defaults(func=cmd_site_list)
+    p = verbs.add_parser("history", help="a site's changes and alerts")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_site_history)
+    p = verbs.add_parser("sync", help="sync the site list and check site health now")
+    p.set_defaults(func=cmd_site_sync)
+    for action in ACTIONS:
+        p = verbs.add_parser(action, help=f"{action} a site")
+        p.add_argument("name")
+        p.add_argument("--reason", default="")
+        p.add_argument("--by", help="who decided (default: user@host)")
+        if action in WITH_UNTIL:
+            p.add_argument("--until", help="ISO time (UTC) or a duration: 30m, 12h, 2d")
+        p.set_defaults(func=cmd_site_change, action=action)
+
+
+def _repo(settings: Settings) -> Any:
+    from wms2.db import Repository, make_engine, upgrade_database
+
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    return Repository(engine)
+
+
+def _when(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+def cmd_site_list(args: argparse.Namespace, settings: Settings) -> int:
+    sites = _repo(settings).sites.list()
+    if not sites:
+        console.print("no sites yet: the site sync fills the list (starter.py site sync)")
+        return 0
+    table = Table("site", "status", "until", "by", "reason")
+    table.columns[0].no_wrap = True
+    for s in sites:
+        table.add_row(s.name, s.status.value, _when(s.status_until), s.status_by, s.status_reason)
+    console.print(table)
+    return 0
+
+
+def cmd_site_history(args: argparse.Namespace, settings: Settings) -> int:
+    changes = _repo(settings).sites.changes(args.name, args.limit)
+    if not changes:
+        raise CommandError(f"site {args.name!r} has no recorded change")
+    table = Table("at", "action", "status", "by", "reason", title=args.name)
+    for c in changes:
+        move = c.to_status.value if c.from_status in (None, c.to_status) else (
+            f"{c.from_status.value} -> {c.to_status.value}")  # fmt: skip
+        if c.until:
+            move += f" until {_when(c.until)}"
+        table.add_row(_when(c.at), c.action, move, c.by, c.reason)
+    console.print(table)
+    return 0
+
+
+async def cmd_site_change(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+    from temporalio.client import WorkflowFailureError
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from wms2.models import utcnow
+    from wms2.sites.messages import SiteChangeInput, parse_until, site_workflow_id
+    from workflows.sites import SiteChangeWorkflow
+
+    try:
+        until = parse_until(args.until, utcnow()) if getattr(args, "until", None) else None
+        change = SiteChangeInput(
+            site=args.name,
+            action=args.action,
+            reason=args.reason,
+            by=args.by or f"{getpass.getuser()}@{socket.gethostname()} (starter.py)",
+            until=until,
+        )
+    except ValidationError as e:
+        raise CommandError(e.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    client = await connect(settings)
+    try:
+        done = await client.execute_workflow(
+            SiteChangeWorkflow.run,
+            change,
+            id=site_workflow_id(change.site),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandError(f"another change of {change.site} is running: try again") from None
+    except WorkflowFailureError as e:
+        cause = e.cause
+        while getattr(cause, "cause", None) is not None:
+            cause = cause.cause
+        raise CommandError(f"{args.action} {args.name}: {getattr(cause, 'message', e)}") from None
+    until_text = f" until {_when(done.until)} UTC" if done.until else ""
+    previous = done.previous.value if done.previous else "?"
+    console.print(
+        f"{done.site}: {previous} -> {done.status.value}{until_text} "
+        f"(idle jobs: {done.idle_jobs_edited} re-targeted, {done.idle_jobs_removed} removed)"
+    )
+    return 0
+
+
+async def cmd_site_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from wms2.sites.messages import SITE_SYNC_SCHEDULE_ID, SiteSyncInput
+    from workflows.sites import SiteSyncWorkflow
+
+    client = await connect(settings)
+    result = await client.execute_workflow(
+        SiteSyncWorkflow.run,
+        SiteSyncInput(by=f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"),
+        id=f"{SITE_SYNC_SCHEDULE_ID}-now",
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    console.print(
+        f"{result.sites} sites from {result.source}; added {', '.join(result.added) or 'none'}"
+        f"; delisted {', '.join(result.delisted) or 'none'}"
+        f"; expired {', '.join(result.expired) or 'none'}"
+    )
+    for alert in result.alerts:
+        console.print(f"ALERT {alert.message}" + (" -> banned" if alert.banned else ""))
+    return 0
