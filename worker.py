@@ -141,25 +141,26 @@ async def ensure_site_sync(client: Client, settings: Settings) -> None:
         ScheduleUpdateInput,
     )
 
-    from wms2.sites.messages import SITE_SYNC_SCHEDULE_ID, SiteSyncInput
+    from wms2.sites.messages import SiteSyncInput, site_sync_schedule_id
 
     every = timedelta(seconds=settings.site_sync_sec)
+    schedule_id = site_sync_schedule_id(settings.task_queue)
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             SiteSyncWorkflow.run,
             SiteSyncInput(),
-            id=f"{SITE_SYNC_SCHEDULE_ID}-run",
+            id=f"{schedule_id}-run",
             task_queue=settings.task_queue,
             execution_timeout=timedelta(hours=1),
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
     )
     try:
-        await client.create_schedule(SITE_SYNC_SCHEDULE_ID, schedule, trigger_immediately=True)
+        await client.create_schedule(schedule_id, schedule, trigger_immediately=True)
         return
     except ScheduleAlreadyRunningError:
         pass
-    handle = client.get_schedule_handle(SITE_SYNC_SCHEDULE_ID)
+    handle = client.get_schedule_handle(schedule_id)
     current = (await handle.describe()).schedule.spec.intervals
 
     def updated(_: ScheduleUpdateInput) -> ScheduleUpdate:

@@ -134,14 +134,14 @@ async def cmd_site_change(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_site_sync(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.common import WorkflowIDConflictPolicy
 
-    from wms2.sites.messages import SITE_SYNC_SCHEDULE_ID, SiteSyncInput
+    from wms2.sites.messages import SiteSyncInput, site_sync_schedule_id
     from workflows.sites import SiteSyncWorkflow
 
     client = await connect(settings)
     result = await client.execute_workflow(
         SiteSyncWorkflow.run,
         SiteSyncInput(by=f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"),
-        id=f"{SITE_SYNC_SCHEDULE_ID}-now",
+        id=f"{site_sync_schedule_id(settings.task_queue)}-now",
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )

@@ -8,6 +8,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deps import ActivityDeps
 from wms2.binaries import find_binary
 from wms2.config import Settings
 from wms2.services.catalog import OfflineCatalog
@@ -63,3 +64,21 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
             "database tests passed: "
             + ", ".join(f"{n} on {backend}" for backend, n in sorted(RAN.items()))
         )
+
+
+@pytest.fixture
+def deps(settings: Settings) -> ActivityDeps:
+    """Activity dependencies as a worker builds them: the sample catalog, a SQLite
+    repository, the local backend."""
+    from wms2.condor.local.backend import LocalBackend
+    from wms2.db import Repository, make_engine, upgrade_database
+    from wms2.services.factory import build_services
+
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    return ActivityDeps(
+        settings=settings,
+        repo=Repository(engine),
+        services=build_services(settings),
+        backend=LocalBackend(settings.state_dir, settings.local_site, 2),
+    )

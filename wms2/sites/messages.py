@@ -17,7 +17,9 @@ def site_workflow_id(site: str) -> str:
     return f"wms2-site-{site}"
 
 
-SITE_SYNC_SCHEDULE_ID = "wms2-site-sync"
+def site_sync_schedule_id(task_queue: str) -> str:
+    """The scheduled sync of a deployment (its task queue), like the DAG tracker's id."""
+    return f"wms2-site-sync-{task_queue}"
 
 
 class SiteAction(StrEnum):
