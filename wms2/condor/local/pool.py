@@ -19,14 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 POLL_SEC = 0.1
+# One line per job started: `<time> <cluster> <site> <request> <JobPrio> <landing|job>`,
+# for operators
+# (what ran where) and tests (in which order).
+MATCH_LOG = "matches.log"
 
 
 def machine_ad_path(pool_dir: Path, site: str) -> Path:
@@ -71,13 +77,18 @@ def negotiate(state: State) -> dict[str, str]:
         key=lambda j: (-j.priority, j.seq),
     )
     matches: dict[str, str] = {}
+    last: dict[str, int] = dict(state.get("last_start", {}))
+    tick = itertools.count(state.get("starts", 0) + 1)
     for job in idle:
         wanted = list(slots) if state.get("any_site") or not job.sites else job.sites
         open_sites = [s for s in wanted if free.get(s, 0) > 0]
         if not open_sites:
             continue
-        site = max(open_sites, key=lambda s: (free[s], -sorted(slots).index(s)))
+        # Most free slots first; among equals the one that started a job least recently,
+        # so that equal sites share the work as a negotiator's ranking spreads it.
+        site = max(open_sites, key=lambda s: (free[s], -last.get(s, 0), s))
         free[site] -= 1
+        last[site] = next(tick)
         matches[job.key] = site
     return matches
 
@@ -203,6 +214,7 @@ class PoolClient:
     def _negotiate_once(self) -> None:
         finished, self.finished = self.finished, set()
         outcomes: list[tuple[asyncio.Future[str], str | None]] = []
+        started: list[str] = []
         with self.pool.locked() as state:
             pids = {j["pid"] for j in (*state["idle"].values(), *state["running"].values())}
             dead = {p for p in pids if p != self.pid and not self.alive(p)}
@@ -226,6 +238,8 @@ class PoolClient:
                     outcomes.append((fut, None))
                 elif key in matches:
                     del state["idle"][key]
+                    state["starts"] = state.get("starts", 0) + 1
+                    state.setdefault("last_start", {})[matches[key]] = state["starts"]
                     state["running"][key] = {
                         "site": matches[key],
                         "pid": self.pid,
@@ -233,6 +247,12 @@ class PoolClient:
                         "priority": job["priority"],
                     }
                     outcomes.append((fut, matches[key]))
+                    role = "landing" if job.get("landing") else "job"
+                    started.append(f"{time.time():.3f} {key} {matches[key]} {job['request']} "
+                                   f"{job['priority']} {role}\n")  # fmt: skip
+        if started:
+            with open(self.pool.dir / MATCH_LOG, "a") as log:
+                log.write("".join(started))
         for fut, site in outcomes:
             _settle(fut, site)
 
