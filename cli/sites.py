@@ -56,14 +56,19 @@ def _when(value: Any) -> str:
 
 
 def cmd_site_list(args: argparse.Namespace, settings: Settings) -> int:
+    from wms2.models import SiteStatus
+
     sites = _repo(settings).sites.list()
     if not sites:
         console.print("no sites yet: the site sync fills the list (starter.py site sync)")
         return 0
-    table = Table("site", "status", "until", "by", "reason")
-    table.columns[0].no_wrap = True
+    table = Table("site", "status", "until", "set by: why")
+    for col in table.columns[:3]:
+        col.no_wrap = True  # names and times are never cut
     for s in sites:
-        table.add_row(s.name, s.status.value, _when(s.status_until), s.status_by, s.status_reason)
+        why = "" if s.status is SiteStatus.ENABLED and not s.status_changed_at else (
+            f"{s.status_by}: {s.status_reason}" if s.status_reason else s.status_by)  # fmt: skip
+        table.add_row(s.name, s.status.value, _when(s.status_until), why)
     console.print(table)
     return 0
 
@@ -72,14 +77,16 @@ def cmd_site_history(args: argparse.Namespace, settings: Settings) -> int:
     changes = _repo(settings).sites.changes(args.name, args.limit)
     if not changes:
         raise CommandError(f"site {args.name!r} has no recorded change")
-    table = Table("at", "action", "status", "by", "reason", title=args.name)
+    # One line per change, the reason indented below it: readable at 80 columns.
+    console.print(f"history of {args.name}", highlight=False)
     for c in changes:
         move = c.to_status.value if c.from_status in (None, c.to_status) else (
             f"{c.from_status.value} -> {c.to_status.value}")  # fmt: skip
         if c.until:
             move += f" until {_when(c.until)}"
-        table.add_row(_when(c.at), c.action, move, c.by, c.reason)
-    console.print(table)
+        console.print(f"{_when(c.at)}  {c.action:<7} {move}", highlight=False)
+        why = f"by {c.by}" + (f": {c.reason}" if c.reason else "")
+        console.print(f"    {why}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -21,6 +21,7 @@ from tests.conftest import REPO, SAMPLE_CATALOG
 from tests.db.conftest import PG_URL
 from wms2.db import make_engine
 from wms2.messages import ADMISSION_WORKFLOW_ID, tracker_workflow_id
+from wms2.sites.messages import site_sync_schedule_id
 
 
 @dataclass
@@ -105,6 +106,11 @@ async def site(
         for wf_id in (ADMISSION_WORKFLOW_ID, tracker_workflow_id(s.task_queue)):
             with contextlib.suppress(Exception):
                 await dev_server.client.get_workflow_handle(wf_id).terminate("test over")
+        # Its workers made the site sync's schedule: it would outlive the test.
+        with contextlib.suppress(Exception):
+            await dev_server.client.get_schedule_handle(
+                site_sync_schedule_id(s.task_queue)
+            ).delete()
         for proc in s.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
