@@ -52,7 +52,7 @@ async def test_site_commands_at_80_columns(
     listing = run_starter(site, "site", "list", env=at_80).stdout
     assert all(len(line) <= 80 for line in listing.splitlines())
     row = next(line for line in listing.splitlines() if "T2_DE_DESY" in line)
-    assert "banned" in row and "SAM tests red" in listing
+    assert "banned" in row and "(starter.py): SAM" in row
     history = run_starter(site, "site", "history", "T2_DE_DESY", env=at_80).stdout
     assert "enabled -> banned" in history and "(starter.py)" in history
 
