@@ -129,9 +129,11 @@ async def test_pilot_request_completes_with_merged_outputs(
     # The worker's Prometheus endpoint: the SDK's metrics and WMS2's own.
     completed_gauge = r'wms2_requests\{[^}]*status="completed"[^}]*\} 1'
     announced_gauge = r'wms2_outputs\{[^}]*status="announced"[^}]*\} [1-9]'
+    # The catalog's six sites and the local pool's own, synced when the worker started.
+    sites_gauge = r'wms2_sites\{[^}]*status="enabled"[^}]*\} 7'
     for _ in range(30):  # the gauges are refreshed every second (WMS2_METRICS_INTERVAL_SEC)
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        if re.search(completed_gauge, text) and re.search(announced_gauge, text):
+        if all(re.search(g, text) for g in (completed_gauge, announced_gauge, sites_gauge)):
             break
         await asyncio.sleep(1)
     assert re.search(r'wms2_request_transitions\{[^}]*to_status="completed"', text)
@@ -141,6 +143,7 @@ async def test_pilot_request_completes_with_merged_outputs(
     assert "temporal_activity_execution_latency" in text
     assert sorted(dag.completed_work_units) == sorted(s.completed_work_units)  # any order
     assert re.search(announced_gauge, text)
+    assert re.search(sites_gauge, text) and re.search(r'wms2_sites\{[^}]*status="banned"', text)
 
     # Outputs: every one ANNOUNCED, registered in DBS with its checksum, its source rule
     # released once the transfer rule to the GEN-SIM destination was OK.

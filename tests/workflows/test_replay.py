@@ -12,11 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.admission import AdmissionWorkflow
-from workflows.dag_tracker import DagTrackerWorkflow
-from workflows.output import OutputWorkflow
-from workflows.request import RequestWorkflow
-from workflows.sites import SiteChangeWorkflow, SiteSyncWorkflow
+from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
 
@@ -41,14 +37,7 @@ def test_histories_are_committed() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
-        workflows=[
-            RequestWorkflow,
-            AdmissionWorkflow,
-            OutputWorkflow,
-            DagTrackerWorkflow,
-            SiteChangeWorkflow,
-            SiteSyncWorkflow,
-        ],
+        workflows=WORKFLOWS,  # every workflow a worker runs
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)
