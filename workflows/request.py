@@ -71,6 +71,7 @@ S = RequestStatus
 MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
+CANCEL_IN_ANY_ACTIVITY = "cancel-in-any-activity"  # workflow.patched id
 SITE_WAIT = "site-wait"  # workflow.patched id: no usable site means wait, not fail
 PRIORITY_TO_DAG = "priority-reaches-dag"  # workflow.patched id: a new priority reaches the DAG
 DEMOTE_IN_PLACE = "demote-in-place"  # workflow.patched id: production steps keep the DAG
@@ -119,6 +120,15 @@ class RequestWorkflow(RequestRestarts):
             await self._abort_on_cancellation()
             raise
         except FailureError as e:
+            if (
+                isinstance(_innermost(e), CancelledError)
+                and workflow.cancellation_reason() is not None
+                and workflow.patched(CANCEL_IN_ANY_ACTIVITY)
+            ):
+                # The cancellation interrupted an activity (recording a transition, say):
+                # still an abort, never a failure.
+                await self._abort_on_cancellation()
+                raise asyncio.CancelledError() from e
             # Never left running with a dead loop: fail on the record, free the slot.
             await self._fail_unexpectedly(e)
         await self._close_outputs()

@@ -95,6 +95,7 @@ class RequestScript:
     tape_rule_states: list[str] | None = None  # input on tape: the staging rule's polls
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
     no_site_plans: int = 0  # plans that find every usable site taken out (site manager)
+    hang_transition: str | None = None  # recording the move to this status hangs
 
 
 class FakeWorld:
@@ -154,6 +155,10 @@ class FakeWorld:
         @activity.defn(name=Activity.RECORD_TRANSITION)
         async def record_transition(inp: TransitionInput) -> bool:
             w.transitions.append((inp.request_name, inp.to_status.value, inp.reason))
+            if w.script(inp.request_name).hang_transition == inp.to_status.value:
+                w.script(inp.request_name).hang_transition = None  # once
+                w.script(inp.request_name).hang = Activity.RECORD_TRANSITION.value
+                await w._hang_if(Activity.RECORD_TRANSITION, inp.request_name)
             return True
 
         @activity.defn(name=Activity.UPDATE_REQUEST)

@@ -107,6 +107,29 @@ async def test_a_cancellation_during_submission_aborts_and_removes_the_dag(
         assert w.removals["cancel_submit"] == 1  # whatever DAGMan runs its DAG file
 
 
+async def test_a_cancellation_while_a_transition_is_recorded_aborts(
+    env: WorkflowEnvironment,
+) -> None:
+    """Found by running the README's CLI lines: a cancel that reached a request while it
+    recorded a status change (resubmitting -> queued, right after a stop) cancelled that
+    activity and ended the request FAILED ("unexpected failure in queued: Cancelled"). A
+    cancellation is an abort, whichever activity it interrupts."""
+    async with fake_world(env) as w:
+        w.script("cancel_record").hang_transition = "active"
+        h = await start(w, env, "cancel_record", urgent=True)
+        for _ in range(200):
+            if w.script("cancel_record").hang == Activity.RECORD_TRANSITION.value:
+                break
+            await asyncio.sleep(0.05)
+        await h.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(h.result(), 30)
+        assert isinstance(failure.value.cause, CancelledError)
+        s = await state_of(h)
+        assert s.status is S.ABORTED, s.transitions[-1]
+        assert w.removals["cancel_record"] == 1
+
+
 async def test_a_cancellation_while_aborting_still_ends_aborted(
     env: WorkflowEnvironment,
 ) -> None:
