@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     ns = args.namespace
     docs = ROOT / "docs"
-    browser = Browser(1440, 900)
+    browser = Browser(2100, 980)  # wide enough for the WMS2 columns beside the ids
     try:
         browser.go(f"{args.ui}/namespaces/{ns}/workflows", settle=3)
         browser.run(
