@@ -19,7 +19,13 @@ from tests.conftest import GEN
 from wms2.condor.dagfile import apply_rescue, parse_dag, rescue_files
 from wms2.condor.handles import DagHandle
 from wms2.dagfiles import DagLayout
-from wms2.messages import ImportInput, MonitorInput, PlanInput, SubmitDagInput
+from wms2.messages import (
+    ImportInput,
+    MonitorInput,
+    PlanInput,
+    ReprioritizeInput,
+    SubmitDagInput,
+)
 from wms2.models import utcnow
 from wms2.reconcile import planned_work_units
 
@@ -149,3 +155,25 @@ def test_after_an_abort_the_dag_record_says_removed_with_final_counts(
     assert dag is not None and dag.status is DAGStatus.REMOVED and dag.exit_code == 2
     assert (dag.nodes_done, dag.nodes_failed, dag.nodes_running) == (1, 1, 0)
     assert dag.completed_at is not None
+
+
+def test_reprioritize_rewrites_the_priority_file_and_edits_idle_jobs(
+    acts: DagActivities,
+) -> None:
+    plan = run(acts.plan_dag, PlanInput(request_name=GEN))
+    root = Path(plan.dag_file).parent
+    assert (root / "priority.sub").read_text() == "priority = 90000\n"  # the request's
+    pool = acts.deps.backend.pool  # type: ignore[attr-defined]
+    with pool.locked() as state:  # one idle job of this request, one of another
+        state["idle"] = {
+            str(n): {"priority": 90000, "seq": n, "sites": [], "request": req, "pid": 1}
+            for n, req in ((1, GEN), (2, "someone_else"))
+        }
+    edit = run(
+        acts.reprioritize_dag,
+        ReprioritizeInput(request_name=GEN, dag_file=plan.dag_file, priority=120000),
+    )
+    assert edit.edited == 1
+    assert (root / "priority.sub").read_text() == "priority = 120000\n"
+    idle = pool.snapshot()["idle"]
+    assert (idle["1"]["priority"], idle["2"]["priority"]) == (120000, 90000)
