@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.condor.handles import DagHandle, IdleEdit, JobHandle
+    from wms2.condor.handles import DagHandle, JobHandle
     from wms2.lifecycle import (
         DagOutcome,
         dag_outcome,
@@ -42,24 +42,21 @@ with workflow.unsafe.imports_passed_through():
         PilotInput,
         PlanInput,
         PlanResult,
-        PriorityChange,
         PriorityChanged,
-        PriorityNote,
         PriorityRequest,
-        ReprioritizeInput,
         RequestInput,
         RequestResult,
         RequestState,
-        RequestUpdate,
         RestartRequest,
         StopSignal,
         SubmitDagInput,
         merge_news,
     )
-    from wms2.models import PilotMetrics, ProductionStep, RequestStatus, check_priority
+    from wms2.models import PilotMetrics, RequestStatus, check_priority
     from wms2.outputs.messages import OutputProgress
 
 from workflows import options
+from workflows.request_priority import RequestPriority
 from workflows.request_restarts import RequestRestarts
 from workflows.request_support import _error_type, _innermost, _reason
 from workflows.signal_inputs import read_signal
@@ -73,7 +70,6 @@ FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
 CANCEL_IN_ANY_ACTIVITY = "cancel-in-any-activity"  # workflow.patched id
 SITE_WAIT = "site-wait"  # workflow.patched id: no usable site means wait, not fail
-PRIORITY_TO_DAG = "priority-reaches-dag"  # workflow.patched id: a new priority reaches the DAG
 DEMOTE_IN_PLACE = "demote-in-place"  # workflow.patched id: production steps keep the DAG
 
 
@@ -93,6 +89,7 @@ class RequestWorkflow(RequestRestarts):
         )
         self.stuck_counter: Any = None
         self.staging = InputStaging(self)
+        self.priority = RequestPriority(self)
 
     # ── entry ────────────────────────────────────────────────────────────────
 
@@ -277,50 +274,7 @@ class RequestWorkflow(RequestRestarts):
     async def set_priority(self, raw: Any) -> PriorityChanged:
         """An integer, or {"priority": N, "by": who}; answers the new and previous value."""
         asked = PriorityRequest.read(raw)
-        priority = asked.priority
-        previous, self.s.priority = self.s.priority, priority
-        self.s.priority_changes = [
-            *self.s.priority_changes[-19:],
-            PriorityNote(at=workflow.now(), priority=priority, previous=previous, by=asked.by),
-        ]
-        await self._act(
-            Activity.UPDATE_REQUEST,
-            RequestUpdate(request_name=self.s.request_name, priority=priority),
-            None,
-            **options.RECORD,
-        )
-        if self.s.status is S.QUEUED:
-            await self._signal_admission(
-                "set_priority", PriorityChange(request_name=self.s.request_name, priority=priority)
-            )
-        elif self.s.status is S.ACTIVE and workflow.patched(PRIORITY_TO_DAG):
-            await self._priority_to_dag(priority)
-        publish(self.s)
-        return PriorityChanged(priority=priority, previous=previous)
-
-    async def _priority_to_dag(self, priority: int) -> None:
-        """The running DAG's nodes not yet submitted and its idle jobs get `priority`."""
-        s = self.s
-        if s.dag_file is None:
-            return
-        try:
-            edit = await self._act(
-                Activity.REPRIORITIZE_DAG,
-                ReprioritizeInput(
-                    request_name=s.request_name, dag_file=s.dag_file, priority=priority
-                ),
-                IdleEdit,
-                **options.SERVICE,
-            )
-        except ActivityError as e:  # the record has it; the DAG keeps its old priority
-            self._alert("priority_not_applied", f"DAG keeps its priority: {_reason(e)}", False)
-            return
-        workflow.logger.info(
-            "request %s: priority %d reached its DAG (%d idle jobs edited)",
-            s.request_name,
-            priority,
-            edit.edited,
-        )
+        return await self.priority.change(asked.priority, asked.by)
 
     @set_priority.validator
     def _validate_priority(self, raw: Any) -> None:
@@ -575,7 +529,7 @@ class RequestWorkflow(RequestRestarts):
             )
             if step is not None and not res.finished and s.stop_reason is None:
                 if workflow.patched(DEMOTE_IN_PLACE):
-                    await self._demote(step)
+                    await self.priority.demote(step)
                     continue
                 s.stop_reason = (
                     f"partial production: {len(s.completed_work_units)}/"
@@ -591,31 +545,6 @@ class RequestWorkflow(RequestRestarts):
                 await self._on_stuck()
             if self._continue_as_new_due():
                 return
-
-    async def _demote(self, step: ProductionStep) -> None:
-        """A production step reached: the rest of the DAG runs at the step's priority,
-        applied in place the way an operator's priority change is (no stop, no rescue)."""
-        s = self.s
-        done, total = len(s.completed_work_units), s.progress.work_units_total
-        s.production_steps = s.production_steps[1:]
-        previous, s.priority = s.priority, step.priority
-        by = f"partial production: {done}/{total} work units reached {step.fraction:.0%}"
-        s.priority_changes = [
-            *s.priority_changes[-19:],
-            PriorityNote(at=workflow.now(), priority=step.priority, previous=previous, by=by),
-        ]
-        await self._act(
-            Activity.UPDATE_REQUEST,
-            RequestUpdate(
-                request_name=s.request_name,
-                priority=step.priority,
-                production_steps=s.production_steps,
-            ),
-            None,
-            **options.RECORD,
-        )
-        await self._priority_to_dag(step.priority)
-        publish(s)
 
     async def _next_dag_news(self) -> MonitorResult | None:
         """The tracker's news; without any for `dag_check_sec` (or at the status timeout),
