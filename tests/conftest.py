@@ -68,17 +68,9 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 @pytest.fixture
 def deps(settings: Settings) -> ActivityDeps:
-    """Activity dependencies as a worker builds them: the sample catalog, a SQLite
-    repository, the local backend."""
+    """Activity dependencies as a worker builds them (the sample catalog, a SQLite
+    repository), with a local backend of 2 slots."""
     from wms2.condor.local.backend import LocalBackend
-    from wms2.db import Repository, make_engine, upgrade_database
-    from wms2.services.factory import build_services
+    from worker import build_deps
 
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
-    return ActivityDeps(
-        settings=settings,
-        repo=Repository(engine),
-        services=build_services(settings),
-        backend=LocalBackend(settings.state_dir, settings.local_site, 2),
-    )
+    return build_deps(settings, None, LocalBackend(settings.state_dir, settings.local_site, 2))
