@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import heapq
 import itertools
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +53,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class IdleJob:
-    key: str
-    priority: int
-    seq: int
-    sites: tuple[str, ...]
-
-
 def negotiate(state: State) -> dict[str, str]:
     """key -> site for the idle jobs that get a slot now (pure: one matchmaking pass)."""
     slots: dict[str, int] = state["sites"]
@@ -68,19 +60,23 @@ def negotiate(state: State) -> dict[str, str]:
     for job in state["running"].values():
         if job["site"] in free:
             free[job["site"]] -= 1
-    idle = sorted(
-        (
-            IdleJob(k, int(v["priority"]), int(v["seq"]), tuple(v["sites"]))
-            for k, v in state["idle"].items()
-            if not v.get("removed")
-        ),
-        key=lambda j: (-j.priority, j.seq),
-    )
+    if not any(n > 0 for n in free.values()):
+        return {}  # the pool is full: nothing to sort
+    # Highest JobPrio, then submit order, taken lazily: the pass ends when no slot is left.
+    heap = [
+        (-int(v["priority"]), int(v["seq"]), k)
+        for k, v in state["idle"].items()
+        if not v.get("removed")
+    ]
+    heapq.heapify(heap)
     matches: dict[str, str] = {}
     last: dict[str, int] = dict(state.get("last_start", {}))
     tick = itertools.count(state.get("starts", 0) + 1)
-    for job in idle:
-        wanted = list(slots) if state.get("any_site") or not job.sites else job.sites
+    left = sum(n for n in free.values() if n > 0)
+    while heap and left > 0:
+        key = heapq.heappop(heap)[2]
+        sites = state["idle"][key]["sites"]
+        wanted = list(slots) if state.get("any_site") or not sites else sites
         open_sites = [s for s in wanted if free.get(s, 0) > 0]
         if not open_sites:
             continue
@@ -88,8 +84,9 @@ def negotiate(state: State) -> dict[str, str]:
         # so that equal sites share the work as a negotiator's ranking spreads it.
         site = max(open_sites, key=lambda s: (free[s], -last.get(s, 0), s))
         free[site] -= 1
+        left -= 1
         last[site] = next(tick)
-        matches[job.key] = site
+        matches[key] = site
     return matches
 
 
@@ -113,12 +110,11 @@ class PoolFile:
             state.setdefault("idle", {})
             state.setdefault("running", {})
             state.setdefault("seq", 0)
-            before = json.dumps(state, sort_keys=True)
             yield state
-            if json.dumps(state, sort_keys=True) != before:
-                tmp = self.path.with_name(f"pool.json.{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(state))
-                os.replace(tmp, self.path)
+            text = json.dumps(state, separators=(",", ":"))
+            tmp = self.path.with_name(f"pool.json.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, self.path)
 
     def configure(self, sites: dict[str, int], any_site: bool, host: str) -> None:
         for site, slots in sites.items():
@@ -175,6 +171,12 @@ class PoolClient:
         self.waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
         self.finished: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._news = asyncio.Event()  # a claim or a release here: negotiate now
+
+    def _wake(self) -> None:
+        self._news.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._negotiate_loop())
 
     async def claim(
         self, key: str, priority: int, sites: list[str], request: str, landing: bool = False
@@ -189,8 +191,7 @@ class PoolClient:
             "landing": landing,
         }
         self.waiting[key] = (entry, fut)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._negotiate_loop())
+        self._wake()
         try:
             return await fut
         except BaseException:
@@ -201,15 +202,19 @@ class PoolClient:
 
     def release(self, key: str) -> None:
         self.finished.add(key)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._negotiate_loop())
+        self._wake()
 
     async def _negotiate_loop(self) -> None:
         # In the event loop itself: the lock is held for a small file's read and write.
+        # A claim or release in this runner negotiates at once (what other runners free
+        # is seen within POLL_SEC).
         while self.waiting or self.finished:
+            self._news.clear()
+            await asyncio.sleep(0)  # let the jobs that end together release first
             self._negotiate_once()
             if self.waiting:
-                await asyncio.sleep(POLL_SEC)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._news.wait(), POLL_SEC)
 
     def _negotiate_once(self) -> None:
         finished, self.finished = self.finished, set()
