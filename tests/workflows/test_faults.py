@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,6 +26,7 @@ from wms2.messages import (
     AbortSignal,
     Activity,
     AdmissionInput,
+    RequestState,
     RestartRequest,
     StopSignal,
 )
@@ -85,6 +87,20 @@ async def test_a_temporal_cancellation_aborts_the_request(env: WorkflowEnvironme
         assert await slot_released(env, "cancelled")
 
 
+async def cancel_once(h: WorkflowHandle, reached: Callable[[], bool]) -> RequestState:
+    """Cancel the request once `reached()` holds (an activity is in flight); its state
+    after the workflow ended Canceled."""
+    for _ in range(200):
+        if reached():
+            break
+        await asyncio.sleep(0.05)
+    await h.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(h.result(), 30)
+    assert isinstance(failure.value.cause, CancelledError)
+    return await state_of(h)
+
+
 async def test_a_cancellation_during_submission_aborts_and_removes_the_dag(
     env: WorkflowEnvironment,
 ) -> None:
@@ -94,15 +110,7 @@ async def test_a_cancellation_during_submission_aborts_and_removes_the_dag(
     async with fake_world(env) as w:
         w.script("cancel_submit").hang = Activity.SUBMIT_DAG.value
         h = await start(w, env, "cancel_submit", urgent=True)
-        for _ in range(200):
-            if w.calls_of(Activity.SUBMIT_DAG.value, "cancel_submit"):
-                break
-            await asyncio.sleep(0.05)
-        await h.cancel()
-        with pytest.raises(WorkflowFailureError) as failure:
-            await asyncio.wait_for(h.result(), 30)
-        assert isinstance(failure.value.cause, CancelledError)
-        s = await state_of(h)
+        s = await cancel_once(h, lambda: w.calls_of(Activity.SUBMIT_DAG.value, "cancel_submit") > 0)
         assert s.status is S.ABORTED, s.transitions[-1]
         assert w.removals["cancel_submit"] == 1  # whatever DAGMan runs its DAG file
 
@@ -115,17 +123,10 @@ async def test_a_cancellation_while_a_transition_is_recorded_aborts(
     activity and ended the request FAILED ("unexpected failure in queued: Cancelled"). A
     cancellation is an abort, whichever activity it interrupts."""
     async with fake_world(env) as w:
-        w.script("cancel_record").hang_transition = "active"
+        sc = w.script("cancel_record")
+        sc.hang_transition = "active"
         h = await start(w, env, "cancel_record", urgent=True)
-        for _ in range(200):
-            if w.script("cancel_record").hang == Activity.RECORD_TRANSITION.value:
-                break
-            await asyncio.sleep(0.05)
-        await h.cancel()
-        with pytest.raises(WorkflowFailureError) as failure:
-            await asyncio.wait_for(h.result(), 30)
-        assert isinstance(failure.value.cause, CancelledError)
-        s = await state_of(h)
+        s = await cancel_once(h, lambda: sc.hang == Activity.RECORD_TRANSITION.value)
         assert s.status is S.ABORTED, s.transitions[-1]
         assert w.removals["cancel_record"] == 1
 
