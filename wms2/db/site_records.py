@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from wms2.db.repository import _aware, _column_values, _row_dict
 from wms2.db.tables import SiteChangeRow, SiteRow
 from wms2.models import Site, SiteStatus, utcnow
 
@@ -36,13 +37,9 @@ class SiteRecords:
         self.repo = repo
 
     def _model(self, row: SiteRow) -> Site:
-        from wms2.db.repository import _row_dict
-
         return Site.model_validate(_row_dict(row))
 
     def upsert(self, site: Site) -> Site:
-        from wms2.db.repository import _column_values
-
         with self.repo.session() as s:
             self.repo._upsert(s, SiteRow, _column_values(site, SiteRow), ["name"])
         return self.get(site.name)
@@ -175,8 +172,6 @@ class SiteRecords:
             stmt = select(SiteChangeRow).order_by(SiteChangeRow.id.desc()).limit(limit)
             if name is not None:
                 stmt = stmt.where(SiteChangeRow.site == name)
-            from wms2.db.repository import _aware
-
             return [
                 SiteChange(
                     site=r.site, action=r.action, from_status=r.from_status,

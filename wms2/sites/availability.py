@@ -5,14 +5,15 @@
 - disabled, banned: nothing new; pinned work not yet started re-elects elsewhere.
 
 The submit host learns the current statuses from one JSON file that WMS2 rewrites on every
-change ({"sites": {name: status}}); the DAGs' PRE scripts read it when they run.
+change ({"sites": {name: status}}); the DAGs' PRE scripts read it when they run and apply
+the same rules (wms2/dagfiles/scripts/site_rules.py: the scripts run without wms2).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from wms2.models import SiteStatus
@@ -32,9 +33,3 @@ def write_site_status(path: Path, statuses: Mapping[str, SiteStatus | str]) -> N
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"sites": {k: str(v) for k, v in sorted(statuses.items())}}))
     os.replace(tmp, path)
-
-
-def usable_for_landing(candidates: Iterable[str], statuses: Mapping[str, str]) -> list[str]:
-    """The candidates a new landing may pick; an unknown site counts as enabled (the site
-    list may lag behind the data's locations)."""
-    return [s for s in candidates if statuses.get(s, "enabled") not in NO_LANDING]

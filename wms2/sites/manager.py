@@ -139,16 +139,14 @@ class SiteManager:
         alerts = []
         for evidence in failing_sites(outcomes, st.site_failure_rate, st.site_failure_min_jobs):
             site = sites.get(evidence.site)
-            if site is not None and site.status in (SiteStatus.BANNED, SiteStatus.DISABLED):
-                continue
-            recent = [
-                c
+            if site is not None and site.status in NO_PINNED_WORK:
+                continue  # already out
+            if any(
+                c.action == "alert" and c.at >= window_start
                 for c in self.repo.sites.changes(evidence.site, limit=5)
-                if c.action == "alert" and c.at >= window_start
-            ]
-            message = evidence.describe(st.site_failure_window_sec)
-            if recent:
+            ):
                 continue  # alerted in this window already
+            message = evidence.describe(st.site_failure_window_sec)
             self.repo.sites.alert(evidence.site, message, HEALTH)
             log.warning("ALERT [site] %s", message)
             banned = False

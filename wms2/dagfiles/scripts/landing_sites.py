@@ -11,19 +11,10 @@ DEFER_CODE when no candidate is usable: the DAG's `SCRIPT DEFER` runs it again l
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-NO_LANDING = {"draining", "disabled", "banned"}
-
-
-def statuses(path: Path) -> dict[str, str]:
-    try:
-        return dict(json.loads(path.read_text()).get("sites", {}))
-    except (OSError, ValueError):
-        return {}  # no site manager yet: every site is usable
+from site_rules import candidates, statuses, usable, write_atomic
 
 
 def main(argv: list[str]) -> int:
@@ -34,23 +25,19 @@ def main(argv: list[str]) -> int:
         return 1
     status_file, manifest, site_sub, defer = Path(argv[0]), Path(argv[1]), Path(argv[2]), argv[3]
     known = statuses(status_file)
-    candidates = list(json.loads(manifest.read_text()).get("sites") or [])
-    if not candidates:
-        candidates = sorted(name for name, st in known.items() if st == "enabled")
-        if not known:
-            site_sub.write_text("")  # nothing known: anywhere, as planned
-            return 0
-    usable = [s for s in candidates if known.get(s, "enabled") not in NO_LANDING]
-    if not usable:
+    wanted = candidates(manifest, known)
+    if not wanted and not known:
+        site_sub.write_text("")  # nothing known: anywhere, as planned
+        return 0
+    sites = usable(wanted, known)
+    if not sites:
         print(
-            f"no usable site among {','.join(candidates) or 'none'}: "
-            + ", ".join(f"{s} {known.get(s, 'enabled')}" for s in candidates),
+            f"no usable site among {','.join(wanted) or 'none'}: "
+            + ", ".join(f"{s} {known.get(s, 'enabled')}" for s in wanted),
             file=sys.stderr,
         )
         return int(defer)
-    tmp = site_sub.with_name(f"{site_sub.name}.{os.getpid()}.tmp")
-    tmp.write_text(f'+DESIRED_Sites = "{",".join(usable)}"\n')
-    os.replace(tmp, site_sub)
+    write_atomic(site_sub, f'+DESIRED_Sites = "{",".join(sites)}"\n')
     return 0
 
 

@@ -11,34 +11,19 @@ work it was elected for. Exits 1 if no site was elected yet, DEFER_CODE if none 
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-NO_PINNED_WORK = {"disabled", "banned"}
-NO_LANDING = {"draining", "disabled", "banned"}
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from site_rules import NO_PINNED_WORK, candidates, statuses, usable, write_atomic
 
 
 def reelect(site: str, status_file: Path, manifest: Path) -> str | None:
     """The elected site, or another one if it may no longer get pinned work."""
-    try:
-        known = dict(json.loads(status_file.read_text()).get("sites", {}))
-    except (OSError, ValueError):
-        return site
+    known = statuses(status_file)
     if known.get(site, "enabled") not in NO_PINNED_WORK:
         return site
-    candidates = list(json.loads(manifest.read_text()).get("sites") or [])
-    if not candidates:
-        candidates = sorted(name for name, st in known.items() if st == "enabled")
-    usable = [s for s in candidates if known.get(s, "enabled") not in NO_LANDING]
-    return usable[0] if usable else None
+    sites = usable(candidates(manifest, known), known)
+    return sites[0] if sites else None
 
 
 def main(argv: list[str]) -> int:
