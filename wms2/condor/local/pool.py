@@ -100,21 +100,32 @@ class PoolFile:
     @contextlib.contextmanager
     def locked(self) -> Iterator[State]:
         """The state, to read and change; written back when the block ends."""
+        with self.lock():
+            state = self.load()
+            yield state
+            self.save(state)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
         with open(self.lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                state = json.loads(self.path.read_text())
-            except (OSError, ValueError):
-                state = {}
-            state.setdefault("sites", {})
-            state.setdefault("idle", {})
-            state.setdefault("running", {})
-            state.setdefault("seq", 0)
-            yield state
-            text = json.dumps(state, separators=(",", ":"))
-            tmp = self.path.with_name(f"pool.json.{os.getpid()}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, self.path)
+            yield
+
+    def load(self) -> State:
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            state = {}
+        state.setdefault("sites", {})
+        state.setdefault("idle", {})
+        state.setdefault("running", {})
+        state.setdefault("seq", 0)
+        return state
+
+    def save(self, state: State) -> None:
+        tmp = self.path.with_name(f"pool.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, separators=(",", ":")))
+        os.replace(tmp, self.path)
 
     def configure(self, sites: dict[str, int], any_site: bool, host: str) -> None:
         for site, slots in sites.items():
@@ -155,8 +166,8 @@ class PoolFile:
         return edited, removed
 
     def snapshot(self) -> State:
-        with self.locked() as state:
-            return json.loads(json.dumps(state))
+        with self.lock():
+            return self.load()
 
 
 class JobRemoved(Exception):
@@ -220,9 +231,11 @@ class PoolClient:
         finished, self.finished = self.finished, set()
         outcomes: list[tuple[asyncio.Future[str], str | None]] = []
         started: list[str] = []
-        with self.pool.locked() as state:
+        with self.pool.lock():
+            state = self.pool.load()
             pids = {j["pid"] for j in (*state["idle"].values(), *state["running"].values())}
             dead = {p for p in pids if p != self.pid and not self.alive(p)}
+            changed = bool(dead or finished)
             for table in ("idle", "running"):
                 for key in [k for k, j in state[table].items() if j["pid"] in dead]:
                     del state[table][key]
@@ -233,6 +246,7 @@ class PoolClient:
                 if key not in state["idle"] and not fut.done():
                     state["seq"] += 1
                     state["idle"][key] = {**entry, "seq": state["seq"]}
+                    changed = True
             matches = negotiate(state)
             for key, (_, fut) in list(self.waiting.items()):
                 job = state["idle"].get(key)
@@ -255,6 +269,8 @@ class PoolClient:
                     role = "landing" if job.get("landing") else "job"
                     started.append(f"{time.time():.3f} {key} {matches[key]} {job['request']} "
                                    f"{job['priority']} {role}\n")  # fmt: skip
+            if changed or outcomes:  # a poll that found nothing new writes nothing
+                self.pool.save(state)
         if started:
             with open(self.pool.dir / MATCH_LOG, "a") as log:
                 log.write("".join(started))
