@@ -38,6 +38,10 @@ def test_sync_adds_keeps_operator_status_and_delists(repo: Repository) -> None:
     repo.sites.sync([("T2_CH_WMS2Local", {"slots": 4})], "local-pool", "sync")
     assert repo.sites.sync([("T2_CH_CERN", {})], "cric", "sync") == ([], [])
     assert repo.sites.get("T2_CH_WMS2Local").total_slots == 4
+    # A site both list stays the first source's: the pool's sync does not take it over.
+    repo.sites.sync([("T2_CH_CERN", {"slots": 2})], "local-pool", "sync")
+    cern = repo.sites.get("T2_CH_CERN")
+    assert cern.source == "cric" and cern.config_data["slots"] == 2
 
 
 def test_change_records_who_why_until_and_expires(repo: Repository) -> None:

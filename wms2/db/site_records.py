@@ -90,7 +90,11 @@ class SiteRecords:
                     )
                     added.append(name)
                     continue
-                row.config_data, row.source, row.updated_at = details, source, now
+                # A site two sources list (CRIC and the local pool) stays the first one's:
+                # only that source may delist it.
+                if row.source in ("", source):
+                    row.source = source
+                row.config_data, row.updated_at = {**(row.config_data or {}), **details}, now
                 if "slots" in details:
                     row.total_slots = details["slots"]
             for name, row in rows.items():

@@ -9,6 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from wms2.condor import Backend, IdleEdit
+from wms2.condor.local.backend import LocalBackend
 from wms2.config import Settings
 from wms2.db import Repository
 from wms2.models import SiteStatus, utcnow
@@ -70,15 +71,16 @@ class SiteManager:
         file (landings and re-elections read it), then the idle jobs' DESIRED_Sites."""
         statuses = self.repo.sites.statuses()
         write_site_status(site_status_path(self.settings.submit_dir), statuses)
-        no_landing = {n for n, st in statuses.items() if st in NO_LANDING}
-        no_work = {n for n, st in statuses.items() if st in NO_PINNED_WORK}
         total = IdleEdit()
-        if no_landing:
-            e = self.backend.edit_idle_jobs(None, unavailable=no_landing, landings_only=True)
-            total.edited, total.removed = total.edited + e.edited, total.removed + e.removed
-        if no_work:
-            e = self.backend.edit_idle_jobs(None, unavailable=no_work)
-            total.edited, total.removed = total.edited + e.edited, total.removed + e.removed
+        # Landings avoid every site that is not enabled; pinned work only disabled and
+        # banned ones (a draining site finishes what it was elected for).
+        for out, landings_only in ((NO_LANDING, True), (NO_PINNED_WORK, False)):
+            unavailable = {n for n, st in statuses.items() if st in out}
+            if unavailable:
+                e = self.backend.edit_idle_jobs(
+                    None, unavailable=unavailable, landings_only=landings_only
+                )
+                total.edited, total.removed = total.edited + e.edited, total.removed + e.removed
         return total
 
     # ── the scheduled sync ─────────────────────────────────────────────────
@@ -94,7 +96,8 @@ class SiteManager:
             added, delisted = self.repo.sites.sync(
                 [(s.name, {"pnns": s.pnns}) for s in listed], source, by
             )
-        local = self._local_pool_sites()
+        # The local pool's own sites (its default site included), as the backend has them.
+        local = self.backend.sites if isinstance(self.backend, LocalBackend) else {}
         if local:
             more, _ = self.repo.sites.sync(
                 [(name, {"slots": slots}) for name, slots in local.items()], LOCAL_POOL, by
@@ -112,13 +115,6 @@ class SiteManager:
             expired=expired,
             alerts=alerts,
         )
-
-    def _local_pool_sites(self) -> dict[str, int]:
-        if self.settings.execution_backend.value != "local":
-            return {}
-        return dict(self.settings.local_sites) or {
-            self.settings.local_site: self.settings.local_slots
-        }
 
     def check_health(self, now: datetime) -> list[SiteAlert]:
         """Sites failing with site errors over the window: an alert each (once per window),
