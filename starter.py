@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from cli.common import CommandError, connect, console, errors
+from cli.common import CommandError, connect, console, errors, operator
 from cli.sites import add_site_commands
 from wms2.status_view import outputs_summary, render_state, request_list
 
@@ -358,9 +358,6 @@ async def cmd_invalidate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
-    import getpass
-    import socket
-
     from temporalio.client import WorkflowUpdateFailedError
 
     from wms2.messages import PriorityRequest
@@ -373,7 +370,7 @@ async def cmd_priority(args: argparse.Namespace, settings: Settings) -> int:
             f"request {args.name!r} is {s.status.value}: its priority can no longer change"
         )
     try:
-        who = f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"
+        who = operator()
         changed = await request_handle(client, args.name).execute_update(
             RequestWorkflow.set_priority, PriorityRequest(priority=args.priority, by=who)
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -32,3 +34,8 @@ async def connect(settings: Settings) -> Client:
         )
     except RuntimeError as e:
         raise CommandError(f"cannot reach Temporal at {settings.temporal_address}: {e}") from e
+
+
+def operator() -> str:
+    """Who an operator action is recorded as: user@host (starter.py)."""
+    return f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"

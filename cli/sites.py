@@ -7,13 +7,11 @@ what it did; sync runs the scheduled sync once, now."""
 from __future__ import annotations
 
 import argparse
-import getpass
-import socket
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from cli.common import CommandError, connect, console
+from cli.common import CommandError, connect, console, operator
 
 if TYPE_CHECKING:
     from wms2.config import Settings
@@ -106,7 +104,7 @@ async def cmd_site_change(args: argparse.Namespace, settings: Settings) -> int:
             site=args.name,
             action=args.action,
             reason=args.reason,
-            by=args.by or f"{getpass.getuser()}@{socket.gethostname()} (starter.py)",
+            by=args.by or operator(),
             until=until,
         )
     except ValidationError as e:
@@ -147,7 +145,7 @@ async def cmd_site_sync(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect(settings)
     result = await client.execute_workflow(
         SiteSyncWorkflow.run,
-        SiteSyncInput(by=f"{getpass.getuser()}@{socket.gethostname()} (starter.py)"),
+        SiteSyncInput(by=operator()),
         id=f"{site_sync_schedule_id(settings.task_queue)}-now",
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
