@@ -71,6 +71,7 @@ DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not m
 CANCEL_IN_ANY_ACTIVITY = "cancel-in-any-activity"  # workflow.patched id
 SITE_WAIT = "site-wait"  # workflow.patched id: no usable site means wait, not fail
 DEMOTE_IN_PLACE = "demote-in-place"  # workflow.patched id: production steps keep the DAG
+ABORT_ALWAYS_WINS = "abort-always-wins"  # workflow.patched id: absorbed cancellations seen
 
 
 @workflow.defn
@@ -95,6 +96,10 @@ class RequestWorkflow(RequestRestarts):
 
     @workflow.run
     async def run(self, inp: RequestInput) -> RequestResult:
+        # An abort wins over whatever the request does when it arrives (a cancellation
+        # the SDK absorbed in a pending signal let requests complete instead).
+        self.abort_wins = workflow.patched(ABORT_ALWAYS_WINS)
+        self.run_task = asyncio.current_task()
         self.stuck_counter = workflow.metric_meter().create_counter(
             "wms2_request_stuck", "requests that exceeded their status timeout"
         )
@@ -111,6 +116,7 @@ class RequestWorkflow(RequestRestarts):
         try:
             await self._lifecycle()
         except asyncio.CancelledError:
+            self.cancel_observed = True
             # Temporal's cancellation (the Web UI's button, `temporal workflow cancel`) is
             # an abort: the DAG is removed, the records say ABORTED and the slot is freed
             # before the workflow ends as Canceled.
@@ -124,6 +130,7 @@ class RequestWorkflow(RequestRestarts):
             ):
                 # The cancellation interrupted an activity (recording a transition, say):
                 # still an abort, never a failure.
+                self.cancel_observed = True
                 await self._abort_on_cancellation()
                 raise asyncio.CancelledError() from e
             # Never left running with a dead loop: fail on the record, free the slot.
@@ -161,6 +168,7 @@ class RequestWorkflow(RequestRestarts):
             S.PARTIAL: self._partial,
         }
         while not self.s.status.is_terminal:
+            self._observe_cancellation()
             if self.s.abort_reason is not None:
                 await self._abort()
                 return
@@ -463,6 +471,7 @@ class RequestWorkflow(RequestRestarts):
         s = self.s
         if not s.alerts or s.alerts[-1].kind != "no_usable_site":
             self._alert("no_usable_site", f"waiting for a site: {reason}", stuck=False)
+        self._observe_cancellation()
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: s.interrupted, timeout=timedelta(seconds=self.cfg.site_recheck_sec)
@@ -561,6 +570,7 @@ class RequestWorkflow(RequestRestarts):
         def news_or_interrupted() -> bool:
             return any(map(current, s.dag_news)) or s.interrupted or s.stop_reason is not None
 
+        self._observe_cancellation()
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(news_or_interrupted, timeout=timeout)
         if s.interrupted or s.stop_reason is not None:

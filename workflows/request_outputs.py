@@ -5,8 +5,10 @@ before the request completes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import Activity, CompletedWorkUnit, RequestState
@@ -120,11 +122,24 @@ class RequestOutputs(RequestSupport):
                 continue
             wf_id = await self._output_workflow(dataset)
             try:
-                await workflow.get_external_workflow_handle(wf_id).signal(
-                    "add_work_units", WorkUnitBatch(units=files)
-                )
+                await self._signal_output(wf_id, "add_work_units", WorkUnitBatch(units=files))
             except Exception as e:  # the child has ended (terminated, invalidated by hand)
                 self._output_gone(dataset, wf_id, e, files)
+        # Every dataset got its units (outputs outlive an abort); then the abort.
+        self._observe_cancellation()
+
+    async def _signal_output(self, wf_id: str, name: str, arg: Any = None) -> None:
+        """Signal an output workflow. A cancellation of this request that lands while the
+        signal is pending cancels the signal: it is sent again (the cancellation is the
+        lifecycle's to handle, not a sign that the output workflow ended)."""
+        handle = workflow.get_external_workflow_handle(wf_id)
+        args = [] if arg is None else [arg]
+        try:
+            await handle.signal(name, args=args)
+        except CancelledError:
+            if not self._cancel_pending():
+                raise
+            await handle.signal(name, args=args)
 
     async def _output_workflow(self, dataset: str) -> str:
         s = self.s
@@ -170,9 +185,10 @@ class RequestOutputs(RequestSupport):
             if s.outputs.get(dataset, OutputProgress(dataset=dataset)).finished:
                 continue
             try:
-                await workflow.get_external_workflow_handle(wf_id).signal("close")
+                await self._signal_output(wf_id, "close")
             except Exception as e:  # it ended before reporting that it finished
                 self._output_gone(dataset, wf_id, e, [])
+        self._observe_cancellation()
 
     def _output_gone(
         self, dataset: str, wf_id: str, error: Exception, files: list[WorkUnitFile]

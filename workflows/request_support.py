@@ -66,6 +66,26 @@ class RequestSupport:
     cfg: LifecycleConfig
     config_from_worker: bool  # no config in the input: the worker's settings apply
     stuck_counter: Any
+    abort_wins: bool = False  # patched ABORT_ALWAYS_WINS: an absorbed cancellation is seen
+    cancel_observed: bool = False  # the cancellation is being handled (the abort runs)
+    run_task: asyncio.Task[Any] | None = None
+
+    def _cancel_pending(self) -> bool:
+        """A Temporal cancellation arrived that the lifecycle has not acted on. The SDK
+        absorbs one that lands while a signal to another workflow (or an activity that
+        completes anyway) is pending: the workflow carries on, so every wait and every
+        outgoing call looks here."""
+        return (
+            self.abort_wins
+            and not self.cancel_observed
+            and workflow.cancellation_reason() is not None
+        )
+
+    def _observe_cancellation(self) -> None:
+        """Raise the cancellation the SDK absorbed, in the lifecycle's own task: run()
+        turns it into the abort."""
+        if self._cancel_pending() and asyncio.current_task() is self.run_task:
+            raise asyncio.CancelledError()
 
     def _reject(self, what: str) -> None:
         assert self.s is not None
@@ -76,13 +96,20 @@ class RequestSupport:
 
     async def _act(self, name: Activity, arg: Any, result_type: type[T] | None, **opts: Any) -> T:
         args = [] if arg is None else [arg]
-        return await workflow.execute_activity(
-            name,
-            args=args,
-            result_type=result_type,
-            summary=request_activity(name, arg),
-            **opts,
-        )
+        try:
+            result = await workflow.execute_activity(
+                name,
+                args=args,
+                result_type=result_type,
+                summary=request_activity(name, arg),
+                **opts,
+            )
+        except ActivityError as e:
+            if isinstance(_innermost(e), CancelledError):
+                self._observe_cancellation()
+            raise
+        self._observe_cancellation()  # the activity completed although it was cancelled
+        return result
 
     async def _internal_step(
         self,
@@ -173,6 +200,7 @@ class RequestSupport:
             workflow.logger.warning(
                 "admission %s signal for %s failed: %s", signal, self.s.request_name, e
             )  # type: ignore[union-attr]
+        self._observe_cancellation()
 
     def _deadline(self) -> datetime | None:
         s = self.s
@@ -200,6 +228,7 @@ class RequestSupport:
         apply its stuck action once and keep waiting. False if interrupted."""
         s = self.s
         assert s is not None
+        self._observe_cancellation()
         while True:
             deadline = self._deadline()
             timeout = (
@@ -220,6 +249,7 @@ class RequestSupport:
         """Run an activity call; cancel it when an abort (or, if asked, a stop) arrives."""
         s = self.s
         assert s is not None
+        self._observe_cancellation()
         task = asyncio.ensure_future(call)
 
         def interrupted() -> bool:
