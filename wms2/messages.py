@@ -509,27 +509,6 @@ class DagNews(BaseModel):
     result: MonitorResult
 
 
-def merge_news(news: list[DagNews]) -> MonitorResult:
-    """Several signals read at once: every unit once, the latest progress, the end."""
-    merged = MonitorResult()
-    seen: set[str] = set()
-    for n in news:
-        res = n.result
-        for unit in res.new_work_units:
-            if unit.name not in seen:
-                seen.add(unit.name)
-                merged.new_work_units.append(unit)
-        merged.progress = res.progress
-        if res.finished and not merged.finished:
-            merged = merged.model_copy(
-                update={
-                    k: getattr(res, k)
-                    for k in ("finished", "exit_code", "detail", "unreported_work_units", "lost")
-                }
-            )
-    return merged
-
-
 class TrackerInput(BaseModel):
     """The DAG tracker workflow's timing, from the settings of the worker that starts it."""
 

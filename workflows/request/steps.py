@@ -1,6 +1,7 @@
-"""Mechanics shared by RequestWorkflow's status handlers: activity calls, transitions
-(with records, search attributes and the admission slot), stuck timers and their actions,
-and waits that an abort or a stop can interrupt."""
+"""The steps every part of a request workflow takes: activity calls, transitions (with
+records, search attributes and the admission slot), alerts, deadlines and the stuck
+timer's actions, waits that an abort or a stop interrupts, removal of what runs, and the
+one place a Temporal cancellation the SDK absorbed is seen."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobState, JobStatus
@@ -23,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         LifecycleConfig,
         MonitorInput,
         RemoveInput,
-        RequestInput,
         RequestState,
         TransitionInput,
         TransitionRecorded,
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from wms2.models import RequestStatus
 
 from workflows import options
+from workflows.errors import error_type, innermost, reason
 from workflows.summaries import request_activity
 from workflows.visibility import publish
 
@@ -39,38 +40,30 @@ T = TypeVar("T")
 S = RequestStatus
 
 
-def _innermost(err: BaseException) -> BaseException:
-    """What an activity failure wraps: the activity's own error."""
-    while isinstance(err, ActivityError) and err.cause is not None:
-        err = err.cause
-    return err
+class RequestSteps:
+    """Owned by RequestWorkflow and shared by its parts. `cfg` is the lifecycle's timing:
+    the worker's settings unless the request's input fixed them."""
 
+    def __init__(self, state: RequestState, cfg: LifecycleConfig, config_from_worker: bool):
+        self.s = state
+        self.cfg = cfg
+        self.config_from_worker = config_from_worker
+        self.stuck_counter: Any = None
+        self.abort_wins = False  # patched ABORT_ALWAYS_WINS: an absorbed cancellation is seen
+        self.cancel_observed = False  # the cancellation is being handled (the abort runs)
+        self.run_task: asyncio.Task[Any] | None = None
 
-def _reason(err: BaseException) -> str:
-    """The innermost message of an activity failure (what the operator needs to read)."""
-    err = _innermost(err)
-    return str(err.message if isinstance(err, ApplicationError) else err) or type(err).__name__
+    def start(self, abort_wins: bool) -> None:
+        """Called once from the workflow's run (metrics and tasks exist only there)."""
+        self.abort_wins = abort_wins
+        self.run_task = asyncio.current_task()
+        self.stuck_counter = workflow.metric_meter().create_counter(
+            "wms2_request_stuck", "requests that exceeded their status timeout"
+        )
 
+    # ── cancellations ──────────────────────────────────────────────────────────
 
-def _error_type(err: BaseException) -> str | None:
-    """The type of the innermost application error of an activity failure."""
-    err = _innermost(err)
-    return err.type if isinstance(err, ApplicationError) else None
-
-
-class RequestSupport:
-    """Base of RequestWorkflow: state and the mechanics its handlers use."""
-
-    s: RequestState
-    inp: RequestInput
-    cfg: LifecycleConfig
-    config_from_worker: bool  # no config in the input: the worker's settings apply
-    stuck_counter: Any
-    abort_wins: bool = False  # patched ABORT_ALWAYS_WINS: an absorbed cancellation is seen
-    cancel_observed: bool = False  # the cancellation is being handled (the abort runs)
-    run_task: asyncio.Task[Any] | None = None
-
-    def _cancel_pending(self) -> bool:
+    def cancel_pending(self) -> bool:
         """A Temporal cancellation arrived that the lifecycle has not acted on. The SDK
         absorbs one that lands while a signal to another workflow (or an activity that
         completes anyway) is pending: the workflow carries on, so every wait and every
@@ -81,20 +74,15 @@ class RequestSupport:
             and workflow.cancellation_reason() is not None
         )
 
-    def _observe_cancellation(self) -> None:
-        """Raise the cancellation the SDK absorbed, in the lifecycle's own task: run()
-        turns it into the abort."""
-        if self._cancel_pending() and asyncio.current_task() is self.run_task:
+    def observe_cancellation(self) -> None:
+        """Raise the cancellation the SDK absorbed, in the lifecycle's own task: the
+        workflow's run turns it into the abort."""
+        if self.cancel_pending() and asyncio.current_task() is self.run_task:
             raise asyncio.CancelledError()
 
-    def _reject(self, what: str) -> None:
-        assert self.s is not None
-        self.s.rejected_signals.append(f"{workflow.now().isoformat(timespec='seconds')} {what}")
-        workflow.logger.warning("request %s: ignored %s", self.s.request_name, what)
+    # ── activities ─────────────────────────────────────────────────────────────
 
-    # ── helpers ────────────────────────────────────────────────────────────────
-
-    async def _act(self, name: Activity, arg: Any, result_type: type[T] | None, **opts: Any) -> T:
+    async def act(self, name: Activity, arg: Any, result_type: type[T] | None, **opts: Any) -> T:
         args = [] if arg is None else [arg]
         try:
             result = await workflow.execute_activity(
@@ -105,13 +93,13 @@ class RequestSupport:
                 **opts,
             )
         except ActivityError as e:
-            if isinstance(_innermost(e), CancelledError):
-                self._observe_cancellation()
+            if isinstance(innermost(e), CancelledError):
+                self.observe_cancellation()
             raise
-        self._observe_cancellation()  # the activity completed although it was cancelled
+        self.observe_cancellation()  # the activity completed although it was cancelled
         return result
 
-    async def _internal_step(
+    async def internal_step(
         self,
         name: Activity,
         arg: Any,
@@ -126,7 +114,7 @@ class RequestSupport:
         the records belong to another run: this run fails without writing to them. A
         failure of type `raises` is the caller's to handle: it is raised."""
         deadline = self.cfg.timeout(self.s.status)
-        call = self._act(
+        call = self.act(
             name,
             arg,
             result_type,
@@ -134,27 +122,36 @@ class RequestSupport:
             **options.SERVICE,
         )
         try:
-            return await self._interruptible(call)
+            return await self.interruptible(call)
         except ActivityError as e:
-            if _error_type(e) in raises:
+            if error_type(e) in raises:
                 raise
-            ours = not_ours is None or _error_type(e) != not_ours
-            await self._transition(S.FAILED, f"{what} failed: {_reason(e)}", record=ours)
+            ours = not_ours is None or error_type(e) != not_ours
+            await self.transition(S.FAILED, f"{what} failed: {reason(e)}", record=ours)
             return None
 
-    async def _probe(self, name: Activity, arg: Any, result_type: type[T]) -> T | None:
+    async def fail_on_error(self, call: Awaitable[T], what: str) -> T | None:
+        """An activity whose failure fails the request (`what failed: reason`)."""
+        try:
+            return await call
+        except ActivityError as e:
+            await self.transition(S.FAILED, f"{what}: {reason(e)}")
+            return None
+
+    async def probe(self, name: Activity, arg: Any, result_type: type[T]) -> T | None:
         """A probe that may fail (the scheduler may be gone): None instead of an error."""
         try:
-            return await self._act(name, arg, result_type, **options.PROBE)
+            return await self.act(name, arg, result_type, **options.PROBE)
         except ActivityError as e:
             workflow.logger.warning(
-                "request %s: %s failed: %s", self.s.request_name, name.value, _reason(e)
+                "request %s: %s failed: %s", self.s.request_name, name.value, reason(e)
             )
             return None
 
-    async def _transition(self, to: RequestStatus, reason: str = "", record: bool = True) -> None:
+    # ── status changes, alerts, the admission slot ─────────────────────────────
+
+    async def transition(self, to: RequestStatus, why: str = "", record: bool = True) -> None:
         s = self.s
-        assert s is not None
         previous = s.status if s.transitions else None
         # Leaving ACTIVE frees the admission slot; ending also drops a queued entry.
         leaving_slot = (s.admitted and to in (S.STOPPING, S.PARTIAL)) or (
@@ -162,60 +159,52 @@ class RequestSupport:
         )
         s.status, s.status_since, s.stuck = to, workflow.now(), False
         if to is S.FAILED and s.failure_reason is None:
-            s.failure_reason = reason
+            s.failure_reason = why
         s.transitions.append(
-            TransitionView(from_status=previous, to_status=to, at=s.status_since, reason=reason)
+            TransitionView(from_status=previous, to_status=to, at=s.status_since, reason=why)
         )
-        workflow.logger.info(
-            "request %s: %s -> %s (%s)", s.request_name, previous, to.value, reason
-        )
+        workflow.logger.info("request %s: %s -> %s (%s)", s.request_name, previous, to.value, why)
         # No "_total" suffix: the SDK's Prometheus exporter adds none and drops such names.
         workflow.metric_meter().create_counter(
             "wms2_request_transitions", "request status transitions"
         ).add(1, {"to_status": to.value})
         publish(s)
         if previous is not None and record:
-            answer = await self._act(
+            answer = await self.act(
                 Activity.RECORD_TRANSITION,
-                TransitionInput(request_name=s.request_name, to_status=to, reason=reason),
+                TransitionInput(request_name=s.request_name, to_status=to, reason=why),
                 None,  # a bool from workers before the answer carried the settings
                 **options.RECORD,
             )
             if self.config_from_worker and isinstance(answer, dict):
-                self._take_config(TransitionRecorded.model_validate(answer).config)
+                self.take_config(TransitionRecorded.model_validate(answer).config)
         if leaving_slot:
             s.admitted = False
             s.enqueued = not to.is_terminal
-            await self._signal_admission("release", s.request_name)
+            await self.signal_admission("release", s.request_name)
 
-    def _take_config(self, config: LifecycleConfig) -> None:
+    def take_config(self, config: LifecycleConfig) -> None:
         """The worker's settings from now on (kept in the state across continue-as-new)."""
         self.cfg = self.s.config = config
 
-    async def _signal_admission(self, signal: str, arg: Any) -> None:
+    async def signal_admission(self, signal: str, arg: Any) -> None:
         handle = workflow.get_external_workflow_handle(ADMISSION_WORKFLOW_ID)
         try:
             await handle.signal(signal, arg)
         except Exception as e:  # admission not running: nothing to tell it
             workflow.logger.warning(
                 "admission %s signal for %s failed: %s", signal, self.s.request_name, e
-            )  # type: ignore[union-attr]
-        self._observe_cancellation()
+            )
+        self.observe_cancellation()
 
-    def _deadline(self) -> datetime | None:
-        s = self.s
-        assert s is not None and s.status_since is not None
-        seconds = self.cfg.timeout(s.status)
-        return None if seconds is None else s.status_since + timedelta(seconds=seconds)
+    def reject(self, what: str) -> None:
+        """A signal that does not apply now: listed as ignored, never an error."""
+        self.s.rejected_signals.append(f"{workflow.now().isoformat(timespec='seconds')} {what}")
+        workflow.logger.warning("request %s: ignored %s", self.s.request_name, what)
 
-    def _overdue(self) -> bool:
-        deadline = self._deadline()
-        return deadline is not None and workflow.now() >= deadline and not self.s.stuck  # type: ignore[union-attr]
-
-    def _alert(self, kind: str, message: str, stuck: bool = True) -> None:
+    def alert(self, kind: str, message: str, stuck: bool = True) -> None:
         """Record an alert; `stuck` ones are the status timer's and mark the request."""
         s = self.s
-        assert s is not None
         s.alerts.append(Alert(kind=kind, status=s.status, message=message, at=workflow.now()))
         s.stuck = s.stuck or stuck
         workflow.logger.error("ALERT [%s] request %s: %s", kind, s.request_name, message)
@@ -223,14 +212,28 @@ class RequestSupport:
             self.stuck_counter.add(1, {"status": s.status.value, "kind": kind})
         publish(s)
 
-    async def _wait(self, condition: Callable[[], bool]) -> bool:
+    # ── deadlines and waits ────────────────────────────────────────────────────
+
+    def deadline(self) -> datetime | None:
+        s = self.s
+        assert s.status_since is not None
+        seconds = self.cfg.timeout(s.status)
+        return None if seconds is None else s.status_since + timedelta(seconds=seconds)
+
+    def overdue(self) -> bool:
+        deadline = self.deadline()
+        return deadline is not None and workflow.now() >= deadline and not self.s.stuck
+
+    def continue_as_new_due(self) -> bool:
+        return options.continue_as_new_due(self.cfg.continue_as_new_after_events)
+
+    async def wait(self, condition: Callable[[], bool]) -> bool:
         """Wait for `condition` (or an abort/catastrophic restart); on the status timeout,
         apply its stuck action once and keep waiting. False if interrupted."""
         s = self.s
-        assert s is not None
-        self._observe_cancellation()
+        self.observe_cancellation()
         while True:
-            deadline = self._deadline()
+            deadline = self.deadline()
             timeout = (
                 None
                 if deadline is None or s.stuck
@@ -239,17 +242,16 @@ class RequestSupport:
             try:
                 await workflow.wait_condition(lambda: condition() or s.interrupted, timeout=timeout)
             except TimeoutError:
-                await self._on_stuck()
+                await self.on_stuck()
                 if s.status.is_terminal:
                     return False
                 continue
             return not s.interrupted
 
-    async def _interruptible(self, call: Awaitable[T], stop_too: bool = False) -> T | None:
+    async def interruptible(self, call: Awaitable[T], stop_too: bool = False) -> T | None:
         """Run an activity call; cancel it when an abort (or, if asked, a stop) arrives."""
         s = self.s
-        assert s is not None
-        self._observe_cancellation()
+        self.observe_cancellation()
         task = asyncio.ensure_future(call)
 
         def interrupted() -> bool:
@@ -258,60 +260,62 @@ class RequestSupport:
         try:
             await workflow.wait_condition(lambda: task.done() or interrupted())
         except asyncio.CancelledError:  # the workflow itself is cancelled: so is the call
-            await self._cancel(task)
+            await self.cancel(task)
             raise
         if task.done():
             return task.result()
-        await self._cancel(task)
+        await self.cancel(task)
         return None
 
     @staticmethod
-    async def _cancel(task: asyncio.Future[Any]) -> None:
+    async def cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ActivityError):
             await task
 
-    async def _on_stuck(self) -> None:
+    async def on_stuck(self) -> None:
         s = self.s
-        assert s is not None
+        assert s.status_since is not None
         action = STUCK_ACTIONS.get(s.status)
-        waited = f"{(workflow.now() - s.status_since).total_seconds():.0f} s"  # type: ignore[operator]
+        waited = f"{(workflow.now() - s.status_since).total_seconds():.0f} s"
         if action is StuckAction.FAIL:
-            self._alert("stuck", f"{s.status.value} for {waited}")
-            await self._transition(S.FAILED, f"stuck in {s.status.value} for {waited}")
+            self.alert("stuck", f"{s.status.value} for {waited}")
+            await self.transition(S.FAILED, f"stuck in {s.status.value} for {waited}")
         elif action is StuckAction.ALERT:
-            self._alert("stuck_in_queue", f"queued for {waited}")
+            self.alert("stuck_in_queue", f"queued for {waited}")
         elif action is StuckAction.PROBE_PILOT:
-            status = await self._probe(Activity.QUERY_JOB, s.pilot, JobStatus) if s.pilot else None
+            status = await self.probe(Activity.QUERY_JOB, s.pilot, JobStatus) if s.pilot else None
             if status is None:
-                self._alert(
+                self.alert(
                     "pilot_probe_failed",
                     f"pilot running for {waited}; the scheduler does not answer",
                 )
             elif status.state is JobState.MISSING:
-                self._alert("pilot_vanished", f"pilot gone after {waited}")
-                await self._transition(S.FAILED, "pilot job vanished without completing")
+                self.alert("pilot_vanished", f"pilot gone after {waited}")
+                await self.transition(S.FAILED, "pilot job vanished without completing")
             else:
-                self._alert("slow_pilot", f"pilot still {status.state.value} after {waited}")
+                self.alert("slow_pilot", f"pilot still {status.state.value} after {waited}")
         elif action is StuckAction.PROBE_SCHEDD:
-            if await self._probe(Activity.PING_BACKEND, None, bool):
-                self._alert("slow_dag", f"DAG active for {waited}; the schedd answers")
+            if await self.probe(Activity.PING_BACKEND, None, bool):
+                self.alert("slow_dag", f"DAG active for {waited}; the schedd answers")
             else:
-                self._alert(
+                self.alert(
                     "schedd_unreachable",
                     f"schedd unreachable after {waited}: a catastrophic restart may be needed",
                 )
         elif action is StuckAction.RETRY_REMOVAL:
-            self._alert(
+            self.alert(
                 "stuck_stopping", f"DAGMan still present {waited} after removal; removing again"
             )
             if s.dag is not None:
                 remove = RemoveInput(
                     request_name=s.request_name, dag=s.dag, reason="retry after stuck stop"
                 )
-                await self._probe(Activity.REMOVE_DAG, remove, bool)
+                await self.probe(Activity.REMOVE_DAG, remove, bool)
 
-    def _monitor_input(self) -> MonitorInput:
+    # ── the DAG or pilot that runs ─────────────────────────────────────────────
+
+    def monitor_input(self) -> MonitorInput:
         """What monitoring (and waiting for DAGMan to exit) needs, from the state."""
         s = self.s
         assert s.dag is not None
@@ -324,13 +328,12 @@ class RequestSupport:
             poll_seconds=self.cfg.poll_sec,
         )
 
-    def _monitor_opts(self) -> dict[str, Any]:
+    def monitor_opts(self) -> dict[str, Any]:
         return options.long_running(self.cfg.monitor_window_sec, self.cfg.heartbeat_sec)
 
-    async def _remove_running(self, reason: str) -> bool:
+    async def remove_running(self, why: str) -> bool:
         """Remove the DAG (or the pilot) that runs now; True if it was a DAG."""
         s = self.s
-        assert s is not None
         target = s.dag if s.status in (S.ACTIVE, S.STOPPING) else None
         if s.dag_submitting and s.dag_file is not None:
             # Interrupted while submitting: whatever DAGMan runs the DAG file goes.
@@ -344,19 +347,19 @@ class RequestSupport:
             )
         if target is None:
             return False
-        removal = RemoveInput(request_name=s.request_name, dag=target, reason=reason)
+        removal = RemoveInput(request_name=s.request_name, dag=target, reason=why)
         try:
             try:
-                await self._act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
+                await self.act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
             except ActivityError as e:
-                if not isinstance(_innermost(e), CancelledError):
+                if not isinstance(innermost(e), CancelledError):
                     raise
                 # A Temporal cancellation reached the removal itself (an abort signal and
                 # a cancel together): the cancellation is delivered; remove again.
-                await self._act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
+                await self.act(Activity.REMOVE_DAG, removal, bool, **options.PROBE)
         except ActivityError as e:  # the schedd may be gone: aborting must still finish
             workflow.logger.warning(
-                "request %s: removal on abort failed: %s", s.request_name, _reason(e)
+                "request %s: removal on abort failed: %s", s.request_name, reason(e)
             )
             return False
         return target is s.dag
