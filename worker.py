@@ -15,10 +15,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
@@ -26,15 +24,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.admission import AdmissionActivities
-from activities.dags import DagActivities
 from activities.deps import ActivityDeps
-from activities.outputs import OutputActivities
-from activities.pilot import PilotActivities
-from activities.requests import RequestActivities
-from activities.sites import SiteActivities
-from activities.staging import StagingActivities
-from activities.tracking import TrackerActivities
+from activities.registry import all_activities
 from wms2.condor import Backend, build_backend
 from wms2.config import Settings
 from wms2.db import Repository, make_engine, upgrade_database
@@ -54,33 +45,6 @@ WORKFLOWS = [
     SiteChangeWorkflow,
     SiteSyncWorkflow,
 ]
-
-
-def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm, out, staging, tracker, sites = (
-        RequestActivities(deps),
-        PilotActivities(deps),
-        DagActivities(deps),
-        AdmissionActivities(deps),
-        OutputActivities(deps),
-        StagingActivities(deps),
-        TrackerActivities(deps),
-        SiteActivities(deps),
-    )
-    return [
-        req.import_request, req.record_transition, req.update_request, req.create_version_increment,
-        req.worker_settings,
-        adm.enqueue_for_admission, adm.find_ended_requests,
-        pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
-        dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,
-        dags.query_job, dags.ping_backend, dags.check_dag, tracker.track_dags,
-        out.register_output_in_dbs, out.protect_output_source, out.request_output_transfers,
-        out.poll_output_transfers, out.release_output_source, out.announce_output,
-        out.record_output_failure, out.invalidate_output, out.load_outputs,
-        out.invalidate_request_outputs, out.retry_failed_outputs,
-        staging.stage_input, staging.poll_staging,
-        sites.change_site, sites.sync_sites, dags.reprioritize_dag,
-    ]  # fmt: skip
 
 
 def metrics_runtime(metrics_port: int) -> Runtime:
