@@ -20,15 +20,15 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.registry import all_activities
+from cli.common import connect
 from wms2.condor import Backend, build_backend
 from wms2.config import Settings
-from wms2.db import Repository, make_engine, upgrade_database
+from wms2.db import Repository, open_repository
 from wms2.messages import TrackerInput, tracker_workflow_id
 from wms2.services.factory import build_services
 from workflows.admission import AdmissionWorkflow
@@ -54,23 +54,12 @@ def metrics_runtime(metrics_port: int) -> Runtime:
     )
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-    )
-
-
 def build_deps(
     settings: Settings, client: Client | None, backend: Backend | None = None
 ) -> ActivityDeps:
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
     return ActivityDeps(
         settings=settings,
-        repo=Repository(engine),
+        repo=open_repository(settings.database_url),
         services=build_services(settings),
         backend=backend or build_backend(settings),
         client=client,
