@@ -69,6 +69,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         name = name or document.get("RequestName")
     if not name:
         raise CommandError("give a request name, or a --file whose RequestName is set")
+    found = check_request(name, document, settings)
     client = await connect(settings)
     try:
         handle = await client.start_workflow(
@@ -81,7 +82,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             ),
             id=request_workflow_id(name),
             task_queue=settings.task_queue,
-            **static_texts(name, document, settings),
+            **static_texts(name, document or found or {}, settings),
             # A request name runs once unless the operator asks for another run.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
             if args.rerun
@@ -92,6 +93,38 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     what = "rerun of" if args.rerun else "submitted"
     console.print(f"{what} [bold]{name}[/] as workflow {handle.id} (run {handle.result_run_id})")
     return 0
+
+
+def check_request(name: str, document: dict | None, settings: Settings) -> dict | None:
+    """Refuse, before any workflow starts, what its import would fail on at once (a failed
+    run stays in the Web UI's list): a name outside the naming rules, or a request that
+    neither the request source nor WMS2's records know. Looked up as the import does: a
+    --file document is the request; else the source (the offline catalog or ReqMgr2), or
+    WMS2's own record (a version increment, an earlier run). Returns the document read
+    from the source, for the Web UI's texts."""
+    from wms2.models import check_request_name
+    from wms2.services.errors import NotFoundError
+    from wms2.services.factory import build_services
+
+    try:
+        check_request_name(name, "request name")
+    except ValueError as e:
+        raise CommandError(f"{e}: nothing submitted") from None
+    if document is not None:
+        return document
+    try:
+        return build_services(settings).requests.get_request(name)
+    except NotFoundError:
+        from wms2.db import open_repository
+
+        if open_repository(settings.database_url).request_run(name) is not None:
+            return None
+    where = (
+        f"the offline catalog ({settings.catalog_dir})"
+        if settings.service_backend.value == "catalog"
+        else f"ReqMgr2 ({settings.reqmgr_url})"
+    )
+    raise CommandError(f"no request named {name!r} in {where}: nothing submitted")
 
 
 async def why_not_started(client: Client, name: str) -> str:
