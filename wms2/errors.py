@@ -13,16 +13,11 @@ from wms2.condor.dagfile import DagSyntaxError
 from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError, PathEscapeError
 from wms2.pilot import PilotReportError
 from wms2.planning_input import InputOnTape
+from wms2.records import RecordNotFound
 from wms2.reqmgr.errors import RequestImportError
 from wms2.services.errors import ServiceRequestError
 from wms2.sites.cric import CricAnswerError
 from wms2.splitting import SplittingError
-
-
-class RecordNotFound(LookupError):
-    """A record that the caller named does not exist (raised by wms2.db; defined here so
-    that naming it needs no database import)."""
-
 
 # Subclasses are covered too (RequestAlreadyRan, NoUsableSite, NotFoundError, ...).
 NON_RETRYABLE: tuple[type[Exception], ...] = (

@@ -29,7 +29,6 @@ from wms2.db.tables import (
     TransitionRow,
     WorkflowRow,
 )
-from wms2.errors import RecordNotFound
 from wms2.models import (
     ACTIVE_DAG_STATUSES,
     DAG,
@@ -41,6 +40,7 @@ from wms2.models import (
     Workflow,
     utcnow,
 )
+from wms2.records import RecordNotFound
 
 M = TypeVar("M", bound=BaseModel)
 

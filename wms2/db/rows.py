@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from wms2.db.tables import Base
-from wms2.errors import RecordNotFound
+from wms2.records import RecordNotFound
 
 # How a record class opens a transaction (Repository.session).
 Sessions = Callable[[], AbstractContextManager[Session]]
