@@ -83,3 +83,26 @@ def test_the_readme_subset_table_matches_the_parser() -> None:
     names = {w.strip().split()[0] for w in refused.replace("\n", " ").split(",")}
     tried = {line.split()[0] for line in (FIXTURES / "unsupported.txt").read_text().splitlines()}
     assert names - {"held"} <= tried | {"SCRIPT"}, names - tried
+
+
+def test_vars_with_blanks_around_the_equals_sign(tmp_path: Path) -> None:
+    """condor_dagman accepts `name = "value"`: the VARS lines below are from HTCondor's
+    src/condor_tests/job_dagman_abort-A.dag (commit a4ed696f7c5d)."""
+    dag = tmp_path / "abort.dag"
+    dag.write_text(
+        "Job A job_dagman_abort-A-node-succeed.cmd\n"
+        'Vars A nodename = "$(JOB)"\n'
+        "Job B b.cmd\n"
+        'Vars B first= "1"  second ="two words"\tthird\t=\t"3"\n'
+    )
+    nodes = parse_dag(dag).nodes
+    assert nodes["A"].vars == {"nodename": "$(JOB)"}
+    assert nodes["B"].vars == {"first": "1", "second": "two words", "third": "3"}
+
+
+@pytest.mark.parametrize("pairs", ['two words="x"', '="x"', "name = x", 'name "x"'])
+def test_vars_without_a_name_or_a_quoted_value_is_refused(tmp_path: Path, pairs: str) -> None:
+    dag = tmp_path / "user.dag"
+    dag.write_text(f"JOB A a.sub\nVARS A {pairs}\n")
+    with pytest.raises(DagSyntaxError, match=r"user\.dag:2: VARS expects"):
+        parse_dag(dag)

@@ -65,10 +65,15 @@ def _parse_vars(text: str, where: str) -> dict[str, str]:
         if i >= n:
             break
         eq = text.find("=", i)
-        if eq < 0 or eq + 1 >= n or text[eq + 1] != '"':
+        key = text[i:eq].strip() if eq >= 0 else ""
+        # condor_dagman allows blanks around "=" (HTCondor's own test DAGs write
+        # `Vars A nodename = "$(JOB)"`), but not inside the name.
+        quote = eq + 1
+        while quote < n and text[quote].isspace():
+            quote += 1
+        if not key or any(c.isspace() for c in key) or quote >= n or text[quote] != '"':
             raise DagSyntaxError(f'{where}: VARS expects name="value" pairs')
-        key = text[i:eq].strip()
-        j, value = eq + 2, []
+        j, value = quote + 1, []
         while j < n and text[j] != '"':
             if text[j] == "\\" and j + 1 < n:
                 j += 1
