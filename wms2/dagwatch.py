@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wms2.condor import Backend, DagHandle, JobState, JobStatus
-from wms2.condor.jobstate import read_jobstate_log
+from wms2.condor.dagfile import DagSyntaxError, parse_dag
+from wms2.condor.jobstate import JobstateLog, State
 from wms2.dagfiles.layout import DagLayout
 from wms2.dagstatus import (
     DONE,
@@ -147,6 +148,16 @@ def observe_dag(
     return MonitorResult(new_work_units=done, progress=progress, detail=status.detail)
 
 
+def post_script_nodes(dag_file: Path) -> frozenset[str]:
+    """The DAG's nodes with a POST script: their job's end is not their verdict. WMS2's
+    outer DAG has none; a DAG that does not parse is read as having none."""
+    try:
+        nodes = parse_dag(dag_file).nodes
+    except (DagSyntaxError, OSError):
+        return frozenset()
+    return frozenset(name for name, node in nodes.items() if node.post is not None)
+
+
 def _mtime(path: Path) -> float | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -162,7 +173,7 @@ class DagWatch:
     attempt: int
     handle: DagHandle
     reported: set[str] = field(default_factory=set)
-    log_offset: int = 0
+    jobstate: JobstateLog | None = None  # the outer DAG's nodes, read incrementally
     status_mtime: float | None = None
     group_mtimes: dict[str, float | None] = field(default_factory=dict)
     groups: dict[str, GroupCounts] = field(default_factory=dict)
@@ -181,9 +192,17 @@ class DagWatch:
         """What changed since the last look (None: nothing to tell). Progress alone is
         news only when the caller decides (see `progress_due`)."""
         layout = self.layout
-        log = read_jobstate_log(layout.jobstate_log, self.log_offset)
-        self.log_offset = log.offset
-        candidates = {n for n in log.succeeded if n.startswith(WORK_UNIT_PREFIX)}
+        if self.jobstate is None:
+            post = post_script_nodes(layout.dag_file)
+            self.jobstate = JobstateLog(layout.jobstate_log, post)
+        log = self.jobstate
+        # A unit is a candidate by its verdict as it stands (a POST script's last), never
+        # by a line that a later one overrides.
+        candidates = {
+            n
+            for n in log.read()
+            if n.startswith(WORK_UNIT_PREFIX) and log.nodes[n].state is State.SUCCEEDED
+        }
         mtime = _mtime(layout.status_file)
         if mtime != self.status_mtime:
             snapshot = read_snapshot(layout.status_file)
