@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wms2.condor import Backend, DagHandle, JobState, JobStatus
-from wms2.condor.dagfile import DagSyntaxError, parse_dag
+from wms2.condor.dagfile import post_script_nodes
 from wms2.condor.jobstate import JobstateLog, State
 from wms2.dagfiles.layout import DagLayout
 from wms2.dagstatus import (
@@ -148,16 +148,6 @@ def observe_dag(
     return MonitorResult(new_work_units=done, progress=progress, detail=status.detail)
 
 
-def post_script_nodes(dag_file: Path) -> frozenset[str]:
-    """The DAG's nodes with a POST script: their job's end is not their verdict. WMS2's
-    outer DAG has none; a DAG that does not parse is read as having none."""
-    try:
-        nodes = parse_dag(dag_file).nodes
-    except (DagSyntaxError, OSError):
-        return frozenset()
-    return frozenset(name for name, node in nodes.items() if node.post is not None)
-
-
 def _mtime(path: Path) -> float | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -193,7 +183,12 @@ class DagWatch:
         news only when the caller decides (see `progress_due`)."""
         layout = self.layout
         if self.jobstate is None:
-            post = post_script_nodes(layout.dag_file)
+            # Nodes with a POST script: their job's end is not their verdict (WMS2's outer
+            # DAG has none; a DAG file gone is read as having none).
+            try:
+                post = post_script_nodes(layout.dag_file)
+            except OSError:
+                post = frozenset()
             self.jobstate = JobstateLog(layout.jobstate_log, post)
         log = self.jobstate
         # A unit is a candidate by its verdict as it stands (a POST script's last), never

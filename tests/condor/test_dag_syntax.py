@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from wms2.condor.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
+from wms2.condor.dagfile import (
+    DagSyntaxError,
+    apply_rescue,
+    parse_dag,
+    post_script_nodes,
+    rescue_files,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dagman"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -106,3 +112,14 @@ def test_vars_without_a_name_or_a_quoted_value_is_refused(tmp_path: Path, pairs:
     dag.write_text(f"JOB A a.sub\nVARS A {pairs}\n")
     with pytest.raises(DagSyntaxError, match=r"user\.dag:2: VARS expects"):
         parse_dag(dag)
+
+
+def test_post_script_nodes_from_the_script_lines_alone(diamond: Path, tmp_path: Path) -> None:
+    dag = parse_dag(diamond)
+    assert post_script_nodes(diamond) == {n for n, s in dag.nodes.items() if s.post} == {"C"}
+    every = tmp_path / "every.dag"
+    every.write_text(
+        "SCRIPT DEFER 4 60 POST ALL_NODES post.sh\nJOB a a.sub\n"
+        "SUBDAG EXTERNAL b b.dag\nSCRIPT PRE a pre.sh\n"
+    )
+    assert post_script_nodes(every) == {"a", "b"}
