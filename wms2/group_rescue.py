@@ -25,9 +25,9 @@ JOB_EVENTS = frozenset({"JOB_SUCCESS", "JOB_FAILURE"})
 
 
 def last_events(log: Path) -> dict[str, tuple[str, str | None]]:
-    """Each node's last JOBSTATE_LOG event and the job verdict (JOB_SUCCESS/JOB_FAILURE)
-    of its last attempt, None when that attempt's job did not end. A missing file tells
-    nothing; a line cut off by the kill (no newline) is ignored."""
+    """Each node's last JOBSTATE_LOG event and its last job verdict (JOB_SUCCESS or
+    JOB_FAILURE; None before any). A missing file tells nothing; a line cut off by the
+    kill (no newline) is ignored."""
     try:
         data = log.read_bytes()
     except FileNotFoundError:
@@ -39,11 +39,7 @@ def last_events(log: Path) -> dict[str, tuple[str, str | None]]:
             continue
         node, event = words[1], words[2]
         _, job = found.get(node, ("", None))
-        if event in ("PRE_SCRIPT_STARTED", "SUBMIT"):
-            job = None  # a new attempt: the earlier job's verdict no longer stands
-        elif event in JOB_EVENTS:
-            job = event
-        found[node] = (event, job)
+        found[node] = (event, event if event in JOB_EVENTS else job)
     return found
 
 
