@@ -1,6 +1,7 @@
 """What a finished DAG really produced, from the authoritative files: the outer node
-status file, the rescue DAGs and each work unit's merge report. A request completes only
-when every planned work unit's output was recorded; this tells which were not, and why."""
+status file, JOBSTATE_LOG, the rescue DAGs and each work unit's merge report. A request
+completes only when every planned work unit's output was recorded; this tells which were
+not, and why, and writes the rescue DAGs that let a resubmission skip finished work."""
 
 from __future__ import annotations
 
@@ -10,14 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from wms2.condor.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
-from wms2.condor.local.records import DONE, NodeRecord, write_rescue
+from wms2.condor.local.records import DONE, NOT_READY, NodeRecord, write_rescue
 from wms2.dagfiles.layout import DagLayout
-from wms2.dagstatus import (
-    MergeReportError,
-    StatusFileIncomplete,
-    read_merge_output,
-    read_status_file,
-)
+from wms2.dagstatus import MergeReportError, read_merge_output
+from wms2.group_rescue import ensure_group_rescue, group_done_nodes, recorded_done
 
 WORK_UNIT_PREFIX = "mg_"
 
@@ -35,23 +32,16 @@ def planned_work_units(layout: DagLayout) -> list[str]:
 
 
 def done_by_dagman(layout: DagLayout) -> set[str]:
-    """Work units DAGMan counts DONE: in the last readable status file or a rescue DAG."""
-    done: set[str] = set()
-    try:
-        snapshot = read_status_file(layout.status_file)
-    except StatusFileIncomplete:
-        snapshot = None
-    if snapshot is not None:
-        done |= snapshot.done_nodes(WORK_UNIT_PREFIX)
+    """Work units DAGMan counts DONE: in its JOBSTATE_LOG, the last readable status file
+    or the newest rescue DAG."""
+    spec = parse_dag(layout.dag_file)
     rescues = rescue_files(layout.dag_file)
     if rescues:
         try:
-            spec = parse_dag(layout.dag_file)
             apply_rescue(spec, rescues[-1])
-            done |= {n for n, node in spec.nodes.items() if node.done}
         except (DagSyntaxError, OSError):
-            pass  # an unreadable rescue DAG adds nothing
-    return {n for n in done if n.startswith(WORK_UNIT_PREFIX)}
+            spec = parse_dag(layout.dag_file)  # an unreadable rescue DAG adds nothing
+    return {n for n in recorded_done(spec) if n.startswith(WORK_UNIT_PREFIX)}
 
 
 def reconcile_work_units(
@@ -87,19 +77,32 @@ def reconcile_work_units(
 
 
 def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
-    """Before a DAG is submitted again: make sure the newest rescue DAG marks DONE every
-    work unit that is done (by DAGMan's files or because its output was recorded), so no
-    resubmission ever reruns finished work, even when DAGMan left no rescue DAG (it was
-    lost, or it exited successfully while being stopped). The rescue DAG used, or None
-    when nothing is done yet."""
-    planned = set(planned_work_units(layout))
-    done = done_by_dagman(layout) | (recorded & planned)
+    """Before a DAG is submitted again: make sure no resubmission reruns finished work,
+    even when DAGMan left no rescue DAG (it was lost, or it exited successfully while
+    being stopped). The newest outer rescue DAG marks DONE every unit whose group DAG
+    finished as DAGMan saw it; every other unit's group DAG gets a rescue DAG of its own
+    from the group's records (group_rescue), so only its unfinished nodes run, e.g. the
+    cleanup of a unit whose output was `recorded` while the cleanup ran. The outer rescue
+    DAG used, or None when no unit is done yet."""
+    done = done_by_dagman(layout)
+    spec = parse_dag(layout.dag_file)
+    for unit in sorted(set(planned_work_units(layout)) - done):
+        node = spec.nodes[unit]
+        try:
+            read_merge_output(layout.merge_output(unit))
+            usable = True
+        except MergeReportError:
+            usable = False
+        group_dag = node.directory / node.submit_file
+        nodes = group_done_nodes(group_dag, node.directory, unit in recorded, usable)
+        ensure_group_rescue(group_dag, node.directory, nodes)
     if not done:
         return None
     rescues = rescue_files(layout.dag_file)
     if rescues:
-        spec = parse_dag(layout.dag_file)
         apply_rescue(spec, rescues[-1])
         if done <= {n for n, node in spec.nodes.items() if node.done}:
             return rescues[-1]
-    return write_rescue(layout.dag_file, [NodeRecord(n, DONE) for n in sorted(done)])
+    units = planned_work_units(layout)
+    records = [NodeRecord(n, DONE if n in done else NOT_READY) for n in units]
+    return write_rescue(layout.dag_file, records)

@@ -92,8 +92,10 @@ def test_the_dag_end_reads_every_merge_report_even_without_a_status_file(
 
 
 def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) -> None:
-    """DAGMan left no rescue DAG (it was lost, or exited 0 while being stopped): the
-    resubmission gets one that marks every recorded unit DONE."""
+    """DAGMan left no rescue DAG and its files say nothing (it was lost early, or exited
+    0 while being stopped and its files were removed): the resubmission gets a rescue DAG
+    per recorded unit's group that marks its merge and what led to it DONE, so only the
+    cleanup runs again; the outer DAG marks no unit DONE that DAGMan did not finish."""
     plan = run(acts.plan_dag, PlanInput(request_name=GEN))
     layout = DagLayout(Path(plan.dag_file).parent)
     units = planned_work_units(layout)
@@ -118,13 +120,24 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
     second = repo.dag_attempt(wf.id, 2)
     assert second is not None and second.completed_work_units == units[:2]
     assert second.stop_requested_at is None  # the earlier attempt's stop is not this one's
-    [rescue] = rescue_files(layout.dag_file)
-    spec = parse_dag(layout.dag_file)
-    apply_rescue(spec, rescue)
-    assert sorted(n for n, node in spec.nodes.items() if node.done) == units[:3]
-    # Submitted again with nothing new done: the same rescue DAG serves.
+    assert rescue_files(layout.dag_file) == []
+    group_rescues = []
+    for unit in units:
+        group_dag = layout.group_dir(unit) / "group.dag"
+        rescues = rescue_files(group_dag)
+        if unit not in units[:3]:
+            assert rescues == [], unit  # nothing recorded: the group runs from its start
+            continue
+        [rescue] = rescues
+        spec = parse_dag(group_dag)
+        apply_rescue(spec, rescue)
+        assert {n for n, node in spec.nodes.items() if not node.done} == {"cleanup"}, unit
+        group_rescues.append(rescue)
+    # Submitted again with nothing new done: the same rescue DAGs serve.
     run(acts.submit_dag, SubmitDagInput(request_name=GEN, dag_file=plan.dag_file, attempt=3))
-    assert rescue_files(layout.dag_file) == [rescue]
+    assert [r for u in units for r in rescue_files(layout.group_dir(u) / "group.dag")] == (
+        group_rescues
+    )
 
 
 def test_after_an_abort_the_dag_record_says_removed_with_final_counts(

@@ -56,7 +56,8 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
     procs = [f"proc_{i:06d}" for i in range(4, 8)]
     assert g[0] == f"CONFIG {root / 'dagman.config'}"  # the same script limits as the outer
     assert g[1] == f"NODE_STATUS_FILE {root / 'mg_000001' / 'group.dag.status'} 30"
-    assert g[2:5] == ["MAXJOBS Processing 5000", "MAXJOBS Merge 100", "MAXJOBS Cleanup 50"]
+    assert g[2] == f"JOBSTATE_LOG {root / 'mg_000001' / 'group.dag.jobstate.log'}"
+    assert g[3:6] == ["MAXJOBS Processing 5000", "MAXJOBS Merge 100", "MAXJOBS Cleanup 50"]
     assert f"JOB landing {root / 'landing.sub'}" in g
     status, ledger = root.parent / "site_status.json", root.parent / "site_outcomes.log"
     # The landing's candidates are read again when it runs (the manifest's sites, minus

@@ -211,6 +211,9 @@ class GroupDagText:
                     status_file=layout.group_dir(_GROUP) / f"{GROUP_DAG}.status",
                     status_update_sec=STATUS_UPDATE_SEC,
                     maxjobs=limits,
+                    # Every node event as it happens: what a lost DAGMan's group had
+                    # finished (wms2.group_rescue); the status file may be 30 s old.
+                    jobstate_log=layout.group_dir(_GROUP) / f"{GROUP_DAG}.jobstate.log",
                 ),
             ]
         )
