@@ -178,7 +178,9 @@ class DagActivities:
     def check_dag(self, inp: MonitorInput) -> MonitorResult:
         """One look at the DAG (seconds): what a request workflow runs when the tracker's
         news did not come for a while. Units are reported relative to
-        `known_work_units`, which the workflow has recorded."""
+        `known_work_units`, which the workflow has recorded. Its record (retried with the
+        activity, possibly after the tracker's) never replaces a newer one nor records
+        a unit or the DAG's end twice (Repository.record_dag_observation)."""
         layout = DagLayout(Path(inp.dag.dag_file).parent)
         res = observe_dag(layout, inp.dag, set(inp.known_work_units), self.deps.backend)
         self._log_end(inp.request_name, res)

@@ -10,8 +10,11 @@ only; between cycles the activity holds no thread.
 Nothing is lost or doubled when the worker dies: a unit is recorded on the DAG row only
 after its signal was accepted, and a tracker that resumes (on any worker) starts from
 the recorded units; a unit signalled but not yet recorded is signalled again, and the
-request workflow drops units it already has. A signal that never arrives is made up for
-by the request's own check after `dag_check_sec`.
+request workflow drops units it already has. Nor when the database is away: what was
+signalled stays on its DAG's cursor until it is recorded, and a cycle (of this attempt
+or of a retried one on this worker) records it before it looks again. Recording is
+idempotent (Repository.record_dag_observation). A signal that never arrives is made up
+for by the request's own check after `dag_check_sec`.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class TrackerActivities:
         while time.monotonic() < deadline:
             outgoing = await asyncio.to_thread(self.cycle)
             sent = await self._send(outgoing)
-            await asyncio.to_thread(self._record, sent)
+            await asyncio.to_thread(self.record_signalled)
             window.cycles += 1
             window.dags = len(self.watches)
             window.news_sent += len(sent)
@@ -73,6 +76,9 @@ class TrackerActivities:
     def cycle(self) -> list[Outgoing]:
         """One look at every active DAG; what each request must be told."""
         repo, backend = self.deps.repo, self.deps.backend
+        # First what an earlier cycle signalled and could not record: the rows then say
+        # which DAGs ended, and no cursor with something unrecorded is dropped.
+        self.record_signalled()
         rows = repo.tracked_dags()
         live = {row.dag_id for row in rows}
         for gone in set(self.watches) - live:
@@ -149,9 +155,10 @@ class TrackerActivities:
             item.watch.sent(item.result, now)
         return sent
 
-    def _record(self, sent: list[Outgoing]) -> None:
-        for item in sent:
-            w = item.watch
-            record_observation(
-                self.deps.repo, w.request_name, w.attempt, item.result, dag_id=item.dag_id
-            )
+    def record_signalled(self) -> None:
+        """Record, oldest first, what was signalled and is not recorded yet. A failure
+        (the database is away) leaves the rest on its cursor for the next cycle."""
+        for dag_id, w in list(self.watches.items()):
+            for result in list(w.unrecorded):
+                record_observation(self.deps.repo, w.request_name, w.attempt, result, dag_id=dag_id)
+                w.recorded(result)

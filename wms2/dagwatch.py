@@ -173,6 +173,9 @@ class DagWatch:
     sent_at: float = 0.0
     pending: set[str] = field(default_factory=set)  # ended, merge report not readable yet
     finished: bool = False
+    # Signalled and not yet recorded (the database was away): recorded before anything
+    # else at the next cycle, so what was signalled is recorded, not looked for again.
+    unrecorded: list[MonitorResult] = field(default_factory=list)
 
     @property
     def layout(self) -> DagLayout:
@@ -240,3 +243,8 @@ class DagWatch:
     def sent(self, result: MonitorResult, now: float) -> None:
         self.reported.update(u.name for u in result.new_work_units)
         self.sent_progress, self.sent_at = result.progress.model_copy(), now
+        self.unrecorded.append(result)
+
+    def recorded(self, result: MonitorResult) -> None:
+        # By identity: a retried activity's attempt may record the same list meanwhile.
+        self.unrecorded = [r for r in self.unrecorded if r is not result]

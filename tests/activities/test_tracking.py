@@ -1,20 +1,36 @@
-"""The tracker's cycle on a real database and simulated DAG directories: one scheduler
-query for all DAGs, news only for what changed, a unit recorded only once its signal was
-accepted, and a tracker that resumes elsewhere reports nothing recorded twice."""
+"""The tracker's cycle on a real database (SQLite and PostgreSQL: the tests/db fixtures)
+and simulated DAG directories: one scheduler query for all DAGs, news only for what
+changed, a unit recorded only once its signal was accepted, a tracker that resumes
+elsewhere reports nothing recorded twice, and what was signalled while the database was
+away is recorded when it returns, with the request's own checks recording nothing stale
+or twice."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 
+from activities.dag_records import record_observation
+from activities.dags import DagActivities
 from activities.deps import ActivityDeps
 from activities.tracking import TrackerActivities
+from tests.db.conftest import bare_engine, engine, repo
+from wms2.condor import DagHandle
 from wms2.condor.simulated import SimulatedBackend, SimulatedDag, record_simulated_dag
+from wms2.dagwatch import observe_dag
+from wms2.db import Repository
+from wms2.messages import MonitorInput
 from wms2.models import DAGStatus, utcnow
+
+__all__ = ["bare_engine", "engine", "repo"]  # every test here runs on both databases
 
 
 class Signals:
@@ -40,7 +56,10 @@ class Signals:
 
 
 @pytest.fixture
-def world(deps: ActivityDeps, tmp_path: Path) -> tuple[TrackerActivities, list[SimulatedDag]]:
+def world(
+    deps: ActivityDeps, tmp_path: Path, repo: Repository
+) -> tuple[TrackerActivities, list[SimulatedDag]]:
+    deps.repo = repo
     deps.backend = SimulatedBackend()
     deps.client = Signals()  # type: ignore[assignment]
     deps.settings = deps.settings.model_copy(update={"tracker_progress_sec": 3600})
@@ -56,7 +75,7 @@ def world(deps: ActivityDeps, tmp_path: Path) -> tuple[TrackerActivities, list[S
 def one_cycle(tracker: TrackerActivities) -> int:
     async def go() -> int:
         sent = await tracker._send(await asyncio.to_thread(tracker.cycle))
-        tracker._record(sent)
+        tracker.record_signalled()
         return len(sent)
 
     return asyncio.run(go())
@@ -143,3 +162,104 @@ def test_counts_alone_wait_their_turn_units_never_do(world: Any) -> None:
     signals.sent.clear()
     one_cycle(tracker)  # another DAG's counts: the one not told the longest
     assert len(signals.sent) == 1 and signals.sent[0][0] not in [w for w, _ in sent]
+
+
+@contextmanager
+def database_away(repo: Repository) -> Iterator[None]:
+    """Every transaction fails as while the database server is stopped."""
+
+    def refused() -> Any:
+        raise OperationalError("connect", None, ConnectionRefusedError("server stopped"))
+
+    repo.session = refused  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del repo.session
+
+
+def history(repo: Repository, name: str) -> list[tuple[str, list[str]]]:
+    dag = repo.dag_attempt(repo.get_workflow_by_request(name).id, 1)
+    return [(h["event_type"], h["detail"]["new_work_units"]) for h in repo.dag_history(dag.id)]
+
+
+def handle_of(sim: SimulatedDag) -> DagHandle:
+    return DagHandle(
+        backend="simulated",
+        cluster_id="0",
+        schedd="simulated",
+        dag_file=str(sim.layout.dag_file),
+        batch_name=sim.request_name,
+    )
+
+
+def check(tracker: TrackerActivities, sim: SimulatedDag, known: list[str]) -> Any:
+    """The request's own check of `sim`'s DAG (check_dag), knowing `known`."""
+    inp = MonitorInput(
+        request_name=sim.request_name, dag=handle_of(sim), attempt=1, known_work_units=known
+    )
+    return ActivityEnvironment().run(DagActivities(tracker.deps).check_dag, inp)
+
+
+def test_what_was_signalled_while_the_database_was_away_is_recorded_once(world: Any) -> None:
+    tracker, dags = world
+    signals, repo = tracker.deps.client, tracker.deps.repo
+    one_cycle(tracker)
+    dags[0].complete_unit("mg_000000")
+
+    async def signal_then_lose_the_database() -> None:
+        sent = await tracker._send(await asyncio.to_thread(tracker.cycle))
+        assert [o.watch.request_name for o in sent] == ["req0"]
+        with database_away(repo), pytest.raises(OperationalError):
+            tracker.record_signalled()  # the activity attempt fails here
+
+    signals.sent.clear()
+    asyncio.run(signal_then_lose_the_database())
+    dags[0].complete_unit("mg_000001")
+    for unit in dags[0].units[2:]:
+        dags[0].complete_unit(unit)
+    dags[0].finish(0)
+    with database_away(repo), pytest.raises(OperationalError):
+        one_cycle(tracker)  # a retried attempt on this worker, still without a database
+    one_cycle(tracker)  # the database is back
+    one_cycle(tracker)
+    # Each unit signalled once; the DAG row has every one, and its end, once.
+    assert units_sent(signals) == [("request-req0", u) for u in dags[0].units]
+    wf0 = repo.get_workflow_by_request("req0")
+    assert repo.dag_attempt(wf0.id, 1).completed_work_units == dags[0].units
+    assert history(repo, "req0") == [
+        ("progress", ["mg_000000"]),
+        ("finished", ["mg_000001", "mg_000002"]),
+    ]
+    assert "req0" not in [t.request_name for t in repo.tracked_dags()]
+
+
+def test_the_requests_own_check_records_nothing_twice_nor_stale(world: Any) -> None:
+    tracker, dags = world
+    repo = tracker.deps.repo
+    sim = dags[1]
+    sim.complete_unit("mg_000000")
+    sim.write_outer(force=True)
+    one_cycle(tracker)
+    # A check that looked now (the DAG running, one unit done) and records late.
+    running = observe_dag(sim.layout, handle_of(sim), set(), tracker.deps.backend)
+    for unit in sim.units[1:]:
+        sim.complete_unit(unit)
+    sim.finish(0)
+    one_cycle(tracker)  # the tracker's end, recorded
+    wf1 = repo.get_workflow_by_request("req1")
+    ended = repo.dag_attempt(wf1.id, 1)
+    assert ended.status is DAGStatus.COMPLETED
+    # The request's check, which knew only the first unit, retried through an outage:
+    # the same end and units again, then its stale look of the running DAG.
+    for _ in range(2):
+        res = check(tracker, sim, ["mg_000000"])
+        assert res.finished and [u.name for u in res.new_work_units] == sim.units[1:]
+    record_observation(repo, "req1", 1, running)
+    row = repo.dag_attempt(wf1.id, 1)
+    assert row.status is DAGStatus.COMPLETED and row.completed_work_units == sim.units
+    assert (row.nodes_done, row.nodes_running) == (ended.nodes_done, ended.nodes_running)
+    assert history(repo, "req1") == [
+        ("progress", ["mg_000000"]),
+        ("finished", ["mg_000001", "mg_000002"]),
+    ]

@@ -47,6 +47,11 @@ M = TypeVar("M", bound=BaseModel)
 
 _LATER = ("pilot_", "dag_id", "total_nodes", "nodes_", "status")
 
+# A DAG row in one of these has its end recorded: a later look changes only its units.
+_ENDED = frozenset(
+    s.value for s in (DAGStatus.COMPLETED, DAGStatus.FAILED, DAGStatus.REMOVED, DAGStatus.STOPPED)
+)
+
 
 class RequestRun(NamedTuple):
     """Which run of a request name its record belongs to (0: imported by no run yet)."""
@@ -392,36 +397,47 @@ class Repository:
         new_units: Sequence[str],
         final: tuple[DAGStatus, int | None] | None = None,
     ) -> DAGStatus | None:
-        """What a look at a DAG found, in one transaction: node counts (on the DAG and
-        its workflow), completed units, and at DAGMan's end its final status and exit
-        code, unless a clean stop already set STOPPED (that end is await_dag_exit's).
-        The DAG's status after recording; None without such a row."""
+        """What a look at a DAG found, in one transaction. Idempotent and never
+        backwards, whoever looked (the tracker, a request's own check, a retry of either
+        after the database came back): units are added to those recorded, and a history
+        row names only units not recorded before; node counts (on the DAG and its
+        workflow) replace the recorded ones unless they are older (fewer nodes done) or
+        the DAG's end is recorded; the end (final status, exit code, one `finished` row)
+        is recorded once, and never over a clean stop (await_dag_exit's). The DAG's
+        status after recording; None without such a row."""
         with self.session() as s:
             row = s.execute(
                 select(DAGRow).where(DAGRow.id == dag_id).with_for_update()
             ).scalar_one_or_none()
             if row is None:
                 return None
-            for name, value in counts.items():
-                setattr(row, name, value)
-            if new_units:
-                row.completed_work_units = sorted(set(row.completed_work_units) | set(new_units))
-            status = final[0] if final else DAGStatus.RUNNING
-            if row.status == DAGStatus.STOPPED.value:
-                status = DAGStatus.STOPPED
+            recorded = set(row.completed_work_units or [])
+            added = sorted(set(new_units) - recorded)
+            if added:
+                row.completed_work_units = sorted(recorded | set(added))
+            ended = row.status in _ENDED
+            if not ended and counts.get("nodes_done", 0) >= (row.nodes_done or 0):
+                for name, value in counts.items():
+                    setattr(row, name, value)
+                s.execute(
+                    update(WorkflowRow).where(WorkflowRow.id == row.workflow_id).values(**counts)
+                )
+            if ended:
+                status = DAGStatus(row.status)
             else:
+                status = final[0] if final else DAGStatus.RUNNING
                 row.status = status.value
                 if final:
                     row.completed_at, row.exit_code = utcnow(), final[1]
-            s.execute(update(WorkflowRow).where(WorkflowRow.id == row.workflow_id).values(**counts))
-            if new_units or final:
+            finished = final is not None and not ended
+            if added or finished:
                 s.add(
                     DAGHistoryRow(
                         dag_id=dag_id,
-                        event_type="finished" if final else "progress",
+                        event_type="finished" if finished else "progress",
                         to_status=status.value,
                         detail={
-                            "new_work_units": list(new_units),
+                            "new_work_units": added,
                             "exit_code": final[1] if final else None,
                         },
                         created_at=utcnow(),
