@@ -237,7 +237,6 @@ def test_every_field_of_the_fixtures_is_known_or_bookkeeping() -> None:
     bookkeeping = {
         "_id",
         "RequestString",
-        "RequestStatus",
         "RequestTransition",
         "PriorityTransition",
         "RequestDate",

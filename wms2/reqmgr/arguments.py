@@ -30,10 +30,16 @@ def _f(name: str, treatment: str, note: str) -> Field:
 FIELDS: list[Field] = [
     _f("RequestName", "read", "required; the workflow id is request-<name>"),
     _f(
+        "RequestStatus",
+        "read",
+        "runs only in WMS2_REQMGR_RUNNABLE_STATES (assigned, staging, staged); "
+        "any other state refused by name; absent: assigned",
+    ),
+    _f(
         "RequestType",
         "read",
-        "StepChain, TaskChain, ReReco, MonteCarlo, ...: input required "
-        "for ReReco and for chains whose first step reads a dataset",
+        "StepChain, TaskChain, ReReco (input required); any other type "
+        "(DQMHarvest, Resubmission, StoreResults, ...) refused by name; absent: by shape",
     ),
     _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
     _f("RequestorDN", "read", "empty: none"),
@@ -89,8 +95,8 @@ FIELDS: list[Field] = [
     _f("LumiList", "read", "{run: [[first, last], ...]}; applied per lumi"),
     _f("BlockWhitelist", "read", "block names of the input dataset; applied per file"),
     _f("BlockBlacklist", "read", "block names of the input dataset; applied per file"),
-    _f("SiteWhitelist", "read", "sites jobs may run at"),
-    _f("SiteBlacklist", "read", "sites jobs never run at"),
+    _f("SiteWhitelist", "read", "sites jobs may run at; list or comma separated string"),
+    _f("SiteBlacklist", "read", "sites jobs never run at; list or comma separated string"),
     _f(
         "TrustSitelists",
         "read",
@@ -119,6 +125,10 @@ FIELDS: list[Field] = [
     _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
     _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
+    _f("OriginalRequestName", "refused", "refused when set: ACDC recovery is not built"),
+    _f("InitialTaskPath", "refused", "refused when set: ACDC recovery is not built"),
+    _f("ACDCServer", "refused", "refused when set: ACDC recovery is not built"),
+    _f("ACDCDatabase", "refused", "refused when set: ACDC recovery is not built"),
     _f("urgent", "read", "WMS2 extension: skip the pilot"),
     _f("production_steps", "read", "WMS2 extension: partial production"),
 ]
@@ -134,12 +144,32 @@ REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
     "RequiresGPU": ("forbidden",),
     "SkimConfigs": (),
     "EnableHarvesting": (False, "False", "false"),
+    # Resubmission (ACDC) arguments: they name the failed work to redo, which WMS2 cannot
+    # read yet; running the request without them would redo all of it.
+    "OriginalRequestName": (),
+    "InitialTaskPath": (),
+    "ACDCServer": (),
+    "ACDCDatabase": (),
 }
 
 
 def unset(value: Any) -> bool:
     """ReqMgr2's "not set": absent, null, or an empty string, list or dict."""
     return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def make_list(value: Any) -> list[Any]:
+    """ReqMgr2's makeList (Utils/Utilities.py): a list as it is; a string is a comma
+    separated list, brackets, spaces and quotes around the items dropped ("['A', 'B']",
+    "A,B" and "A" all read as ["A", "B"] or ["A"]); "" is []."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        items = value.lstrip(" [").rstrip(" ]").split(",")
+        if items == [""]:
+            return []
+        return [item.strip(" '\"") for item in items]
+    raise ValueError(f"{value!r} is not a list")
 
 
 def refused_fields(doc: dict[str, Any], steps: list[dict[str, Any]]) -> list[str]:

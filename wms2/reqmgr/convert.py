@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,12 +11,15 @@ from wms2.models import Request, StepSpec, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
 from wms2.reqmgr.outputs import assign_outputs
+from wms2.reqmgr.request_type import check_request_type
 from wms2.reqmgr.selection import block_list, lumi_list, run_list
+from wms2.reqmgr.sitelists import site_list
 from wms2.reqmgr.splitting import splitting
+from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, check_runnable
 from wms2.reqmgr.steps import build_steps, chain_steps
 
-# Request types that read an input dataset whatever their steps say.
-INPUT_TYPES = {"ReReco", "DataProcessing", "PromptReco", "Express", "Repack", "StoreResults"}
+# Request types that read an input dataset whatever their steps say (of those WMS2 runs).
+INPUT_TYPES = {"ReReco"}
 WMCORE_PRIORITY = 8000
 STEP_CONFIG = (
     "StepName",
@@ -59,7 +63,11 @@ def request_from_reqmgr(
     doc: dict[str, Any],
     expected_name: str | None = None,
     target_job_length: float = TARGET_JOB_LENGTH_SEC,
+    runnable_states: Collection[str] = DEFAULT_RUNNABLE_STATES,
 ) -> Request:
+    """The WMS2 request of a ReqMgr2 document; RequestImportError (one line naming the
+    field and value) when it cannot or must not run: a state WMS2 does not run requests
+    in, a request type it does not build, an argument it does not implement."""
     if not isinstance(doc, dict):
         raise RequestImportError(
             f"request document must be a JSON object, not {type(doc).__name__}"
@@ -69,6 +77,8 @@ def request_from_reqmgr(
         raise RequestImportError(
             f"RequestName {name!r} does not match the requested {expected_name!r}"
         )
+    check_runnable(doc, runnable_states)
+    request_type = check_request_type(doc)
     kind, raw = chain_steps(doc)
     refused = refused_fields(doc, raw if kind else [])
     if refused:
@@ -77,7 +87,6 @@ def request_from_reqmgr(
         )
     first = raw[0]
     where = f"{kind}1." if kind else ""
-    request_type = str(doc.get("RequestType") or "")
     input_dataset = first.get("InputDataset") if kind else doc.get("InputDataset")
     if unset(input_dataset):
         input_dataset = None
@@ -150,8 +159,8 @@ def request_from_reqmgr(
             ),
             default=top.size_per_event_kb,
         ),
-        "site_whitelist": doc.get("SiteWhitelist") or [],
-        "site_blacklist": doc.get("SiteBlacklist") or [],
+        "site_whitelist": site_list("SiteWhitelist", doc.get("SiteWhitelist")),
+        "site_blacklist": site_list("SiteBlacklist", doc.get("SiteBlacklist")),
         "trust_sitelists": doc.get("TrustSitelists") in (True, "True", "true"),
         "trust_pu_sitelists": doc.get("TrustPUSitelists") in (True, "True", "true"),
         "splitting_algo": algo,
