@@ -53,7 +53,12 @@ FIELDS: list[Field] = [
     _f("InputStep", "read", "per step"),
     _f("InputTask", "read", "per task"),
     _f("CMSSWVersion", "read", "required; per step or top level"),
-    _f("ScramArch", "read", "string or list (first entry), per step or top level"),
+    _f(
+        "ScramArch",
+        "read",
+        "name or list (makeList), per step or top level; a list: the newest "
+        "architecture of the newest OS every step has (getSingleScramArch)",
+    ),
     _f("GlobalTag", "read", "per step or top level"),
     _f("ConfigCacheID", "read", "per step; the step's configuration reference"),
     _f("ConfigCacheUrl", "read", "default https://cmsweb.cern.ch/couchdb"),
@@ -66,13 +71,20 @@ FIELDS: list[Field] = [
     _f("AcquisitionEra", "read", "value, or dict by StepName/TaskName"),
     _f("ProcessingString", "read", "value, or dict by StepName/TaskName"),
     _f("ProcessingVersion", "read", "value, or dict by StepName/TaskName; default 1"),
-    _f("Memory", "read", "MB; default 2300; value or dict by step; the job asks the max"),
+    _f(
+        "Memory",
+        "read",
+        "MB; default 2300; StepChain/ReReco: the top-level number (a dict "
+        "refused); TaskChain: value or dict by task, the job asks the max",
+    ),
     _f("Multicore", "read", "default 1; value or dict by step; the job asks the max"),
     _f("EventStreams", "read", "default 0 (recorded per step)"),
     _f(
         "TimePerEvent",
         "read",
-        "s; default 12; per-step values are summed, weighted by FilterEfficiency",
+        "s of job wall time per event, never divided by cores; default 12; "
+        "StepChain/ReReco: the top-level number (a dict refused); TaskChain: "
+        "per task, summed weighted by the FilterEfficiency of the tasks before",
     ),
     _f("SizePerEvent", "read", "kB; default 512; each output uses its step's"),
     _f("FilterEfficiency", "default", "default 1.0; generation asks RequestNumEvents / eff"),
