@@ -59,7 +59,12 @@ class RequestActivities:
                     else self.deps.services.requests.get_request(inp.request_name)
                 )
             request = (
-                request_from_reqmgr(doc, inp.request_name, self.deps.settings.target_job_length_sec)
+                request_from_reqmgr(
+                    doc,
+                    inp.request_name,
+                    self.deps.settings.target_job_length_sec,
+                    self.deps.settings.reqmgr_runnable_states,
+                )
                 if doc is not None
                 else existing
             )

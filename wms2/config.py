@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wms2.models import DEFAULT_CATEGORY_THROTTLES, RequestStatus
+from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, REQMGR_STATES
 
 # Spec section 4.2: how long a request may stay in each status before the
 # status-aware stuck handling (DD-10) kicks in, in seconds.
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
     post_cooloff_site_sec: float = Field(default=300.0, ge=0)
     post_cooloff_max_sec: float = Field(default=1800.0, ge=0)
     dagman_max_post_scripts: int = Field(default=20, ge=1)
+    # ReqMgr2 states a request is imported and run in (wms2.reqmgr.states explains the
+    # default); any other state is refused at import, naming it.
+    reqmgr_runnable_states: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RUNNABLE_STATES), min_length=1
+    )
     # EventsPerJob a request leaves unset fills this much TimePerEvent (WMCore: 12 h).
     target_job_length_sec: float = Field(default=12 * 3600, gt=0)
     # Input on tape only: a Rucio rule stages it to disk before planning (else refused).
@@ -150,6 +156,17 @@ class Settings(BaseSettings):
             return v
         state_dir = info.data.get("state_dir") or _state_dir()
         return f"sqlite:///{Path(state_dir) / 'wms2.db'}"
+
+    @field_validator("reqmgr_runnable_states", mode="after")
+    @classmethod
+    def _known_states(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in REQMGR_STATES]
+        if unknown:
+            raise ValueError(
+                f"reqmgr_runnable_states {unknown[0]!r} is not a ReqMgr2 request state "
+                f"({', '.join(REQMGR_STATES)})"
+            )
+        return v
 
     @field_validator("stuck_timeouts", mode="after")
     @classmethod

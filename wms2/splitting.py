@@ -44,7 +44,8 @@ class ProcessingNode:
 
 @dataclass(frozen=True)
 class Resources:
-    """What one event costs, from pilot metrics or the requestor's estimates."""
+    """What one event costs, from pilot metrics or the requestor's estimates: the job's
+    wall time per event as it runs on `cores` cores."""
 
     time_per_event_sec: float
     size_per_event_kb: float
@@ -277,7 +278,10 @@ def split(inp: SplitInput) -> SplitResult:
                 has_input=bool(files),
                 unavailable=inp.unavailable_sites,
             ),
-            est_time_sec=max(1, round(events * res.time_per_event_sec / res.cores)),
+            # TimePerEvent is the job's wall time per event with all its cores (WMCore
+            # EventBased: jobTime = eventsPerJob * timePerEvent; spec: time_per_job =
+            # time_per_event_sec * events_per_job): never divided by the cores.
+            est_time_sec=max(1, round(events * res.time_per_event_sec)),
             est_memory_mb=res.memory_mb,
             est_disk_kb=input_kb + round(events * res.size_per_event_kb) + 1,
         )

@@ -41,14 +41,15 @@ def test_stepchain_with_per_stepname_values() -> None:
     gensim, aodsim = r.output_datasets
     assert r.output_step(gensim).name == "GENSIM" and r.output_step(aodsim).name == "RECO"
     assert r.steps[1].pileup_dataset == PU and r.steps[1].pileup_type == "mc"
-    # A job runs every step: the most memory and cores any step needs; the time of each
-    # step weighted by the events that reach it (GENSIM keeps 1 event in 4).
-    assert (r.memory_mb, r.multicore) == (12000, 8)
-    assert r.time_per_event_sec == pytest.approx(10.0 + 0.25 * 4.0 + 0.25 * 8.0)
+    # A StepChain has one Memory and one TimePerEvent for its job, the top-level numbers
+    # (WMCore's StepChain); its cores are the most any step uses (Step1 2, Step2 4, top 8).
+    assert [s.multicore for s in r.steps] == [2, 4, 8]
+    assert (r.memory_mb, r.multicore, r.time_per_event_sec) == (12000, 8, 13.0)
     # Generation: EventBased; 50000 events kept at 25% efficiency means 200000 generated;
-    # EventsPerJob fills WMCore's 12 h target job length, EventsPerLumi defaults to it.
+    # EventsPerJob fills WMCore's 12 h target job length, EventsPerLumi defaults to it:
+    # int(43200 s / 13.0 s) = 3323.
     assert r.splitting_algo is SplittingAlgo.EVENT_BASED
-    per_job = int(12 * 3600 / 13.0)
+    per_job = 3323
     assert r.splitting_params == {
         "request_num_events": 200000,
         "first_event": 1,
@@ -66,7 +67,12 @@ def test_taskchain_with_per_taskname_values_and_task_splitting() -> None:
     assert [s.processing_string for s in r.steps] == ["HLTD_ReHLT2024", "RECODreHLT_ReHLT2024"]
     raw, aod = r.output_datasets
     assert r.output_step(raw).name == "HLTD" and r.output_step(aod).name == "RECODreHLT"
-    assert (r.memory_mb, r.multicore, r.time_per_event_sec) == (3000, 4, 0.8)
+    # One job runs both tasks: memory and cores of the larger task (HLTD 2400 MB from the
+    # top level, RECODreHLT 3000 MB and 4 cores); time per event HLTD's (top-level 0.8 s)
+    # plus RECODreHLT's own 2.5 s times the events reaching it (HLTD keeps all): 3.3 s.
+    assert [s.time_per_event_sec for s in r.steps] == [0.8, 2.5]
+    assert (r.memory_mb, r.multicore) == (3000, 4)
+    assert r.time_per_event_sec == pytest.approx(0.8 + 1.0 * 2.5)
     assert r.splitting_algo is SplittingAlgo.LUMI_BASED
     assert r.splitting_params == {
         "lumis_per_job": 4,
@@ -203,9 +209,9 @@ _DROP = object()
         ("stepchain_gen_premix", _set("Step2.StepName", _DROP), "Step2.StepName is missing"),
         ("stepchain_gen_premix", _set("Step1.FilterEfficiency", 0), "FilterEfficiency (step"),
         (
-            "stepchain_gen_premix",
-            _set("Memory", {"GENSIM": 1, "DIGIPremix": "x", "RECO": 2}),
-            "Memory (step DIGIPremix) 'x' is not a number",
+            "taskchain_rehlt",
+            _set("Memory", {"HLTD": "x", "RECODreHLT": 2}),
+            "Memory (task HLTD) 'x' is not a number",
         ),
         ("taskchain_rehlt", _set("Task2.ScramArch", 5), "ScramArch (task RECODreHLT) 5"),
         (
@@ -237,7 +243,6 @@ def test_every_field_of_the_fixtures_is_known_or_bookkeeping() -> None:
     bookkeeping = {
         "_id",
         "RequestString",
-        "RequestStatus",
         "RequestTransition",
         "PriorityTransition",
         "RequestDate",

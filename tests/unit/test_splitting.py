@@ -119,7 +119,9 @@ def test_single_file_and_estimates() -> None:
     files, lumis = make_files([(100, 2, 0)])
     [node] = split(inp(SplittingAlgo.FILE_BASED, {"files_per_job": 5}, files, lumis)).nodes
     assert node.name == "proc_000000" and node.events == 100 and node.lumis == [(1, 1), (1, 2)]
-    assert node.est_time_sec == 100  # 100 events * 2 s / 2 cores
+    # TimePerEvent is the 2-core job's wall time per event: 100 events * 2 s = 200 s,
+    # not divided by the 2 cores (WMCore EventBased: jobTime = eventsPerJob * timePerEvent).
+    assert node.est_time_sec == 200
     assert node.est_memory_mb == 2000 and node.sites == ["T1_US_FNAL"]
     assert node.est_disk_kb == 100_000 // 1024 + 100 * 100 + 1
 

@@ -30,10 +30,16 @@ def _f(name: str, treatment: str, note: str) -> Field:
 FIELDS: list[Field] = [
     _f("RequestName", "read", "required; the workflow id is request-<name>"),
     _f(
+        "RequestStatus",
+        "read",
+        "runs only in WMS2_REQMGR_RUNNABLE_STATES (assigned, staging, staged); "
+        "any other state refused by name; absent: assigned",
+    ),
+    _f(
         "RequestType",
         "read",
-        "StepChain, TaskChain, ReReco, MonteCarlo, ...: input required "
-        "for ReReco and for chains whose first step reads a dataset",
+        "StepChain, TaskChain, ReReco (input required); any other type "
+        "(DQMHarvest, Resubmission, StoreResults, ...) refused by name; absent: by shape",
     ),
     _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
     _f("RequestorDN", "read", "empty: none"),
@@ -47,7 +53,12 @@ FIELDS: list[Field] = [
     _f("InputStep", "read", "per step"),
     _f("InputTask", "read", "per task"),
     _f("CMSSWVersion", "read", "required; per step or top level"),
-    _f("ScramArch", "read", "string or list (first entry), per step or top level"),
+    _f(
+        "ScramArch",
+        "read",
+        "name or list (makeList), per step or top level; a list: the newest "
+        "architecture of the newest OS every step has (getSingleScramArch)",
+    ),
     _f("GlobalTag", "read", "per step or top level"),
     _f("ConfigCacheID", "read", "per step; the step's configuration reference"),
     _f("ConfigCacheUrl", "read", "default https://cmsweb.cern.ch/couchdb"),
@@ -60,13 +71,20 @@ FIELDS: list[Field] = [
     _f("AcquisitionEra", "read", "value, or dict by StepName/TaskName"),
     _f("ProcessingString", "read", "value, or dict by StepName/TaskName"),
     _f("ProcessingVersion", "read", "value, or dict by StepName/TaskName; default 1"),
-    _f("Memory", "read", "MB; default 2300; value or dict by step; the job asks the max"),
+    _f(
+        "Memory",
+        "read",
+        "MB; default 2300; StepChain/ReReco: the top-level number (a dict "
+        "refused); TaskChain: value or dict by task, the job asks the max",
+    ),
     _f("Multicore", "read", "default 1; value or dict by step; the job asks the max"),
     _f("EventStreams", "read", "default 0 (recorded per step)"),
     _f(
         "TimePerEvent",
         "read",
-        "s; default 12; per-step values are summed, weighted by FilterEfficiency",
+        "s of job wall time per event, never divided by cores; default 12; "
+        "StepChain/ReReco: the top-level number (a dict refused); TaskChain: "
+        "per task, summed weighted by the FilterEfficiency of the tasks before",
     ),
     _f("SizePerEvent", "read", "kB; default 512; each output uses its step's"),
     _f("FilterEfficiency", "default", "default 1.0; generation asks RequestNumEvents / eff"),
@@ -89,8 +107,8 @@ FIELDS: list[Field] = [
     _f("LumiList", "read", "{run: [[first, last], ...]}; applied per lumi"),
     _f("BlockWhitelist", "read", "block names of the input dataset; applied per file"),
     _f("BlockBlacklist", "read", "block names of the input dataset; applied per file"),
-    _f("SiteWhitelist", "read", "sites jobs may run at"),
-    _f("SiteBlacklist", "read", "sites jobs never run at"),
+    _f("SiteWhitelist", "read", "sites jobs may run at; list or comma separated string"),
+    _f("SiteBlacklist", "read", "sites jobs never run at; list or comma separated string"),
     _f(
         "TrustSitelists",
         "read",
@@ -119,6 +137,10 @@ FIELDS: list[Field] = [
     _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
     _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
+    _f("OriginalRequestName", "refused", "refused when set: ACDC recovery is not built"),
+    _f("InitialTaskPath", "refused", "refused when set: ACDC recovery is not built"),
+    _f("ACDCServer", "refused", "refused when set: ACDC recovery is not built"),
+    _f("ACDCDatabase", "refused", "refused when set: ACDC recovery is not built"),
     _f("urgent", "read", "WMS2 extension: skip the pilot"),
     _f("production_steps", "read", "WMS2 extension: partial production"),
 ]
@@ -134,12 +156,32 @@ REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
     "RequiresGPU": ("forbidden",),
     "SkimConfigs": (),
     "EnableHarvesting": (False, "False", "false"),
+    # Resubmission (ACDC) arguments: they name the failed work to redo, which WMS2 cannot
+    # read yet; running the request without them would redo all of it.
+    "OriginalRequestName": (),
+    "InitialTaskPath": (),
+    "ACDCServer": (),
+    "ACDCDatabase": (),
 }
 
 
 def unset(value: Any) -> bool:
     """ReqMgr2's "not set": absent, null, or an empty string, list or dict."""
     return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def make_list(value: Any) -> list[Any]:
+    """ReqMgr2's makeList (Utils/Utilities.py): a list as it is; a string is a comma
+    separated list, brackets, spaces and quotes around the items dropped ("['A', 'B']",
+    "A,B" and "A" all read as ["A", "B"] or ["A"]); "" is []."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        items = value.lstrip(" [").rstrip(" ]").split(",")
+        if items == [""]:
+            return []
+        return [item.strip(" '\"") for item in items]
+    raise ValueError(f"{value!r} is not a list")
 
 
 def refused_fields(doc: dict[str, Any], steps: list[dict[str, Any]]) -> list[str]:

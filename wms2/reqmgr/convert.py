@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
 
-from wms2.models import Request, StepSpec, check_dataset_name, kept_fraction
+from wms2.models import Request, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
 from wms2.reqmgr.outputs import assign_outputs
+from wms2.reqmgr.request_type import check_request_type
+from wms2.reqmgr.resources import job_memory_mb, job_time_per_event
 from wms2.reqmgr.selection import block_list, lumi_list, run_list
+from wms2.reqmgr.sitelists import site_list
 from wms2.reqmgr.splitting import splitting
+from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, check_runnable
 from wms2.reqmgr.steps import build_steps, chain_steps
 
-# Request types that read an input dataset whatever their steps say.
-INPUT_TYPES = {"ReReco", "DataProcessing", "PromptReco", "Express", "Repack", "StoreResults"}
+# Request types that read an input dataset whatever their steps say (of those WMS2 runs).
+INPUT_TYPES = {"ReReco"}
 WMCORE_PRIORITY = 8000
 STEP_CONFIG = (
     "StepName",
@@ -37,29 +42,15 @@ def _require(doc: dict[str, Any], field: str, value: Any) -> Any:
     return value
 
 
-def job_time_per_event(doc: dict[str, Any], steps: list[StepSpec]) -> float:
-    """A job runs every step: with TimePerEvent per step, the job's time per input event
-    is each step's time weighted by the events reaching it (the filter efficiencies of
-    the steps before); a plain TimePerEvent is already the whole job's (WMCore)."""
-    if all(s.time_per_event_sec is None for s in steps):
-        value = doc.get("TimePerEvent")
-        if unset(value):
-            return 12.0  # WMCore's default
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise RequestImportError(f"TimePerEvent {value!r} must be a number > 0")
-        return float(value)
-    total, reaching = 0.0, 1.0
-    for s in steps:
-        total += (s.time_per_event_sec or 0.0) * reaching
-        reaching *= s.filter_efficiency
-    return total
-
-
 def request_from_reqmgr(
     doc: dict[str, Any],
     expected_name: str | None = None,
     target_job_length: float = TARGET_JOB_LENGTH_SEC,
+    runnable_states: Collection[str] = DEFAULT_RUNNABLE_STATES,
 ) -> Request:
+    """The WMS2 request of a ReqMgr2 document; RequestImportError (one line naming the
+    field and value) when it cannot or must not run: a state WMS2 does not run requests
+    in, a request type it does not build, an argument it does not implement."""
     if not isinstance(doc, dict):
         raise RequestImportError(
             f"request document must be a JSON object, not {type(doc).__name__}"
@@ -69,6 +60,8 @@ def request_from_reqmgr(
         raise RequestImportError(
             f"RequestName {name!r} does not match the requested {expected_name!r}"
         )
+    check_runnable(doc, runnable_states)
+    request_type = check_request_type(doc)
     kind, raw = chain_steps(doc)
     refused = refused_fields(doc, raw if kind else [])
     if refused:
@@ -77,7 +70,6 @@ def request_from_reqmgr(
         )
     first = raw[0]
     where = f"{kind}1." if kind else ""
-    request_type = str(doc.get("RequestType") or "")
     input_dataset = first.get("InputDataset") if kind else doc.get("InputDataset")
     if unset(input_dataset):
         input_dataset = None
@@ -98,7 +90,7 @@ def request_from_reqmgr(
         steps = assign_outputs(doc, kind, steps, [str(o) for o in outputs])
     except ValidationError as e:
         raise RequestImportError(describe_validation_error(name, e)) from None
-    tpe = job_time_per_event(doc, steps)
+    tpe = job_time_per_event(doc, kind, steps)
     generation = input_dataset is None
     efficiency = steps[0].filter_efficiency
     algo, params = splitting(first, where, generation, tpe, efficiency, target_job_length)
@@ -137,8 +129,9 @@ def request_from_reqmgr(
         "cmssw_version": top.cmssw_version,
         "scram_arch": top.scram_arch,
         "global_tag": top.global_tag,
-        # A job runs every step: it asks for the most any step needs.
-        "memory_mb": max(s.memory_mb for s in steps),
+        # A job runs every step: its cores are the most any step uses; its memory is the
+        # StepChain's one Memory, or the largest task's (wms2.reqmgr.resources).
+        "memory_mb": job_memory_mb(doc, kind, steps),
         "multicore": max(s.multicore for s in steps),
         "time_per_event_sec": tpe,
         # The largest output per job event sizes merge groups and disk requests.
@@ -150,8 +143,8 @@ def request_from_reqmgr(
             ),
             default=top.size_per_event_kb,
         ),
-        "site_whitelist": doc.get("SiteWhitelist") or [],
-        "site_blacklist": doc.get("SiteBlacklist") or [],
+        "site_whitelist": site_list("SiteWhitelist", doc.get("SiteWhitelist")),
+        "site_blacklist": site_list("SiteBlacklist", doc.get("SiteBlacklist")),
         "trust_sitelists": doc.get("TrustSitelists") in (True, "True", "true"),
         "trust_pu_sitelists": doc.get("TrustPUSitelists") in (True, "True", "true"),
         "splitting_algo": algo,

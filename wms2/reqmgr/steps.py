@@ -13,6 +13,9 @@ from typing import Any
 from wms2.models import StepSpec
 from wms2.reqmgr.arguments import unset
 from wms2.reqmgr.errors import RequestImportError
+from wms2.reqmgr.scram import arch_list, resolve_archs, scram_arch
+
+__all__ = ["build_steps", "chain_steps", "scram_arch", "step_name", "step_value"]
 
 # WMCore's defaults for what a step may leave unset (StdBase/StepChain create args).
 STEP_DEFAULTS: dict[str, Any] = {
@@ -25,6 +28,7 @@ STEP_DEFAULTS: dict[str, Any] = {
     "AcquisitionEra": "",
     "ProcessingString": "",
     "GlobalTag": "",
+    "TimePerEvent": 12.0,
 }
 
 
@@ -91,22 +95,33 @@ def _number(
     return number
 
 
-def scram_arch(field: str, value: Any) -> str | None:
-    """ScramArch is a list in ReqMgr2 (any of them will do): the first is used."""
-    if isinstance(value, list):
-        value = next((v for v in value if not unset(v)), None)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RequestImportError(f"{field} {value!r} is not an architecture name")
-    return value
+def _where(kind: str, name: str) -> str:
+    return f" ({kind.lower()} {name})" if kind else ""
+
+
+def step_archs(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> list[str]:
+    """Each step's one architecture: its ScramArch (a name or a list) resolved for the
+    node that runs them all (wms2.reqmgr.scram)."""
+    lists = []
+    for i, step in enumerate(raw):
+        name = step_name(kind, step, i)
+        names = arch_list(
+            f"ScramArch{_where(kind, name)}", step_value(doc, step, kind, name, "ScramArch")
+        )
+        if not names:
+            raise RequestImportError(
+                f"ScramArch is missing from request {doc.get('RequestName')!r}"
+            )
+        lists.append(names)
+    return resolve_archs(lists)
 
 
 def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> list[StepSpec]:
     steps = []
+    archs = step_archs(doc, kind, raw)
     for i, step in enumerate(raw):
         name = step_name(kind, step, i)
-        where = f" ({kind.lower()} {name})" if kind else ""
+        where = _where(kind, name)
 
         def value(key: str, step: dict[str, Any] = step, name: str = name) -> Any:
             return step_value(doc, step, kind, name, key)
@@ -116,11 +131,6 @@ def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> li
             raise RequestImportError(
                 f"CMSSWVersion is missing from request {doc.get('RequestName')!r}"
             )
-        arch = scram_arch(f"ScramArch{where}", value("ScramArch"))
-        if arch is None:
-            raise RequestImportError(
-                f"ScramArch is missing from request {doc.get('RequestName')!r}"
-            )
         pileup = {
             kind_: value(key)
             for kind_, key in (("mc", "MCPileup"), ("data", "DataPileup"))
@@ -128,12 +138,14 @@ def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> li
         }
         if len(pileup) > 1:
             raise RequestImportError(f"MCPileup and DataPileup{where} are both set")
-        own_tpe = value("TimePerEvent") if isinstance(doc.get("TimePerEvent"), dict) else None
+        # A TaskChain task has its own TimePerEvent (WMCore TaskChain); a StepChain's or a
+        # flat request's is one number for the whole job (wms2.reqmgr.resources).
+        own_tpe = value("TimePerEvent") if kind == "Task" else None
         steps.append(
             StepSpec(
                 name=name,
                 cmssw_version=str(cmssw),
-                scram_arch=arch,
+                scram_arch=archs[i],
                 global_tag=str(value("GlobalTag") or ""),
                 config_cache_id=(step.get("ConfigCacheID") or None)
                 if kind
