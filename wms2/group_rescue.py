@@ -16,37 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from wms2.condor.dagfile import DagSpec, apply_rescue, parse_dag, rescue_files
+from wms2.condor.jobstate import JobstateLog, State
 from wms2.condor.local.records import NodeRecord, write_rescue
 from wms2.dagstatus import DONE, NOT_READY, READY, StatusFileIncomplete, read_status_file
 
 MERGE_NODE = "merge"  # the group node that writes the unit's merge report (dagfiles.writer)
-
-JOB_EVENTS = frozenset({"JOB_SUCCESS", "JOB_FAILURE"})
-
-
-def last_events(log: Path) -> dict[str, tuple[str, str | None]]:
-    """Each node's last JOBSTATE_LOG event and its last job verdict (JOB_SUCCESS or
-    JOB_FAILURE; None before any). A missing file tells nothing; a line cut off by the
-    kill (no newline) is ignored."""
-    try:
-        data = log.read_bytes()
-    except FileNotFoundError:
-        return {}
-    found: dict[str, tuple[str, str | None]] = {}
-    for raw in data[: data.rfind(b"\n") + 1].split(b"\n"):
-        words = raw.decode(errors="replace").split()
-        if len(words) < 3 or words[1] == "INTERNAL":
-            continue
-        node, event = words[1], words[2]
-        _, job = found.get(node, ("", None))
-        found[node] = (event, event if event in JOB_EVENTS else job)
-    return found
-
-
-def _log_says_done(spec: DagSpec, node: str, event: str, job: str | None) -> bool:
-    if spec.nodes[node].post is None:
-        return event == "JOB_SUCCESS"
-    return event == "POST_SCRIPT_SUCCESS" and job == "JOB_SUCCESS"
 
 
 def _ancestors(spec: DagSpec, nodes: set[str]) -> set[str]:
@@ -66,11 +40,16 @@ def recorded_done(spec: DagSpec) -> set[str]:
     done = {n for n, node in spec.nodes.items() if node.done}
     started = set(done)
     if spec.jobstate_log is not None:
-        for node, (event, job) in last_events(spec.jobstate_log).items():
-            if node in spec.nodes:
-                started.add(node)
-                if _log_says_done(spec, node, event, job):
-                    done.add(node)
+        post_nodes = frozenset(n for n, node in spec.nodes.items() if node.post is not None)
+        log = JobstateLog(spec.jobstate_log, post_nodes)
+        log.read()
+        for name, state in log.nodes.items():
+            if name in spec.nodes:
+                started.add(name)
+                # The job's own success too: a POST script that passed a failed job is in
+                # doubt here (DAGMan would take it; rerunning it costs only time).
+                if state.state is State.SUCCEEDED and state.job_succeeded is not False:
+                    done.add(name)
     try:
         snapshot = read_status_file(spec.status_file) if spec.status_file else None
     except StatusFileIncomplete:

@@ -94,6 +94,7 @@ class NodeState:
     tries: int = 1  # tries seen: retries, and reruns in rescue runs
     job_id: str | None = None  # the last job's Condor id, "cluster.proc"
     return_value: int | None = None  # of the job (JOB_SUCCESS/JOB_FAILURE)
+    job_succeeded: bool | None = None  # this try's job verdict (None: none yet)
     event: str = ""  # the last event
     time: int = 0  # of the last event
     holds: int = 0  # over all tries
@@ -229,6 +230,7 @@ class JobstateLog:
             node.tries += 1
             node.post_verdict = False
             node.return_value = None
+            node.job_succeeded = None
         node.sequence, node.run, node.event, node.time = sequence, run, event, when
         state = self._state_after(node, event, condor_id)
         if state is not None:
@@ -253,6 +255,7 @@ class JobstateLog:
             return None  # a recovering DAGMan's repeat of an earlier line of this try
         if event in _JOB_VERDICTS:
             node.return_value = _int(condor_id)
+            node.job_succeeded = event == "JOB_SUCCESS"
             return State.POST if node.name in self.post_nodes else _JOB_VERDICTS[event]
         if event == "SUBMIT" or event == "EXECUTE":
             node.job_id = condor_id if condor_id != "-" else node.job_id
