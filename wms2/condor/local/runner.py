@@ -351,7 +351,8 @@ class DagRun:
     ) -> int:
         """Run the job at `site`. A job stopped for using more memory than it asked for
         is, as the schedd does, evicted and rerun with more when its submit description
-        carries HTCondor's retry, else held until WMS2 releases it with more (wms2.condor.memory)."""
+        carries HTCondor's retry, else held until WMS2 releases it with more
+        (wms2.condor.memory)."""
         job_id = f"{cluster}.0"
         raised = False
         while True:
