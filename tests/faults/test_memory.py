@@ -6,10 +6,12 @@ completes either way and every raise is in the DAG's memory ledger."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 from pathlib import Path
 
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import RERECO, SAMPLE_CATALOG
@@ -17,6 +19,7 @@ from tests.integration.conftest import WorkerSite
 from tests.integration.test_end_to_end import start
 from wms2.memory import ledger
 from wms2.models import RequestStatus
+from wms2.status_view import render_state
 from workflows.request import RequestWorkflow
 
 GROWN = "proc_000000"
@@ -52,6 +55,9 @@ async def run(dev_server: WorkflowEnvironment, site: WorkerSite) -> Path:
     dag_dir = Path(s.dag_file or "").parent
     processing = (dag_dir / "processing.sub").read_text()
     assert "request_memory = 300" in processing and "+WMS2_MaxMemoryMB = 600" in processing
+    out = io.StringIO()  # what `starter.py status` prints on the submit host
+    Console(file=out, width=200).print(render_state(s))
+    assert "1 memory raise(s) of 1 job(s)" in out.getvalue()
     return dag_dir
 
 

@@ -10,6 +10,9 @@ overtaken. WMS2 edits idle jobs here as it would with `Schedd.edit` on a real po
 (JobPrio, DESIRED_Sites) and removes idle jobs that can run nowhere (the node's retry
 re-runs its PRE script, which re-elects).
 
+A job held for memory (wms2.condor.local.memlimit) waits in the `held` table until WMS2
+releases it with more memory, as it would with `Schedd.edit` and `Schedd.act(Release)`.
+
 With `any_site` (no WMS2_LOCAL_SITES), the pool is one site that takes every job whatever
 its DESIRED_Sites, as the local backend always did.
 """
