@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps
 from wms2.condor import DagHandle
+from wms2.condor.memory import MemoryReleaser
 from wms2.dagwatch import DagWatch
 from wms2.messages import (
     Activity,
@@ -55,6 +56,8 @@ class TrackerActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
         self.watches: dict[uuid.UUID, DagWatch] = {}  # this worker's cursors, by DAG row
+        s = deps.settings
+        self.memory = MemoryReleaser(s.memory_bump_factor, s.memory_release_sec)
 
     @activity.defn(name=Activity.TRACK_DAGS)
     async def track_dags(self, inp: TrackerInput) -> TrackerWindow:
@@ -103,6 +106,7 @@ class TrackerActivities:
                 self.watches[row.dag_id] = watch
             handles[row.dag_id] = watch.handle
         statuses = backend.query_many(list(handles.values()))
+        self.memory.cycle(backend, handles.values())  # jobs held for memory: more, released
         now = time.monotonic()
         progress_sec = self.deps.settings.tracker_progress_sec
         urgent, progress = [], []

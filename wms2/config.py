@@ -145,6 +145,19 @@ class Settings(BaseSettings):
     # The local backend's pool: {"T2_CH_CERN": 4, ...}; unset, one site (local_site)
     # with local_slots slots that takes any job whatever its DESIRED_Sites.
     local_sites: dict[str, int] = Field(default_factory=dict)
+    # The local pool stops a job whose resident memory passes its request_memory, as a
+    # slot's cgroup does (evicted, or held for memory: README "Memory").
+    local_memory_limits: bool = True
+    # Memory (README "Memory"). A processing job evicted or held for using more memory
+    # than it asked for asks memory_bump_factor times more, up to the request's Memory
+    # or memory_per_core_mb per core, whichever is more (what a pool's slots offer).
+    memory_per_core_mb: int = Field(default=2000, ge=100)
+    memory_bump_factor: float = Field(default=1.5, ge=1.1, le=4)
+    # Processing jobs carry HTCondor's own retry (retry_request_memory_increase/_max,
+    # HTCondor 25.2 and later); false leaves memory-held jobs to WMS2's release alone.
+    condor_memory_retry: bool = True
+    # How often the tracker looks for jobs held for memory (one scheduler query a look).
+    memory_release_sec: float = Field(default=60.0, gt=0)
     transfer_poll_interval_sec: float = Field(default=300, gt=0)
     transfer_copies: int = Field(default=1, ge=1)
     transfer_lifetime_sec: int | None = Field(default=None, gt=0)

@@ -78,6 +78,9 @@ def payload_options(settings: Settings) -> PayloadOptions:
         site_status_file=str(site_status_path(settings.submit_dir)),
         outcome_ledger=str(ledger_path(settings.submit_dir)),
         site_defer_sec=settings.site_recheck_sec,
+        memory_per_core_mb=settings.memory_per_core_mb,
+        memory_factor=settings.memory_bump_factor,
+        condor_memory_retry=settings.condor_memory_retry,
     )
 
 

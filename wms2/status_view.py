@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wms2.memory import ledger as memory_ledger
 from wms2.messages import RequestState
 
 
@@ -44,6 +47,9 @@ def render_state(s: RequestState) -> Table:
         table.add_row(
             "DAG", f"cluster {s.dag.cluster_id} on {s.dag.schedd}, attempt {s.dag_attempt}"
         )
+    if s.dag_file:  # the memory ledger, when this terminal sees the DAG directory
+        for line in memory_ledger.summary(Path(s.dag_file).parent):
+            table.add_row("memory", line)
     for state, n in sorted(s.outputs_by_state.items()):
         table.add_row(f"outputs {state}", str(n))
     for dataset, prog in sorted(s.outputs.items()):

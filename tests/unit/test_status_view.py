@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from rich.console import Console
 
+from wms2.memory import ledger
+from wms2.memory.ledger import MemoryBump
 from wms2.messages import RequestState
 from wms2.models import RequestStatus
 from wms2.outputs.messages import OutputProgress
@@ -106,3 +109,20 @@ def test_the_demos_merged_files_table_fits_80_columns() -> None:
     # Longer than a line: folded, never cut.
     joined = "".join(line.strip() for line in text.splitlines())
     assert dataset in joined and directory in joined and name in text
+
+
+def test_status_shows_the_dags_memory_raises(tmp_path: Path) -> None:
+    s = RequestState(request_name="req_x", dag_file=str(tmp_path / "workflow.dag"))
+    ledger.record(
+        tmp_path,
+        [
+            MemoryBump("proc_000001", "12.0", 2000, 3000, "evicted", 2400.0, at=0),
+            MemoryBump("proc_000002", "13.0", 2000, 3000, "released", None, "memory", at=0),
+        ],
+    )
+    out = io.StringIO()
+    Console(file=out, width=200).print(render_state(s))
+    text = out.getvalue()
+    assert "2 memory raise(s) of 2 job(s): 1 evicted, 1 released" in text
+    assert "proc_000001 evicted: 2000 -> 3000 MB, used 2400 MB" in text
+    assert "proc_000002 released: 2000 -> 3000 MB" in text

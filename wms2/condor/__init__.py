@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wms2.condor.dagfile import DagSyntaxError
-from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.config import ExecutionBackend, Settings
 
 
@@ -47,6 +47,16 @@ class Backend(Protocol):
         `landings_only`: only the landing jobs (a drain: pinned work stays)."""
         ...
 
+    def memory_held_jobs(self, request_names: set[str]) -> list[HeldJob]:
+        """The node jobs of these requests held for using more memory than they asked for,
+        that carry a maximum WMS2 may raise them to (one scheduler query)."""
+        ...
+
+    def release_with_memory(self, job_ids: list[str], memory_mb: int) -> int:
+        """Set RequestMemory of these held jobs to `memory_mb` and release them (one edit,
+        one release); how many were released."""
+        ...
+
 
 def build_backend(settings: Settings) -> Backend:
     if settings.execution_backend is ExecutionBackend.HTCONDOR:
@@ -61,6 +71,7 @@ def build_backend(settings: Settings) -> Backend:
         settings.local_slots,
         settings.local_status_interval_sec,
         settings.local_sites or None,
+        settings.local_memory_limits,
     )
 
 
@@ -68,6 +79,7 @@ __all__ = [
     "Backend",
     "DagHandle",
     "DagSyntaxError",
+    "HeldJob",
     "IdleEdit",
     "JobHandle",
     "JobState",

@@ -39,3 +39,18 @@ class IdleEdit(BaseModel):
 
     edited: int = 0
     removed: int = 0  # left with no site they may run at: DAGMan's retry re-elects
+
+
+class HeldJob(BaseModel):
+    """A node job held for using more memory than it asked for, that WMS2 may release
+    with more (its submit description gave a maximum)."""
+
+    job_id: str  # "cluster.proc"
+    request_name: str
+    node: str = ""  # the DAG node, as DAGMan names it (DAGNodeName)
+    request_mb: int  # RequestMemory now
+    max_mb: int  # the most WMS2 may give it (WMS2_MaxMemoryMB)
+    hold_code: int
+    hold_subcode: int = 0
+    reason: str = ""
+    usage_mb: float | None = None  # MemoryUsage when it was held, if known

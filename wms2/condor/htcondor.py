@@ -12,7 +12,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.memory.policy import (
+    HOLD_OUT_OF_RESOURCES,
+    MAX_MEMORY_ATTR,
+    POLICY_HOLD_CODES,
+    is_memory_hold,
+)
 
 # JobStatus codes of the schedd
 IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
@@ -31,6 +37,29 @@ PROJECTION = [
 
 
 WMS2_DAG_ATTR = "WMS2Request"  # set on every DAGMan job WMS2 submits: the request's name
+
+# Held node jobs WMS2 may release with more memory (their submit description gave a
+# maximum they are below), held for memory: the schedd narrows it down, is_memory_hold
+# decides (policy holds count only with MemoryUsage above the request).
+MEMORY_HELD = (
+    f"JobStatus == {HELD} && CMS_RequestName isnt undefined"
+    f" && {MAX_MEMORY_ATTR} isnt undefined && RequestMemory < {MAX_MEMORY_ATTR}"
+    f" && (HoldReasonCode == {HOLD_OUT_OF_RESOURCES}"
+    f" || member(HoldReasonCode, {{{', '.join(map(str, sorted(POLICY_HOLD_CODES)))}}}))"
+)
+MEMORY_PROJECTION = [
+    "ClusterId",
+    "ProcId",
+    "CMS_RequestName",
+    "DAGNodeName",
+    "RequestMemory",
+    MAX_MEMORY_ATTR,
+    "HoldReasonCode",
+    "HoldReasonSubCode",
+    "HoldReason",
+    "MemoryUsage",
+    "ResidentSetSize",  # MemoryUsage is an expression of it
+]
 
 
 def _quoted(text: str) -> str:
@@ -254,6 +283,48 @@ class HTCondorBackend:
                     out.removed += int(result.get("TotalSuccess", 0))
         return out
 
+    def memory_held_jobs(self, request_names: set[str]) -> list[HeldJob]:
+        """One query for every WMS2 job held for memory on the schedd (few, whatever the
+        number of requests), kept for `request_names`."""
+        out = []
+        for ad in self._schedd().query(constraint=MEMORY_HELD, projection=MEMORY_PROJECTION):
+            request = str(ad.get("CMS_RequestName", ""))
+            code, subcode = (
+                int(_number(ad, "HoldReasonCode") or 0),
+                int(_number(ad, "HoldReasonSubCode") or 0),
+            )
+            usage, memory = _number(ad, "MemoryUsage"), int(_number(ad, "RequestMemory") or 0)
+            if request not in request_names or not is_memory_hold(code, subcode, usage, memory):
+                continue
+            out.append(
+                HeldJob(
+                    job_id=f"{ad['ClusterId']}.{ad.get('ProcId', 0)}",
+                    request_name=request,
+                    node=str(ad.get("DAGNodeName", "")),
+                    request_mb=memory,
+                    max_mb=int(_number(ad, MAX_MEMORY_ATTR) or 0),
+                    hold_code=code,
+                    hold_subcode=subcode,
+                    reason=str(ad.get("HoldReason", "")),
+                    usage_mb=usage,
+                )
+            )
+        return out
+
+    def release_with_memory(self, job_ids: list[str], memory_mb: int) -> int:
+        """condor_qedit RequestMemory, then condor_release, of exactly these jobs (a list
+        of ids, so a job held after the query is left for the next look)."""
+        if not job_ids:
+            return 0
+        schedd = self._schedd()
+        schedd.edit(list(job_ids), "RequestMemory", str(int(memory_mb)))
+        result = schedd.act(
+            self.htcondor.JobAction.Release,
+            list(job_ids),
+            (f"released by WMS2 with RequestMemory {int(memory_mb)}", 0),
+        )
+        return int(result.get("TotalSuccess", 0))
+
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         result = self._schedd().act(
             self.htcondor.JobAction.Remove,
@@ -261,3 +332,14 @@ class HTCondorBackend:
             ("removed by WMS2 (clean stop)", 0),
         )
         return int(result.get("TotalSuccess", 0)) > 0
+
+
+def _number(ad: Any, attr: str) -> float | None:
+    """A numeric attribute, evaluated in the ad when it is an expression (MemoryUsage)."""
+    value = ad.get(attr)
+    if value is not None and not isinstance(value, int | float) and hasattr(ad, "eval"):
+        value = ad.eval(attr)
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

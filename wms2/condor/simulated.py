@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.jobstate import JobstateWriter
 from wms2.condor.local.records import DONE, NOT_READY, SUBMITTED, NodeRecord, write_status_file
 from wms2.dagfiles.layout import GROUP_DAG, DagLayout
@@ -205,3 +205,9 @@ class SimulatedBackend:
         landings_only: bool = False,
     ) -> IdleEdit:
         return IdleEdit()  # simulated DAGs have counts, not jobs
+
+    def memory_held_jobs(self, request_names: set[str]) -> list[HeldJob]:
+        return []  # nor held jobs
+
+    def release_with_memory(self, job_ids: list[str], memory_mb: int) -> int:
+        return 0

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wms2.memory.policy import MAX_MEMORY_ATTR, factor_of
+
 MACRO = re.compile(r"\$\((\w+)\)")
 
 
@@ -35,6 +37,17 @@ class JobDescription:
     request_memory: int = 0
     priority: int = 0  # JobPrio
     attributes: dict[str, str] = field(default_factory=dict)
+    # HTCondor's retry on a memory eviction (retry_request_memory_increase, as written:
+    # a quantity in MB to add, or an expression of RequestMemory; retry_request_memory_max
+    # in MB). None: not given.
+    retry_memory_increase: str | None = None
+    retry_memory_max: int | None = None
+
+    @property
+    def max_memory(self) -> int | None:
+        """How far WMS2 may raise the job's memory after a memory hold (MB), if at all."""
+        value = self.attributes.get(f"+{MAX_MEMORY_ATTR.lower()}", "").strip()
+        return int(value) if value.isdigit() else None
 
     @property
     def desired_sites(self) -> list[str]:
@@ -96,6 +109,19 @@ def _integer(value: str, key: str, path: Path) -> int:
         raise SubmitError(f"{path}: {key} {value!r} is not an integer") from None
 
 
+_QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([KMGT]?)B?\s*$", re.I)
+_MB_PER_UNIT = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024**2}
+
+
+def megabytes(value: str) -> int | None:
+    """A condor_submit memory quantity in MB (MiB): `4500`, `4500MB`, `4.5 GB`, `512K`;
+    None if it is not a quantity (an expression)."""
+    m = _QUANTITY.match(value)
+    if m is None:
+        return None
+    return int(float(m.group(1)) * _MB_PER_UNIT[m.group(2).upper()])
+
+
 def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int) -> JobDescription:
     pairs = read_submit_lines(path, node_dir)
     keys: dict[str, str] = {}
@@ -143,4 +169,25 @@ def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int
         request_memory=int(float(get.get("request_memory", "0") or 0)),
         priority=_integer(get.get("priority", "0"), "priority", path),
         attributes={k: v for k, v in get.items() if k.startswith(("+", "my."))},
+        retry_memory_increase=_increase(get, path),
+        retry_memory_max=_quantity(get, "retry_request_memory_max", path),
     )
+
+
+def _increase(get: dict[str, str], path: Path) -> str | None:
+    value = get.get("retry_request_memory_increase") or None
+    if value is not None and factor_of(value) is None and megabytes(value) is None:
+        raise SubmitError(
+            f"{path}: retry_request_memory_increase {value!r}: the local pool takes a quantity "
+            "or [int(]RequestMemory * <factor>[)]"
+        )
+    return value
+
+
+def _quantity(get: dict[str, str], key: str, path: Path) -> int | None:
+    if not get.get(key):
+        return None
+    mb = megabytes(get[key])
+    if mb is None:
+        raise SubmitError(f"{path}: {key} {get[key]!r} is not a memory quantity")
+    return mb

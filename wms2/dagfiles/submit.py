@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wms2.dagfiles.layout import GROUP_MANIFEST, LANDING_OUTPUT, SITE_SUBMIT
+from wms2.memory.policy import MAX_MEMORY_ATTR, increase_expression
 
 
 def _common(request_name: str, role: str, priority_file: Path | None = None) -> list[str]:
@@ -52,6 +53,21 @@ def landing_submit(
     )
 
 
+def memory_retry_lines(memory_mb: int, max_mb: int, factor: float, condor_retry: bool) -> list[str]:
+    """A job evicted for memory reruns with int(RequestMemory * factor) MB, up to max_mb
+    (HTCondor 25.2+, `retry_request_memory_increase`/`_max`; an older condor_submit takes
+    them as plain macros); held for memory, WMS2 releases it with as much (MAX_MEMORY_ATTR).
+    Nothing when it cannot grow."""
+    if max_mb <= memory_mb:
+        return []
+    retry = [
+        f"retry_request_memory_increase = {increase_expression(factor)}",
+        # With units: a pool may refuse quantities without (SUBMIT_REQUEST_MISSING_UNITS).
+        f"retry_request_memory_max = {max_mb}MB",
+    ]
+    return [*(retry if condor_retry else []), f"+{MAX_MEMORY_ATTR} = {max_mb}"]
+
+
 def processing_submit(
     bin_dir: Path,
     sandbox: Path,
@@ -61,6 +77,7 @@ def processing_submit(
     disk_kb: int,
     wall_minutes: int,
     priority_file: Path | None = None,
+    memory_retry: list[str] | None = None,
 ) -> str:
     return "\n".join(
         [
@@ -73,6 +90,7 @@ def processing_submit(
             "error = $(node).err",
             f"request_cpus = {cores}",
             f"request_memory = {memory_mb}",
+            *(memory_retry or []),
             f"request_disk = {disk_kb}",
             f"+MaxWallTimeMins = {wall_minutes}",
             # The PRE script writes this fragment: it pins the node to the elected site.

@@ -42,6 +42,7 @@ from wms2.dagfiles.layout import (
     DagLayout,
 )
 from wms2.dagfiles.sandbox import sandbox_manifest, write_sandbox
+from wms2.memory.policy import memory_cap
 from wms2.merging import MergeGroup
 from wms2.models import Request
 from wms2.splitting import Resources
@@ -67,6 +68,10 @@ class PayloadOptions:
     site_status_file: str = ""
     outcome_ledger: str = ""
     site_defer_sec: float = 300.0  # a PRE with no usable site runs again after this
+    # Memory a processing job may grow to after memory evictions or holds (README "Memory").
+    memory_per_core_mb: int = 2000
+    memory_factor: float = 1.5
+    condor_memory_retry: bool = True  # write HTCondor's retry_request_memory_* lines
 
     def synthetic(self) -> dict[str, float | int]:
         return {
@@ -315,6 +320,12 @@ def write_dag_directory(
     name = request.request_name
     priority_file = write_priority_file(layout, request.priority)
     with_sites = bool(payload.site_status_file)
+    max_memory = memory_cap(
+        resources.memory_mb, request.memory_mb, resources.cores, payload.memory_per_core_mb
+    )
+    memory_retry = submit.memory_retry_lines(
+        resources.memory_mb, max_memory, payload.memory_factor, payload.condor_memory_retry
+    )
     submit_files = {
         "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites),
         "processing.sub": submit.processing_submit(
@@ -326,6 +337,7 @@ def write_dag_directory(
             max_disk,
             max_time // 60 + 1,
             priority_file,
+            memory_retry,
         ),
         "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000, priority_file),
         "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name, priority_file),

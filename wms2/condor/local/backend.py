@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from wms2.condor.dagfile import DagSyntaxError, parse_dag
-from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.local.pool import PoolFile
 
 RUNNER_MODULE = "wms2.condor.local.runner"
@@ -74,9 +74,12 @@ class LocalBackend:
         slots: int,
         status_interval: float = 2.0,
         sites: dict[str, int] | None = None,
+        memory_limits: bool = True,
     ) -> None:
         """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
-        `site` with `slots` slots that takes any job."""
+        `site` with `slots` slots that takes any job. `memory_limits`: jobs are stopped
+        past their request_memory (WMS2_LOCAL_MEMORY_LIMITS)."""
+        self.memory_limits = memory_limits
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
@@ -160,6 +163,7 @@ class LocalBackend:
                 str(self.status_interval),
                 "--process-groups",
                 str(self._process_groups(str(cluster))),
+                *(["--memory-limits"] if self.memory_limits else []),
             ],
             cwd=dag_file.parent,
             stdin=subprocess.DEVNULL,
@@ -255,6 +259,12 @@ class LocalBackend:
     ) -> IdleEdit:
         edited, removed = self.pool.edit_idle(request_name, priority, unavailable, landings_only)
         return IdleEdit(edited=edited, removed=removed)
+
+    def memory_held_jobs(self, request_names: set[str]) -> list[HeldJob]:
+        return self.pool.memory_held(request_names)
+
+    def release_with_memory(self, job_ids: list[str], memory_mb: int) -> int:
+        return self.pool.release_with_memory(job_ids, memory_mb)
 
     def remove(self, handle: DagHandle | JobHandle) -> bool:
         """condor_rm: ask the runner to write its rescue DAG and stop. False if it was

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wms2.condor.dagfile import ScriptSpec
+from wms2.condor.local.memlimit import MemoryExceeded, over_limit
 from wms2.condor.submitfile import JobDescription
 
 # DAGMan's $RETURN for a job that could not be started (submit failure).
@@ -54,6 +55,30 @@ async def _wait(proc: asyncio.subprocess.Process) -> int:
     finally:
         if mark is not None:
             mark.unlink(missing_ok=True)
+
+
+async def _wait_within(proc: asyncio.subprocess.Process, limit_mb: int) -> int:
+    """_wait, stopping the job (SIGKILL, as a cgroup's OOM killer) if its resident memory
+    passes limit_mb: MemoryExceeded then."""
+    if limit_mb <= 0:
+        return await _wait(proc)
+    waiting = asyncio.ensure_future(_wait(proc))
+    watching = asyncio.ensure_future(over_limit(proc.pid, limit_mb))
+    try:
+        await asyncio.wait({waiting, watching}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        watching.cancel()
+        waiting.cancel()  # _wait kills the process group
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        raise
+    if waiting.done():
+        watching.cancel()
+        return waiting.result()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await waiting
+    raise MemoryExceeded(watching.result(), limit_mb)
 
 
 def _exit_value(code: int) -> int:
@@ -116,6 +141,11 @@ def _copy_out(scratch: Path, job: JobDescription, before: set[str]) -> None:
             shutil.copy2(src, dest)
 
 
+def log_event(job: JobDescription, code: str, cluster: int, text: str) -> None:
+    """An event in the job's user log (evicted, held, released: the runner's verdicts)."""
+    _event(job, code, cluster, text)
+
+
 def _event(job: JobDescription, code: str, cluster: int, text: str) -> None:
     if job.log is None:
         return
@@ -124,9 +154,12 @@ def _event(job: JobDescription, code: str, cluster: int, text: str) -> None:
         f.write(f"{code} ({cluster:03d}.000.000) {stamp} {text}\n...\n")
 
 
-async def run_job(job: JobDescription, node: str, cluster: int, machine: Machine) -> int:
+async def run_job(
+    job: JobDescription, node: str, cluster: int, machine: Machine, memory_limit: bool = False
+) -> int:
     """Run the job; returns its exit value (negative: killed by that signal; -1001: it
-    could not be started)."""
+    could not be started). With `memory_limit`, MemoryExceeded if it used more than its
+    request_memory (its outputs are not transferred, as for an evicted job)."""
     _event(
         job,
         "000",
@@ -172,7 +205,8 @@ async def run_job(job: JobDescription, node: str, cluster: int, machine: Machine
                 if hasattr(f, "close"):
                     f.close()
         _event(job, "001", cluster, "Job executing on host: <local>")
-        code = _exit_value(await _wait(proc))
+        limit = job.request_memory if memory_limit else 0
+        code = _exit_value(await _wait_within(proc, limit))
         if job.transfer:
             _copy_out(scratch, job, before)
         _event(job, "005", cluster, f"Job terminated. (1) Normal termination (return value {code})")

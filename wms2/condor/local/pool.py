@@ -10,6 +10,9 @@ overtaken. WMS2 edits idle jobs here as it would with `Schedd.edit` on a real po
 (JobPrio, DESIRED_Sites) and removes idle jobs that can run nowhere (the node's retry
 re-runs its PRE script, which re-elects).
 
+A job held for memory (wms2.condor.local.memlimit) waits in the `held` table until WMS2
+releases it with more memory, as it would with `Schedd.edit` and `Schedd.act(Release)`.
+
 With `any_site` (no WMS2_LOCAL_SITES), the pool is one site that takes every job whatever
 its DESIRED_Sites, as the local backend always did.
 """
@@ -27,6 +30,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from wms2.condor.handles import HeldJob
 
 POLL_SEC = 0.1
 # One line per job started: `<time> <cluster> <site> <request> <JobPrio> <landing|job>`,
@@ -119,6 +124,7 @@ class PoolFile:
         state.setdefault("sites", {})
         state.setdefault("idle", {})
         state.setdefault("running", {})
+        state.setdefault("held", {})
         state.setdefault("seq", 0)
         return state
 
@@ -164,6 +170,40 @@ class PoolFile:
                         job["removed"] = True
                         removed += 1
         return edited, removed
+
+    def memory_held(self, requests: set[str] | None = None) -> list[HeldJob]:
+        """The jobs held for memory (of `requests`, of all with None) that WMS2 may
+        release with more memory (they carry a maximum) and has not released yet."""
+        held = self.snapshot()["held"]
+        return [
+            HeldJob(
+                job_id=f"{key}.0",
+                request_name=job["request"],
+                node=job["node"],
+                request_mb=job["request_memory"],
+                max_mb=job["max_memory"],
+                hold_code=job["code"],
+                hold_subcode=job["subcode"],
+                reason=job["reason"],
+                usage_mb=job["usage"],
+            )
+            for key, job in held.items()
+            if (requests is None or job["request"] in requests)
+            and job.get("max_memory") is not None
+            and "released_with" not in job
+        ]
+
+    def release_with_memory(self, job_ids: list[str], memory_mb: int) -> int:
+        """Schedd.edit(RequestMemory) and Schedd.act(Release) of held jobs in one go: each
+        one's runner sees it released and runs it again with `memory_mb`."""
+        released = 0
+        with self.locked() as state:
+            for job_id in job_ids:
+                job = state["held"].get(job_id.split(".")[0])
+                if job is not None and "released_with" not in job:
+                    job["released_with"] = int(memory_mb)
+                    released += 1
+        return released
 
     def snapshot(self) -> State:
         with self.lock():
@@ -215,6 +255,22 @@ class PoolClient:
         self.finished.add(key)
         self._wake()
 
+    async def hold(self, key: str, entry: dict[str, Any]) -> int:
+        """Hold the job (`entry`: request, node, request_memory, max_memory, code, subcode,
+        reason, usage) until someone releases it; its new RequestMemory. Held jobs are
+        rare: each waits by polling the pool's file."""
+        with self.pool.locked() as state:
+            state["held"][key] = {**entry, "pid": self.pid}
+        try:
+            while True:
+                job = self.pool.snapshot()["held"].get(key, {})
+                if "released_with" in job:
+                    return int(job["released_with"])
+                await asyncio.sleep(POLL_SEC * 2)
+        finally:
+            with self.pool.locked() as state:
+                state["held"].pop(key, None)
+
     async def _negotiate_loop(self) -> None:
         # In the event loop itself: the lock is held for a small file's read and write.
         # A claim or release in this runner negotiates at once (what other runners free
@@ -233,10 +289,11 @@ class PoolClient:
         started: list[str] = []
         with self.pool.lock():
             state = self.pool.load()
-            pids = {j["pid"] for j in (*state["idle"].values(), *state["running"].values())}
+            jobs = (*state["idle"].values(), *state["running"].values(), *state["held"].values())
+            pids = {j["pid"] for j in jobs}
             dead = {p for p in pids if p != self.pid and not self.alive(p)}
             changed = bool(dead or finished)
-            for table in ("idle", "running"):
+            for table in ("idle", "running", "held"):
                 for key in [k for k, j in state[table].items() if j["pid"] in dead]:
                     del state[table][key]
             for key in finished:

@@ -31,7 +31,8 @@ from wms2.condor.dagfile import (
 )
 from wms2.condor.jobstate import JobstateWriter
 from wms2.condor.local import nodeexec
-from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, run_job, run_script
+from wms2.condor.local.memlimit import HOLD_REASON, MemoryExceeded, evicted_memory
+from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, log_event, run_job, run_script
 from wms2.condor.local.pool import JobRemoved, PoolClient, PoolFile, machine_ad_path
 from wms2.condor.local.records import (
     DAG_ERROR,
@@ -53,7 +54,10 @@ from wms2.condor.local.records import (
     write_rescue,
     write_status_file,
 )
-from wms2.condor.submitfile import SubmitError, load_job
+from wms2.condor.submitfile import JobDescription, SubmitError, load_job
+from wms2.memory import ledger
+from wms2.memory.ledger import EVICTED, MemoryBump
+from wms2.memory.policy import HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY
 
 EXIT_OK, EXIT_FAILED, EXIT_REMOVED = 0, 1, 2
 
@@ -71,6 +75,8 @@ class RunContext:
     scratch: Path
     clusters: itertools.count
     status_interval: float
+    memory_limits: bool = False  # stop jobs that pass their request_memory (memlimit.py)
+    ledger_dir: Path = Path(".")  # the outer DAG's directory: memory raises are recorded there
 
 
 def load_with_rescue(dag_file: Path, directory: Path | None = None) -> tuple[DagSpec, int]:
@@ -320,16 +326,12 @@ class DagRun:
                 site = await self.ctx.pool.claim(
                     key, job.priority, job.desired_sites, job.request_name, landing
                 )
-            except JobRemoved:
+                value = await self._run_in_slot(node, job, cluster, key, site)
+            except JobRemoved:  # idle: before its first run, or after a memory eviction
                 rec.details = "idle job removed: none of its DESIRED_Sites may run it"
                 self.totals.jobs_failed += 1
                 self._event(node.name, "JOB_ABORTED", job_id)
                 return JOB_REMOVED, True
-            self._event(node.name, "EXECUTE", job_id)
-            try:
-                value = await run_job(job, node.name, cluster, self._machine(site))
-            finally:
-                self.ctx.pool.release(key)
         if value == SUBMIT_FAILED:
             # It could not be started, or its files not transferred: HTCondor holds such a
             # job; the local pool has nobody to release it and removes it at once.
@@ -343,6 +345,57 @@ class DagRun:
             self.totals.jobs_failed += 1
             rec.details = f"Job proc ({cluster}.0.0) failed with status {value}"
         return value, True
+
+    async def _run_in_slot(
+        self, node: NodeSpec, job: JobDescription, cluster: int, key: str, site: str
+    ) -> int:
+        """Run the job at `site`. A job stopped for using more memory than it asked for
+        is, as the schedd does, evicted and rerun with more when its submit description
+        carries HTCondor's retry, else held until WMS2 releases it with more
+        (wms2.condor.memory)."""
+        job_id = f"{cluster}.0"
+        raised = False
+        while True:
+            self._event(node.name, "EXECUTE", job_id)
+            try:
+                return await run_job(
+                    job, node.name, cluster, self._machine(site), self.ctx.memory_limits
+                )
+            except MemoryExceeded as e:
+                exceeded = e
+            finally:
+                self.ctx.pool.release(key)
+            before = job.request_memory
+            after = evicted_memory(job, raised)
+            if after is not None:
+                raised = True
+                log_event(
+                    job, "004", cluster, f"Job was evicted. {exceeded}; RequestMemory {after}"
+                )
+                self._event(node.name, "JOB_EVICTED", job_id)
+                bump = MemoryBump(node.name, job_id, before, after, EVICTED, exceeded.usage_mb)
+                ledger.record(self.ctx.ledger_dir, [bump])
+            else:
+                reason = HOLD_REASON.format(usage=exceeded.usage_mb, request=before)
+                log_event(job, "012", cluster, f"Job was held. {reason}")
+                self._event(node.name, "JOB_HELD", job_id)
+                after = await self.ctx.pool.hold(
+                    key,
+                    {
+                        "request": job.request_name,
+                        "node": node.name,
+                        "request_memory": before,
+                        "max_memory": job.max_memory,
+                        "code": HOLD_OUT_OF_RESOURCES,
+                        "subcode": SUBCODE_MEMORY,
+                        "reason": reason,
+                        "usage": exceeded.usage_mb,
+                    },
+                )
+                log_event(job, "013", cluster, f"Job was released. RequestMemory {after}")
+                self._event(node.name, "JOB_RELEASED", job_id)
+            job.request_memory = after
+            site = await self.ctx.pool.claim(key, job.priority, job.desired_sites, job.request_name)
 
     def _machine(self, site: str | None) -> Machine:
         ad = machine_ad_path(self.ctx.pool_dir, site) if site else Path(os.devnull)
@@ -394,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cluster", type=int, required=True)
     p.add_argument("--status-interval", type=float, default=2.0)
     p.add_argument("--process-groups", type=Path, help="directory listing running node groups")
+    p.add_argument("--memory-limits", action="store_true", help="enforce request_memory")
     args = p.parse_args(argv)
     if args.process_groups is not None:
         args.process_groups.mkdir(parents=True, exist_ok=True)
@@ -414,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             scratch=args.scratch,
             clusters=itertools.count(args.cluster * 1000 + 1),
             status_interval=args.status_interval,
+            memory_limits=args.memory_limits,
+            ledger_dir=dag_file.parent,
         )
         code = asyncio.run(run_dag(dag_file, ctx, f"{args.cluster}.0"))
     except DagSyntaxError as e:

@@ -24,6 +24,9 @@ from pathlib import Path
 from wms2_tweak import write_job_files  # beside this script in the DAG's bin directory
 
 BAD_CONFIG = 78  # EX_CONFIG
+# Fault injection: WMS2_GROW_MEMORY="proc_000001:400,..." makes these nodes use that many
+# MB of resident memory, for GROW_HOLD_SEC at least (a slot's monitor must see it).
+GROW_HOLD_SEC = 1.0
 
 
 def load_sandbox(path: Path) -> dict:
@@ -174,7 +177,23 @@ def main(argv: list[str] | None = None) -> int:
         # a broken site for tests and demos: 69, "service unavailable", a site error
         print(f"ERROR: {site} fails every job (WMS2_FAIL_SITES)", file=sys.stderr)
         return 69
-    return run(manifest, args.node, node)
+    ballast = grow_memory(args.node)  # held until the node's work is done
+    code = run(manifest, args.node, node)
+    del ballast
+    return code
+
+
+def grow_memory(node: str) -> bytes:
+    """Resident memory WMS2_GROW_MEMORY asks this node to use (filled, so every page is
+    resident: untouched pages would not count)."""
+    for item in os.environ.get("WMS2_GROW_MEMORY", "").split(","):
+        name, _, mb = item.partition(":")
+        if name.strip() == node and mb.strip().isdigit():
+            ballast = b"\x01" * (int(mb) * 2**20)
+            print(f"growing to {mb} MB (WMS2_GROW_MEMORY)", file=sys.stderr, flush=True)
+            time.sleep(GROW_HOLD_SEC)
+            return ballast
+    return b""
 
 
 def landed_site() -> str:
