@@ -30,7 +30,7 @@ from wms2.condor import Backend, build_backend
 from wms2.config import Settings
 from wms2.db import Repository, open_repository
 from wms2.messages import TrackerInput, tracker_workflow_id
-from wms2.services.factory import build_services
+from wms2.service_factory import build_services
 from workflows.admission import AdmissionWorkflow
 from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow

@@ -14,12 +14,11 @@ from temporalio import activity
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
 from wms2.condor import IdleEdit, JobState, JobStatus
-from wms2.condor.dagfile import rescue_files
 from wms2.condor.handles import DagHandle, JobHandle
 from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import DagDirectoryInUse
 from wms2.dagfiles.writer import write_priority_file
-from wms2.dagwatch import observe_dag, progress_of, read_snapshot
+from wms2.dagman.dagfile import rescue_files
 from wms2.messages import (
     Activity,
     DagExit,
@@ -32,9 +31,10 @@ from wms2.messages import (
     SubmitDagInput,
 )
 from wms2.models import DAG, DAGStatus, SiteStatus, utcnow
-from wms2.planning import plan_request
-from wms2.reconcile import ensure_rescue
-from wms2.splitting import NoUsableSite, SplittingError
+from wms2.plan_dag import plan_request
+from wms2.planning.splitting import NoUsableSite, SplittingError
+from wms2.tracking.reconcile import ensure_rescue
+from wms2.tracking.watch import observe_dag, progress_of, read_snapshot
 
 
 class DagActivities:

@@ -15,7 +15,6 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps, domain_errors
 from activities.heartbeat import threaded_activity
 from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, ManifestError, dag_directory
-from wms2.lfn import is_mc
 from wms2.messages import Activity
 from wms2.models import OutputDataset, OutputStatus, utcnow
 from wms2.outputs import (
@@ -42,6 +41,7 @@ from wms2.outputs.messages import (
     WorkUnitBatch,
     output_workflow_id,
 )
+from wms2.planning.lfn import is_mc
 from wms2.services.errors import NotFoundError
 from wms2.services.protocols import RuleState
 

@@ -14,8 +14,8 @@ from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import PILOT_METRICS
 from wms2.messages import Activity, AwaitJobInput, AwaitJobResult, PilotInput
 from wms2.models import PilotMetrics
-from wms2.pilot import read_pilot_report
-from wms2.planning import prepare_pilot
+from wms2.plan_dag import prepare_pilot
+from wms2.planning.pilot import read_pilot_report
 
 
 class PilotActivities:

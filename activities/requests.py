@@ -8,7 +8,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps, domain_errors
 from wms2.db.repository import RecordNotFound, Repository
-from wms2.lifecycle import bump_versions, next_version_name
+from wms2.lifecycle.decisions import bump_versions, next_version_name
 from wms2.messages import (
     Activity,
     ImportInput,

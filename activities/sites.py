@@ -1,4 +1,4 @@
-"""Site manager activities: thin wrappers around wms2.sites.manager (database, the
+"""Site manager activities: thin wrappers around wms2.site_manager (database, the
 submit host's status file, idle jobs on the scheduler)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps, domain_errors
 from wms2.messages import Activity
-from wms2.sites.manager import SiteManager
+from wms2.site_manager import SiteManager
 from wms2.sites.messages import SiteChanged, SiteChangeInput, SiteSyncInput, SiteSyncResult
 
 

@@ -8,7 +8,7 @@ from activities.deps import ActivityDeps, domain_errors
 from wms2.messages import Activity, PollStagingInput, StageInput, StagingRule
 from wms2.models import Request
 from wms2.outputs.states import site_rse
-from wms2.planning_input import file_query, located_files, staging_blocks, tape_only
+from wms2.planning.inputs import file_query, located_files, staging_blocks, tape_only
 
 
 def staging_rse_expression(request: Request, default: str) -> str:

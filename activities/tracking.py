@@ -1,7 +1,7 @@
 """The DAG tracker: one activity per submit host watches every active DAG it owns.
 
 Every poll interval it asks the scheduler for all DAGMan jobs at once, looks at each DAG
-incrementally (wms2.dagwatch: appended JOBSTATE_LOG lines, status files only when their
+incrementally (wms2.tracking.watch: appended JOBSTATE_LOG lines, status files only when their
 mtime changed), signals each request workflow what changed (work units completed with
 their outputs, DAGMan's exit) and records it. The cost of a cycle follows what changed,
 not how many DAGs exist. The blocking part of a cycle runs in a thread for the cycle
@@ -32,7 +32,6 @@ from activities.dag_records import record_observation
 from activities.deps import ActivityDeps
 from wms2.condor import DagHandle
 from wms2.condor.memory import MemoryReleaser
-from wms2.dagwatch import DagWatch
 from wms2.messages import (
     Activity,
     DagNews,
@@ -41,6 +40,7 @@ from wms2.messages import (
     TrackerWindow,
     request_workflow_id,
 )
+from wms2.tracking.watch import DagWatch
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wms2.config import Settings
 from wms2.models import Request, SplittingAlgo
-from wms2.planning import plan_request
+from wms2.plan_dag import plan_request
 from wms2.services.catalog import OfflineCatalog
 from wms2.services.catalog_builder import build_dataset
 

@@ -1,6 +1,6 @@
 """Benchmark: parse a 100,000-node NODE_STATUS_FILE. Goal: under 1 s.
 
-Prints the time of wms2.dagstatus (what the monitor uses) and, for comparison, of
+Prints the time of wms2.dagman.status (what the monitor uses) and, for comparison, of
 classad2.parseAds on the same file.
 Run: .venv/bin/python bench/status.py [--nodes N] [--skip-classad2]
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wms2.condor.local.records import NodeRecord, write_status_file
-from wms2.dagstatus import read_status_file
+from wms2.dagman.records import NodeRecord, write_status_file
+from wms2.dagman.status import read_status_file
 
 
 def main() -> int:
@@ -37,7 +37,7 @@ def main() -> int:
         snap = read_status_file(path)
         took = time.perf_counter() - start
         assert snap is not None and len(snap.nodes) == args.nodes
-        print(f"wms2.dagstatus   {took:.2f} s (goal < 1 s)")
+        print(f"wms2.dagman.status   {took:.2f} s (goal < 1 s)")
         if not args.skip_classad2:
             os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
             import classad2

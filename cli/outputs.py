@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.common import CommandError, add_command, connect, console
 from cli.request_handle import request_state
-from wms2.status_view import outputs_summary
+from cli.status_view import outputs_summary
 
 if TYPE_CHECKING:
     from wms2.config import Settings

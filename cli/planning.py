@@ -29,7 +29,7 @@ def add_commands(sub: Any) -> None:
 def load_request(name: str | None, file: Path | None, settings: Settings) -> Request:
     """A request from a JSON file (a ReqMgr2 document) or from the configured services."""
     from wms2.reqmgr import request_from_reqmgr
-    from wms2.services.factory import build_services
+    from wms2.service_factory import build_services
 
     if file is not None:
         try:
@@ -42,8 +42,8 @@ def load_request(name: str | None, file: Path | None, settings: Settings) -> Req
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    from wms2.planning import plan_request
-    from wms2.services.factory import build_services
+    from wms2.plan_dag import plan_request
+    from wms2.service_factory import build_services
 
     request = load_request(args.name, args.file, settings)
     services = build_services(settings)

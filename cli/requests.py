@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from cli.common import add_command, connect, console
 from cli.request_handle import DEFAULT_QUERY_TIMEOUT_SEC, request_state
-from wms2.status_view import outputs_summary, render_state, request_list
+from cli.status_view import outputs_summary, render_state, request_list
 
 if TYPE_CHECKING:
     from temporalio.client import Client

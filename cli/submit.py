@@ -32,7 +32,7 @@ def static_texts(name: str, document: dict | None, settings: Settings) -> dict[s
     (type, campaign, priority, datasets), from its document when it can be read now."""
     if document is None:
         try:
-            from wms2.services.factory import build_services
+            from wms2.service_factory import build_services
 
             document = build_services(settings).requests.get_request(name)
         except Exception:  # unreachable or unknown: the import will say why
@@ -103,8 +103,8 @@ def check_request(name: str, document: dict | None, settings: Settings) -> dict 
     WMS2's own record (a version increment, an earlier run). Returns the document read
     from the source, for the Web UI's texts."""
     from wms2.models import check_request_name
+    from wms2.service_factory import build_services
     from wms2.services.errors import NotFoundError
-    from wms2.services.factory import build_services
 
     try:
         check_request_name(name, "request name")

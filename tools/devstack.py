@@ -163,11 +163,11 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from cli.requests import watch_requests
+    from cli.status_view import merged_files_table, render_state
     from cli.submit import static_texts
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
-    from wms2.services.factory import build_services
-    from wms2.status_view import merged_files_table, render_state
+    from wms2.service_factory import build_services
     from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 

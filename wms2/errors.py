@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wms2.condor.dagfile import DagSyntaxError
 from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError, PathEscapeError
-from wms2.pilot import PilotReportError
-from wms2.planning_input import InputOnTape
+from wms2.dagman.dagfile import DagSyntaxError
+from wms2.planning.inputs import InputOnTape
+from wms2.planning.pilot import PilotReportError
+from wms2.planning.splitting import SplittingError
 from wms2.records import RecordNotFound
 from wms2.reqmgr.errors import RequestImportError
 from wms2.services.errors import ServiceRequestError
 from wms2.sites.cric import CricAnswerError
-from wms2.splitting import SplittingError
 
 # Subclasses are covered too (RequestAlreadyRan, NoUsableSite, NotFoundError, ...).
 NON_RETRYABLE: tuple[type[Exception], ...] = (

@@ -11,15 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
-from wms2.errors import NON_RETRYABLE_NAMES
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
-
-# The names of the non-retryable error types (wms2.errors): workflows list them in every
-# retry policy.
-NON_RETRYABLE_ERRORS = NON_RETRYABLE_NAMES
 
 
 def request_workflow_id(request_name: str) -> str:

@@ -3,7 +3,7 @@
 Requests join with signal-with-start (`enqueue`), wait for an `admitted` signal, and
 `release` their slot when they leave ACTIVE or end. The queue is ordered by priority
 (highest first), then submission time; the limit of active requests changes by update.
-Queue operations cost O(log n) (wms2.admission_queue), and the workflow continues as new
+Queue operations cost O(log n) (wms2.lifecycle.admission_queue), and the workflow continues as new
 with its queue when its history grows, so thousands of waiting requests stay cheap.
 """
 
@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.admission_queue import AdmissionQueue
+    from wms2.lifecycle.admission_queue import AdmissionQueue
     from wms2.messages import (
         Activity,
         AdmissionEntry,

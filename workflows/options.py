@@ -11,7 +11,7 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.messages import NON_RETRYABLE_ERRORS as NON_RETRYABLE_TYPES
+    from wms2.errors import NON_RETRYABLE_NAMES as NON_RETRYABLE_TYPES
 
 # Short database/bookkeeping calls: retried until they work (the database may restart).
 RECORD = {

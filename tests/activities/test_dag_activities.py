@@ -16,9 +16,9 @@ from activities.dags import DagActivities
 from activities.deps import ActivityDeps
 from activities.requests import RequestActivities
 from tests.conftest import GEN
-from wms2.condor.dagfile import apply_rescue, parse_dag, rescue_files
 from wms2.condor.handles import DagHandle
 from wms2.dagfiles import DagLayout
+from wms2.dagman.dagfile import apply_rescue, parse_dag, rescue_files
 from wms2.messages import (
     ImportInput,
     MonitorInput,
@@ -27,7 +27,7 @@ from wms2.messages import (
     SubmitDagInput,
 )
 from wms2.models import utcnow
-from wms2.reconcile import planned_work_units
+from wms2.tracking.reconcile import planned_work_units
 
 
 def run(fn, *args):  # type: ignore[no-untyped-def]
@@ -143,7 +143,7 @@ def test_a_resubmission_never_reruns_recorded_work_units(acts: DagActivities) ->
 def test_after_an_abort_the_dag_record_says_removed_with_final_counts(
     acts: DagActivities,
 ) -> None:
-    from wms2.condor.local.records import DONE, ERROR, NodeRecord, write_status_file
+    from wms2.dagman.records import DONE, ERROR, NodeRecord, write_status_file
     from wms2.models import DAGStatus
 
     plan = run(acts.plan_dag, PlanInput(request_name=GEN))

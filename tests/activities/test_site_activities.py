@@ -16,9 +16,9 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps
 from activities.sites import SiteActivities
 from wms2.models import SiteStatus, utcnow
+from wms2.site_manager import SiteManager
 from wms2.sites.availability import site_status_path
 from wms2.sites.health import ledger_path
-from wms2.sites.manager import SiteManager
 from wms2.sites.messages import SiteAction, SiteChangeInput, SiteSyncInput
 
 CATALOG_SITES = {"T0_CH_CERN", "T1_IT_CNAF", "T1_US_FNAL", "T2_CH_CERN", "T2_DE_DESY"}

@@ -25,10 +25,10 @@ from activities.tracking import TrackerActivities
 from tests.db.conftest import bare_engine, engine, repo
 from wms2.condor import DagHandle
 from wms2.condor.simulated import SimulatedBackend, SimulatedDag, record_simulated_dag
-from wms2.dagwatch import observe_dag
 from wms2.db import Repository
 from wms2.messages import MonitorInput
 from wms2.models import DAGStatus, utcnow
+from wms2.tracking.watch import observe_dag
 
 __all__ = ["bare_engine", "engine", "repo"]  # every test here runs on both databases
 

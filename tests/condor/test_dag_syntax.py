@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wms2.condor.dagfile import (
+from wms2.dagman.dagfile import (
     DagSyntaxError,
     apply_rescue,
     parse_dag,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wms2.condor.jobstate import JobstateLog, JobstateWriter, State
+from wms2.dagman.jobstate import JobstateLog, JobstateWriter, State
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dagman" / "jobstate"
 
@@ -264,7 +264,7 @@ def test_the_writer_numbers_tries_and_stamps_dagmans_events_with_the_jobs_time(
 ) -> None:
     path = tmp_path / "j.log"
     clock = iter(range(100, 200))
-    monkeypatch.setattr("wms2.condor.jobstate.time.time", lambda: float(next(clock)))
+    monkeypatch.setattr("wms2.dagman.jobstate.time.time", lambda: float(next(clock)))
     w = JobstateWriter(path)
     w.dagman_started("7.0")
     w.node("A", "SUBMIT", "8.0")

@@ -23,11 +23,11 @@ from tests.condor.dagkit import (
     wait,
     wait_for,
 )
-from wms2.condor.dagfile import DagSyntaxError
 from wms2.condor.handles import JobState
-from wms2.condor.jobstate import JobstateLog, State
 from wms2.condor.local.backend import LocalBackend
-from wms2.dagstatus import DONE, ERROR, FUTILE, read_status_file
+from wms2.dagman.dagfile import DagSyntaxError
+from wms2.dagman.jobstate import JobstateLog, State
+from wms2.dagman.status import DONE, ERROR, FUTILE, read_status_file
 
 
 @pytest.fixture

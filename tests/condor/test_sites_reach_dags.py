@@ -24,10 +24,10 @@ from wms2.dagfiles import DagLayout
 from wms2.dagfiles.writer import write_priority_file
 from wms2.db import Repository, make_engine, upgrade_database
 from wms2.models import SiteStatus
-from wms2.planning import PlanSummary, plan_request
+from wms2.plan_dag import PlanSummary, plan_request
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
-from wms2.sites.manager import SiteManager
+from wms2.site_manager import SiteManager
 from wms2.sites.messages import SiteAction, SiteChangeInput
 
 CERN, WISC = "T2_CH_CERN", "T2_US_Wisconsin"  # the GEN request's whitelist

@@ -14,12 +14,12 @@ from pathlib import Path
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
+from cli.status_view import render_state
 from tests.conftest import RERECO, SAMPLE_CATALOG
 from tests.integration.conftest import WorkerSite
 from tests.integration.test_end_to_end import start
 from wms2.memory import ledger
 from wms2.models import RequestStatus
-from wms2.status_view import render_state
 from workflows.request import RequestWorkflow
 
 GROWN = "proc_000000"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from wms2.admission_queue import AdmissionQueue, admission_order
+from wms2.lifecycle.admission_queue import AdmissionQueue, admission_order
 from wms2.messages import AdmissionEntry
 
 T0 = datetime(2026, 11, 30, tzinfo=UTC)

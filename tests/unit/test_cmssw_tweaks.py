@@ -11,7 +11,7 @@ from typing import Any
 from tests.unit.test_node_scripts import run
 from tests.unit.test_reqmgr_semantics import PU, fixture
 from wms2.config import Settings
-from wms2.planning import plan_request
+from wms2.plan_dag import plan_request
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import GEN, STEPCHAIN
 from wms2.config import Settings
 from wms2.dagfiles import DagLayout, PathEscapeError, dag_directory
-from wms2.lfn import dataset_parts, is_mc, merged_lfn, merged_lfn_base
-from wms2.planning import PlanSummary, plan_request
+from wms2.plan_dag import PlanSummary, plan_request
+from wms2.planning.lfn import dataset_parts, is_mc, merged_lfn, merged_lfn_base
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from wms2.condor.local.records import NodeRecord, write_status_file
-from wms2.dagstatus import (
+from wms2.dagman.records import NodeRecord, write_status_file
+from wms2.dagman.status import (
     DONE,
     MergeReportError,
     MetricsFileError,
@@ -158,7 +158,7 @@ def test_metrics_and_merge_reports(tmp_path: Path) -> None:
 
 
 def test_fast_path_agrees_with_general_reader_and_falls_back(tmp_path: Path) -> None:
-    from wms2.dagstatus import _fast_snapshot
+    from wms2.dagman.status import _fast_snapshot
 
     general = snapshot_from_ads(parse_ads(DAGMAN_TEXT))
     fast = _fast_snapshot(DAGMAN_TEXT)

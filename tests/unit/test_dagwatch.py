@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import wms2.dagwatch as dagwatch
+import wms2.tracking.watch as dagwatch
 from wms2.condor.handles import DagHandle
-from wms2.condor.jobstate import State
 from wms2.condor.simulated import SimulatedBackend, SimulatedDag
-from wms2.dagwatch import DagWatch, observe_dag
+from wms2.dagman.jobstate import State
+from wms2.tracking.watch import DagWatch, observe_dag
 
 
 @pytest.fixture

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from wms2.lifecycle import DagOutcome, dag_outcome, next_version_name, production_step_reached
+from wms2.lifecycle.decisions import (
+    DagOutcome,
+    dag_outcome,
+    next_version_name,
+    production_step_reached,
+)
 from wms2.models import ProductionStep
 
 

@@ -13,13 +13,13 @@ import pytest
 from tests.conftest import RERECO
 from wms2.condor.handles import DagHandle, HeldJob
 from wms2.condor.local.memlimit import evicted_memory
+from wms2.condor.local.submitfile import JobDescription, load_job, megabytes
 from wms2.condor.memory import MemoryReleaser, release_dag
-from wms2.condor.submitfile import JobDescription, load_job, megabytes
 from wms2.config import Settings
 from wms2.dagfiles.submit import memory_retry_lines
 from wms2.memory import ledger
 from wms2.memory.policy import factor_of, is_memory_hold, memory_cap, next_memory
-from wms2.planning import plan_request
+from wms2.plan_dag import plan_request
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wms2.merging import plan_merge_groups
-from wms2.splitting import ProcessingNode
+from wms2.planning.merging import plan_merge_groups
+from wms2.planning.splitting import ProcessingNode
 
 
 def nodes(events: list[int], sites: list[list[str]] | None = None) -> list[ProcessingNode]:

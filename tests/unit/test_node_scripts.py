@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import GEN
 from wms2.config import Settings
-from wms2.pilot import PilotReportError, parse_pilot_report, read_pilot_report
-from wms2.planning import PlanSummary, plan_request, prepare_pilot
+from wms2.plan_dag import PlanSummary, plan_request, prepare_pilot
+from wms2.planning.pilot import PilotReportError, parse_pilot_report, read_pilot_report
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
 

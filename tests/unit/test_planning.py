@@ -12,10 +12,10 @@ from tests.conftest import REPO, RERECO, SAMPLE_CATALOG, STEPCHAIN, TASKCHAIN
 from wms2.config import Settings
 from wms2.dagfiles.layout import DagDirectoryInUse
 from wms2.models import PilotMetrics
-from wms2.planning import load_plan, plan_request, resources_for
+from wms2.plan_dag import load_plan, plan_request, resources_for
+from wms2.planning.splitting import SplittingError
 from wms2.reqmgr import RequestImportError, request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
-from wms2.splitting import SplittingError
 
 
 @pytest.mark.parametrize("name", [STEPCHAIN, TASKCHAIN, RERECO])

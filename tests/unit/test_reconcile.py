@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GEN
-from wms2.condor.dagfile import apply_rescue, parse_dag, rescue_files
-from wms2.condor.jobstate import JobstateWriter
-from wms2.condor.local.records import (
+from wms2.config import Settings
+from wms2.dagfiles import DagLayout
+from wms2.dagman.dagfile import apply_rescue, parse_dag, rescue_files
+from wms2.dagman.jobstate import JobstateWriter
+from wms2.dagman.records import (
     DONE,
     ERROR,
     READY,
@@ -20,17 +22,15 @@ from wms2.condor.local.records import (
     write_rescue,
     write_status_file,
 )
-from wms2.config import Settings
-from wms2.dagfiles import DagLayout
-from wms2.planning import plan_request
-from wms2.reconcile import (
+from wms2.plan_dag import plan_request
+from wms2.reqmgr import request_from_reqmgr
+from wms2.services.catalog import OfflineCatalog
+from wms2.tracking.reconcile import (
     done_by_dagman,
     ensure_rescue,
     planned_work_units,
     reconcile_work_units,
 )
-from wms2.reqmgr import request_from_reqmgr
-from wms2.services.catalog import OfflineCatalog
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_a_report_rewritten_between_reads_is_found_on_a_later_attempt(
         sleeps.append(seconds)
         merged(layout, units[2])
 
-    monkeypatch.setattr("wms2.reconcile.time.sleep", fix_it)
+    monkeypatch.setattr("wms2.tracking.reconcile.time.sleep", fix_it)
     r = reconcile_work_units(layout, known=set(), dag_succeeded=True, wait_sec=0.5)
     assert sorted(r.reports) == units and r.unreported == {} and sleeps == [0.5]
 

@@ -14,11 +14,11 @@ from tests.unit.test_reqmgr_planning import nodes, submit_value
 from tests.unit.test_reqmgr_semantics import fixture
 from wms2.config import Settings
 from wms2.models import InputFile, SplittingAlgo
-from wms2.planning import plan_request
+from wms2.plan_dag import plan_request
+from wms2.planning.splitting import Resources, SplitInput, split
 from wms2.reqmgr import RequestImportError, request_from_reqmgr
 from wms2.reqmgr.scram import resolve_archs, scram_arch
 from wms2.services.catalog import OfflineCatalog
-from wms2.splitting import Resources, SplitInput, split
 
 # ── Wall time ────────────────────────────────────────────────────────────────────────
 

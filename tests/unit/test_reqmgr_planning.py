@@ -13,11 +13,11 @@ import pytest
 
 from tests.unit.test_reqmgr_semantics import PU, fixture
 from wms2.config import Settings
-from wms2.planning import PlanSummary, plan_request
-from wms2.planning_input import InputOnTape
+from wms2.plan_dag import PlanSummary, plan_request
+from wms2.planning.inputs import InputOnTape
+from wms2.planning.splitting import SplittingError
 from wms2.reqmgr import request_from_reqmgr
 from wms2.services.catalog import OfflineCatalog
-from wms2.splitting import SplittingError
 
 
 def nodes(summary: PlanSummary) -> list[dict[str, Any]]:

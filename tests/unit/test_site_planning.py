@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.test_splitting import inp, make_files
 from wms2.models import SplittingAlgo
-from wms2.splitting import NoUsableSite, SplittingError, split
+from wms2.planning.splitting import NoUsableSite, SplittingError, split
 
 FILE = SplittingAlgo.FILE_BASED
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wms2.models import InputFile, SplittingAlgo
-from wms2.splitting import Resources, SplitInput, SplittingError, choose_sites, split
+from wms2.planning.splitting import Resources, SplitInput, SplittingError, choose_sites, split
 
 RES = Resources(time_per_event_sec=2.0, size_per_event_kb=100.0, memory_mb=2000, cores=2)
 SITES = [["T1_US_FNAL"], ["T2_CH_CERN"], ["T1_US_FNAL", "T2_CH_CERN"]]

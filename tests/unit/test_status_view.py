@@ -7,12 +7,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cli.status_view import merged_files_table, outputs_summary, render_state, request_list
 from wms2.memory import ledger
 from wms2.memory.ledger import MemoryBump
 from wms2.messages import RequestState
 from wms2.models import RequestStatus
 from wms2.outputs.messages import OutputProgress
-from wms2.status_view import merged_files_table, outputs_summary, render_state, request_list
 
 
 def test_outputs_by_state_per_dataset_and_failures() -> None:

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.admission import ended_requests
 from tests.workflows.fake_outputs import FakeDataServices
 from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
-from wms2.lifecycle import next_version_name
+from wms2.lifecycle.decisions import next_version_name
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     Activity,

@@ -14,7 +14,7 @@ from tests.workflows.harness import (
     until,
     wait_for_status,
 )
-from wms2.lifecycle import STUCK_ACTIONS
+from wms2.lifecycle.decisions import STUCK_ACTIONS
 from wms2.messages import AbortSignal, LifecycleConfig, StopSignal
 from wms2.models import RequestStatus
 from workflows.request import RequestWorkflow

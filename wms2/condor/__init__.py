@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from wms2.condor.dagfile import DagSyntaxError
 from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.config import ExecutionBackend, Settings
+from wms2.dagman.dagfile import DagSyntaxError
 
 
 class Backend(Protocol):

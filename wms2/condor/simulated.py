@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
-from wms2.condor.jobstate import JobstateWriter
-from wms2.condor.local.records import DONE, NOT_READY, SUBMITTED, NodeRecord, write_status_file
 from wms2.dagfiles.layout import GROUP_DAG, DagLayout
+from wms2.dagman.jobstate import JobstateWriter
+from wms2.dagman.records import DONE, NOT_READY, SUBMITTED, NodeRecord, write_status_file
 from wms2.db import Repository
 from wms2.models import DAG, DAGStatus, Request, SplittingAlgo, Workflow
 

@@ -43,9 +43,9 @@ from wms2.dagfiles.layout import (
 )
 from wms2.dagfiles.sandbox import sandbox_manifest, write_sandbox
 from wms2.memory.policy import memory_cap
-from wms2.merging import MergeGroup
 from wms2.models import Request
-from wms2.splitting import Resources
+from wms2.planning.merging import MergeGroup
+from wms2.planning.splitting import Resources
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
 STATUS_UPDATE_SEC = 30
@@ -217,7 +217,7 @@ class GroupDagText:
                     status_update_sec=STATUS_UPDATE_SEC,
                     maxjobs=limits,
                     # Every node event as it happens: what a lost DAGMan's group had
-                    # finished (wms2.group_rescue); the status file may be 30 s old.
+                    # finished (wms2.tracking.group_rescue); the status file may be 30 s old.
                     jobstate_log=layout.group_dir(_GROUP) / f"{GROUP_DAG}.jobstate.log",
                 ),
             ]

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from wms2.lfn import dataset_parts
+from wms2.planning.lfn import dataset_parts
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ the files an output workflow tracks. The authority when a record may be missing.
 from __future__ import annotations
 
 from wms2.dagfiles.layout import MERGE_OUTPUT, DagLayout
-from wms2.dagstatus import MergeReportError, merged_file, read_merge_output
+from wms2.dagman.status import MergeReportError, merged_file, read_merge_output
 from wms2.outputs.messages import WorkUnitFile
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wms2.lfn import dataset_parts
 from wms2.models import StepSpec
+from wms2.planning.lfn import dataset_parts
 from wms2.reqmgr.errors import RequestImportError
 
 

@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle
-    from wms2.lifecycle import DagOutcome, dag_outcome, production_step_reached
+    from wms2.lifecycle.decisions import DagOutcome, dag_outcome, production_step_reached
     from wms2.messages import Activity, DagNews, MonitorResult, SubmitDagInput
     from wms2.models import RequestStatus
 

@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle, JobState, JobStatus
-    from wms2.lifecycle import STUCK_ACTIONS, StuckAction
+    from wms2.lifecycle.decisions import STUCK_ACTIONS, StuckAction
     from wms2.messages import (
         ADMISSION_WORKFLOW_ID,
         Activity,

@@ -19,9 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from wms2.condor.dagfile import DagSyntaxError, parse_dag
 from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.local.pool import PoolFile
+from wms2.dagman.dagfile import DagSyntaxError, parse_dag
 
 RUNNER_MODULE = "wms2.condor.local.runner"
 

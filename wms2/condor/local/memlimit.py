@@ -12,7 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from wms2.condor.submitfile import JobDescription, megabytes
+from wms2.condor.local.submitfile import JobDescription, megabytes
 from wms2.memory.policy import factor_of
 
 CHECK_SEC = 0.1  # how often a running job's memory is looked at

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wms2.condor.dagfile import ScriptSpec
 from wms2.condor.local.memlimit import MemoryExceeded, over_limit
-from wms2.condor.submitfile import JobDescription
+from wms2.condor.local.submitfile import JobDescription
+from wms2.dagman.dagfile import ScriptSpec
 
 # DAGMan's $RETURN for a job that could not be started (submit failure).
 SUBMIT_FAILED = -1001

@@ -21,7 +21,12 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from wms2.condor.dagfile import (
+from wms2.condor.local import nodeexec
+from wms2.condor.local.memlimit import HOLD_REASON, MemoryExceeded, evicted_memory
+from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, log_event, run_job, run_script
+from wms2.condor.local.pool import JobRemoved, PoolClient, PoolFile, machine_ad_path
+from wms2.condor.local.submitfile import JobDescription, SubmitError, load_job
+from wms2.dagman.dagfile import (
     DagSpec,
     DagSyntaxError,
     NodeSpec,
@@ -29,12 +34,8 @@ from wms2.condor.dagfile import (
     parse_dag,
     rescue_files,
 )
-from wms2.condor.jobstate import JobstateWriter
-from wms2.condor.local import nodeexec
-from wms2.condor.local.memlimit import HOLD_REASON, MemoryExceeded, evicted_memory
-from wms2.condor.local.nodeexec import SUBMIT_FAILED, Machine, log_event, run_job, run_script
-from wms2.condor.local.pool import JobRemoved, PoolClient, PoolFile, machine_ad_path
-from wms2.condor.local.records import (
+from wms2.dagman.jobstate import JobstateWriter
+from wms2.dagman.records import (
     DAG_ERROR,
     DAG_NODE_FAILED,
     DAG_OK,
@@ -54,7 +55,6 @@ from wms2.condor.local.records import (
     write_rescue,
     write_status_file,
 )
-from wms2.condor.submitfile import JobDescription, SubmitError, load_job
 from wms2.memory import ledger
 from wms2.memory.ledger import EVICTED, MemoryBump
 from wms2.memory.policy import HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY

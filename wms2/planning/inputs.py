@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wms2.models import InputFile, PilotMetrics, Request
+from wms2.planning.splitting import Resources, SplitInput, SplittingError
 from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
-from wms2.splitting import Resources, SplitInput, SplittingError
 
 
 class InputOnTape(SplittingError):

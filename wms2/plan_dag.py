@@ -19,14 +19,14 @@ from wms2.config import Settings
 from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_directory
 from wms2.dagfiles.layout import PILOT_DIR
 from wms2.dagfiles.writer import write_pilot_directory
-from wms2.lfn import merged_lfn, merged_lfn_base
-from wms2.merging import plan_merge_groups
 from wms2.models import PilotMetrics, Request
-from wms2.planning_input import gather_input, pileup_of
+from wms2.planning.inputs import gather_input, pileup_of
+from wms2.planning.lfn import merged_lfn, merged_lfn_base
+from wms2.planning.merging import plan_merge_groups
+from wms2.planning.splitting import Resources, SplittingError, split
 from wms2.services.protocols import FileCatalog, ReplicaCatalog
 from wms2.sites.availability import site_status_path
 from wms2.sites.health import ledger_path
-from wms2.splitting import Resources, SplittingError, split
 
 MAX_WARNINGS = 20
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wms2.condor.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
-from wms2.condor.local.records import DONE, NOT_READY, NodeRecord, write_rescue
 from wms2.dagfiles.layout import DagLayout
-from wms2.dagstatus import MergeReportError, read_merge_output
-from wms2.group_rescue import ensure_group_rescue, group_done_nodes, recorded_done
+from wms2.dagman.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
+from wms2.dagman.records import DONE, NOT_READY, NodeRecord, write_rescue
+from wms2.dagman.status import MergeReportError, read_merge_output
+from wms2.tracking.group_rescue import ensure_group_rescue, group_done_nodes, recorded_done
 
 WORK_UNIT_PREFIX = "mg_"
 

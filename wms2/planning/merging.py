@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wms2.splitting import ProcessingNode
+from wms2.planning.splitting import ProcessingNode
 
 
 @dataclass(slots=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wms2.condor.dagfile import DagSpec, apply_rescue, parse_dag, rescue_files
-from wms2.condor.jobstate import JobstateLog, State
-from wms2.condor.local.records import NodeRecord, write_rescue
-from wms2.dagstatus import DONE, NOT_READY, READY, StatusFileIncomplete, read_status_file
+from wms2.dagman.dagfile import DagSpec, apply_rescue, parse_dag, rescue_files
+from wms2.dagman.jobstate import JobstateLog, State
+from wms2.dagman.records import NodeRecord, write_rescue
+from wms2.dagman.status import DONE, NOT_READY, READY, StatusFileIncomplete, read_status_file
 
 MERGE_NODE = "merge"  # the group node that writes the unit's merge report (dagfiles.writer)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wms2.condor import Backend, DagHandle, JobState, JobStatus
-from wms2.condor.dagfile import post_script_nodes
-from wms2.condor.jobstate import JobstateLog, State
 from wms2.dagfiles.layout import DagLayout
-from wms2.dagstatus import (
+from wms2.dagman.dagfile import post_script_nodes
+from wms2.dagman.jobstate import JobstateLog, State
+from wms2.dagman.status import (
     DONE,
     ERROR,
     POSTRUN,
@@ -34,7 +34,7 @@ from wms2.dagstatus import (
     read_status_file,
 )
 from wms2.messages import CompletedWorkUnit, DagProgress, MonitorResult, WorkUnitOutput
-from wms2.reconcile import WORK_UNIT_PREFIX, reconcile_work_units
+from wms2.tracking.reconcile import WORK_UNIT_PREFIX, reconcile_work_units
 
 
 @dataclass(frozen=True, slots=True)

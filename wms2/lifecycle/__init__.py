@@ -1,0 +1,1 @@
+"""The request lifecycle's pure decisions and the admission queue's order."""
