@@ -168,3 +168,18 @@ def test_the_offline_catalog_serves_collections_and_checks_the_database(
         catalog.fileset_docs("https://x/couchdb", "../etc", name, "/x/y")
     with pytest.raises(ServiceRequestError, match="ACDC collection 'nope' is not in acdcserver"):
         catalog.fileset_docs("https://x/couchdb", "acdcserver", "nope", "/nope/y")
+
+
+def test_the_status_screens_say_which_request_is_recovered_and_how_much() -> None:
+    from rich.console import Console
+
+    from wms2.messages import RequestState
+    from wms2.status_view import render_state
+    from workflows.visibility import details
+
+    line = f"recovery of {ORIGINAL} from ACDC acdcserver/{ORIGINAL}: 3 failed job record(s)"
+    s = RequestState(request_name="acdc_1", request_type="Resubmission", recovery=line)
+    assert line in details(s).splitlines()
+    console = Console(width=300, record=True)
+    console.print(render_state(s))
+    assert f"recovers {line}" in " ".join(console.export_text().replace("│", " ").split())
