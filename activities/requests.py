@@ -21,6 +21,7 @@ from wms2.messages import (
     VersionInput,
 )
 from wms2.models import RequestStatus, Workflow, WorkflowStatus
+from wms2.recovery.resolve import resolve_recovery
 from wms2.reqmgr import RequestAlreadyRan, RerunRefused, request_from_reqmgr
 
 _WORKFLOW_STATUS = {s.value for s in WorkflowStatus}
@@ -68,6 +69,8 @@ class RequestActivities:
                 if doc is not None
                 else existing
             )
+            if doc is not None:  # a Resubmission: cut to its original's failed work
+                request = resolve_recovery(request, repo, self.deps.services.acdc)
             updates = {}
             if inp.previous_version_request:
                 updates["previous_version_request"] = inp.previous_version_request
@@ -101,6 +104,7 @@ class RequestActivities:
             output_datasets=stored.output_datasets,
             run=run,
             resume=resume,
+            recovery=stored.recovery.describe() if stored.recovery else None,
         )
 
     @activity.defn(name=Activity.RECORD_TRANSITION)

@@ -35,6 +35,8 @@ def render_state(s: RequestState) -> Table:
             f"rule {st.rule_id} to {st.rse_expression}: {st.state} "
             f"({st.files} file(s) in {st.blocks} block(s), first {st.first_block})",
         )
+    if s.recovery:
+        table.add_row("recovers", s.recovery)
     if s.run > 1:
         table.add_row("run", f"{s.run} (submitted again with --rerun)")
     table.add_row("work units", f"{p.work_units_done}/{p.work_units_total}")

@@ -122,6 +122,7 @@ class RequestState(BaseModel):
     urgent: bool = False
     campaign: str = ""
     request_type: str = ""
+    recovery: str | None = None  # a Resubmission: "recovery of <original> from ...: N ..."
     processing_version: int = 1
     production_steps: list[ProductionStep] = Field(default_factory=list)
     cleanup_policy: CleanupPolicy = CleanupPolicy.KEEP_UNTIL_REPLACED
@@ -377,6 +378,7 @@ class ImportResult(BaseModel):
     output_datasets: list[str]
     run: int = 1
     resume: ResumePoint | None = None  # a rerun of a request whose DAG was planned
+    recovery: str | None = None  # a Resubmission: what it recovers, of which request
 
 
 class TransitionInput(BaseModel):

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wms2.recovery_spec import Recovery
+
 # ReqMgr2 request names use these characters only; refusing "/" and a leading dot means a
 # request name can always be used as a directory name without escaping its parent.
 REQUEST_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
@@ -308,6 +310,10 @@ class Request(_Model):
     unmerged_lfn_base: str = "/store/unmerged"
     trust_sitelists: bool = False
     trust_pu_sitelists: bool = False
+
+    # A Resubmission: the original whose failed work this request redoes (and, once
+    # imported, how much); its splitting_params select exactly that work.
+    recovery: Recovery | None = None
 
     previous_version_request: str | None = None
     superseded_by_request: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wms2.config import ServiceBackend, Settings
+from wms2.services.acdc import ACDCClient
 from wms2.services.catalog import OfflineCatalog
 from wms2.services.cric import CricClient
 from wms2.services.dbs import DBSClient, DBSWriterClient
@@ -16,7 +17,12 @@ def build_services(settings: Settings) -> Services:
     if settings.service_backend is ServiceBackend.CATALOG:
         catalog = OfflineCatalog(settings.catalog_dir, settings.state_dir / "catalog-state")
         return Services(
-            requests=catalog, files=catalog, replicas=catalog, registry=catalog, sites=catalog
+            requests=catalog,
+            files=catalog,
+            replicas=catalog,
+            registry=catalog,
+            sites=catalog,
+            acdc=catalog,
         )
 
     def client(name: str, url: str) -> ServiceClient:
@@ -37,4 +43,6 @@ def build_services(settings: Settings) -> Services:
         registry=DBSWriterClient(client("dbs", settings.dbs_writer_url), reader),
         replicas=RucioClient(client("rucio", settings.rucio_url), settings.rucio_account),
         sites=CricClient(client("cric", settings.cric_url)),
+        # ACDCServer is the request's: one client per server it names.
+        acdc=ACDCClient(lambda server: client("acdc", server)),
     )

@@ -53,6 +53,8 @@ def details(s: RequestState) -> str:
             f"staging input: rule {st.rule_id} to {st.rse_expression} is {st.state} "
             f"({st.files} file(s) in {st.blocks} block(s))"
         )
+    if s.recovery:
+        lines.append(s.recovery)
     if s.run > 1:
         lines.append(f"run {s.run} (submitted again with --rerun)")
     if s.hold is not None:

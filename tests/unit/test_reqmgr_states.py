@@ -1,5 +1,5 @@
 """Which ReqMgr2 documents WMS2 runs at all: the request's state (RequestStatus), its type
-(RequestType), and the ACDC arguments it cannot honour yet, each refused in one line
+(RequestType), and ACDC arguments on a request that is not a Resubmission, each refused in one line
 naming the field and the value. Documents in tests/fixtures/reqmgr are in ReqMgr2's
 stored shapes."""
 
@@ -96,17 +96,25 @@ def test_dqmharvest_is_refused_as_a_type_not_for_its_outputs() -> None:
     assert doc["OutputDatasets"] == []  # what it used to be refused for, by accident
     assert refusal(doc) == (
         "RequestType 'DQMHarvest' is not supported (DQM harvesting is not built yet): "
-        "WMS2 runs StepChain, TaskChain, ReReco requests"
+        "WMS2 runs StepChain, TaskChain, ReReco, Resubmission requests"
     )
 
 
-def test_a_resubmission_is_refused_naming_what_it_recovers() -> None:
+def test_a_resubmission_is_read_as_its_original_type_with_what_it_recovers() -> None:
     doc = fixture("resubmission_stepchain")
-    assert refusal(doc) == (
-        "RequestType 'Resubmission' of 'wms2test_StepChain_TTbar_Premix_261129_070640_1234' "
-        "is not supported (ACDC recovery is not built yet): "
-        "WMS2 runs StepChain, TaskChain, ReReco requests"
+    request = request_from_reqmgr(doc)
+    assert request.request_type == "Resubmission"
+    assert [s.name for s in request.steps] == ["GENSIM", "DIGIPremix", "RECO"]
+    assert request.recovery is not None
+    assert request.recovery.original_request == doc["OriginalRequestName"]
+    assert request.recovery.task_path == doc["InitialTaskPath"]
+    assert request.recovery.collection == doc["CollectionName"]
+    assert (request.recovery.acdc_server, request.recovery.acdc_database) == (
+        "https://cmsweb.cern.ch/couchdb",
+        "acdcserver",
     )
+    # The original's datasets, with the original's processing versions: outputs append.
+    assert request.output_datasets == doc["OutputDatasets"]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +132,8 @@ def test_acdc_arguments_are_never_silently_ignored(field: str, value: str) -> No
     doc = fixture("stepchain_gen_premix")
     doc[field] = value
     assert refusal(doc) == (
-        f"request {doc['RequestName']!r} sets what WMS2 does not implement: {field} {value!r}"
+        f"{field} {value!r} is set but RequestType is 'StepChain': "
+        "only a Resubmission recovers failed work"
     )
 
 

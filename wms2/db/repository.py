@@ -180,6 +180,17 @@ class Repository:
         with self.session() as s:
             return [self._request_model(r) for r in s.scalars(stmt.limit(limit))]
 
+    def recoveries_of(self, original: str) -> list[tuple[str, str]]:
+        """(name, status) of every request recovering `original`'s failed work."""
+        recovered = RequestRow.request_data["recovery"]["original_request"].as_string()
+        stmt = (
+            select(RequestRow.request_name, RequestRow.status)
+            .where(recovered == original)
+            .order_by(RequestRow.created_at, RequestRow.request_name)
+        )
+        with self.session() as s:
+            return [(str(name), str(status)) for name, status in s.execute(stmt)]
+
     def update_request(self, request_name: str, **fields: Any) -> None:
         """Update mutable columns (priority, production_steps, superseded_by_request, ...)."""
         fields = {

@@ -14,6 +14,7 @@ from typing import Any
 
 from wms2.models import InputFile, PilotMetrics, Request
 from wms2.planning.splitting import Resources, SplitInput, SplittingError
+from wms2.recovery_spec import RECOVERY_FILES
 from wms2.services.protocols import FileCatalog, FileQuery, ReplicaCatalog
 
 
@@ -22,10 +23,23 @@ class InputOnTape(SplittingError):
 
 
 def located_files(
-    query: FileQuery, files_svc: FileCatalog, replicas_svc: ReplicaCatalog
+    query: FileQuery,
+    files_svc: FileCatalog,
+    replicas_svc: ReplicaCatalog,
+    only: list[str] | None = None,
 ) -> list[InputFile]:
-    """The query's files, each with the sites holding a disk replica of it."""
+    """The query's files (those named by `only`, if given: a recovery's failed input),
+    each with the sites holding a disk replica of it."""
     files = files_svc.list_files(query)
+    if only is not None:
+        wanted = set(only)
+        files = [f for f in files if f.lfn in wanted]
+        missing = wanted - {f.lfn for f in files}
+        if missing:
+            raise SplittingError(
+                f"{len(missing)} recovered input file(s) are not valid files of "
+                f"{query.dataset} with their failed lumis, e.g. {min(missing)}"
+            )
     locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
     for f in files:
         f.locations = locations.get(f.lfn, [])
@@ -161,7 +175,8 @@ def gather_input(
         return SplitInput(files=[], lumis={}, generation=True, **common)
     query = file_query(request)
     _check_blocks(query, files_svc)
-    files = located_files(query, files_svc, replicas_svc)
+    recovered = params.get(RECOVERY_FILES)
+    files = located_files(query, files_svc, replicas_svc, recovered)
     if not files and not (
         query.lumi_filter().active or query.block_whitelist or query.block_blacklist
     ):
@@ -182,7 +197,8 @@ def gather_input(
     return SplitInput(
         files=files,
         lumis=lumis,
-        mask_active=query.lumi_filter().active
+        mask_active=recovered is not None
+        or query.lumi_filter().active
         or bool(query.block_whitelist)
         or bool(query.block_blacklist),
         **common,

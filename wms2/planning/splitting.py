@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wms2.models import InputFile, SplittingAlgo
+from wms2.recovery_spec import EVENT_RANGES
 
 
 class SplittingError(ValueError):
@@ -204,7 +205,40 @@ def _event_aware_lumi(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> 
     _lumi_jobs(inp, make, lambda _n, ev, nxt: ev + nxt > per_job)
 
 
+def _recovered_ranges(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    """A recovery of generation (wms2.recovery): each failed range keeps its first event
+    and its lumis; one larger than events_per_job is cut at lumi boundaries, so every
+    event stays in the lumi it was given."""
+    per_job = _positive_int(inp.params, "events_per_job")
+    configured = inp.params.get("events_per_lumi")
+    for first, events, lumis in inp.params[EVENT_RANGES]:
+        per_lumi = math.ceil(events / len(lumis))
+        if (
+            isinstance(configured, int)
+            and configured > 0
+            and (math.ceil(events / configured) == len(lumis))
+        ):
+            per_lumi = configured  # the original's, when the range was cut by it
+        step = max(1, per_job // per_lumi)
+        start = 0
+        for k in range(0, len(lumis), step):
+            n = min(step * per_lumi, events - start)
+            if n <= 0:
+                break
+            make(
+                [],
+                n,
+                [(1, lumi) for lumi in lumis[k : k + step]],
+                first + start,
+                first + start + n - 1,
+            )
+            start += n
+
+
 def _generation(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
+    if inp.params.get(EVENT_RANGES):
+        _recovered_ranges(inp, out, make)
+        return
     total = _positive_int(inp.params, "request_num_events")
     per_job = _positive_int(inp.params, "events_per_job")
     per_lumi = _positive_int(inp.params, "events_per_lumi", per_job)

@@ -38,8 +38,9 @@ FIELDS: list[Field] = [
     _f(
         "RequestType",
         "read",
-        "StepChain, TaskChain, ReReco (input required); any other type "
-        "(DQMHarvest, Resubmission, StoreResults, ...) refused by name; absent: by shape",
+        "StepChain, TaskChain, ReReco (input required), Resubmission (recovery of "
+        "one of them); any other type (DQMHarvest, StoreResults, ...) refused by name; "
+        "absent: by shape",
     ),
     _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
     _f("RequestorDN", "read", "empty: none"),
@@ -137,10 +138,28 @@ FIELDS: list[Field] = [
     _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
     _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
-    _f("OriginalRequestName", "refused", "refused when set: ACDC recovery is not built"),
-    _f("InitialTaskPath", "refused", "refused when set: ACDC recovery is not built"),
-    _f("ACDCServer", "refused", "refused when set: ACDC recovery is not built"),
-    _f("ACDCDatabase", "refused", "refused when set: ACDC recovery is not built"),
+    _f(
+        "OriginalRequestName",
+        "read",
+        "Resubmission: the request whose failed work is recovered (from WMS2's records "
+        "when WMS2 ran it, else the ACDC collection); set on another type: refused",
+    ),
+    _f("OriginalRequestType", "read", "Resubmission: StepChain, TaskChain or ReReco"),
+    _f(
+        "InitialTaskPath",
+        "read",
+        "Resubmission: /<original>/<first task>; a later task or a merge task refused "
+        "(WMS2 runs all tasks of a job in one job)",
+    ),
+    _f("ACDCServer", "read", "Resubmission: the ACDC CouchDB; default cmsweb's"),
+    _f("ACDCDatabase", "read", "Resubmission: default acdcserver"),
+    _f("CollectionName", "read", "Resubmission: the ACDC collection; default the original"),
+    _f(
+        "IgnoredOutputModules",
+        "refused",
+        "refused when set: every output the original kept is written",
+    ),
+    _f("ResubmissionCount", "read", "Resubmission: recorded; default 1"),
     _f("urgent", "read", "WMS2 extension: skip the pilot"),
     _f("production_steps", "read", "WMS2 extension: partial production"),
 ]
@@ -156,12 +175,6 @@ REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
     "RequiresGPU": ("forbidden",),
     "SkimConfigs": (),
     "EnableHarvesting": (False, "False", "false"),
-    # Resubmission (ACDC) arguments: they name the failed work to redo, which WMS2 cannot
-    # read yet; running the request without them would redo all of it.
-    "OriginalRequestName": (),
-    "InitialTaskPath": (),
-    "ACDCServer": (),
-    "ACDCDatabase": (),
 }
 
 

@@ -11,8 +11,9 @@ from wms2.models import Request, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
 from wms2.reqmgr.outputs import assign_outputs
-from wms2.reqmgr.request_type import check_request_type
+from wms2.reqmgr.request_type import check_request_type, request_shape
 from wms2.reqmgr.resources import job_memory_mb, job_time_per_event
+from wms2.reqmgr.resubmission import recovery_of
 from wms2.reqmgr.selection import block_list, lumi_list, run_list
 from wms2.reqmgr.sitelists import site_list
 from wms2.reqmgr.splitting import splitting
@@ -68,15 +69,15 @@ def request_from_reqmgr(
         raise RequestImportError(
             f"request {name!r} sets what WMS2 does not implement: {'; '.join(refused)}"
         )
+    recovery = recovery_of(doc, kind, raw)
     first = raw[0]
     where = f"{kind}1." if kind else ""
     input_dataset = first.get("InputDataset") if kind else doc.get("InputDataset")
     if unset(input_dataset):
         input_dataset = None
-        if request_type in INPUT_TYPES:
-            raise RequestImportError(
-                f"InputDataset is missing ({request_type} requests read a dataset)"
-            )
+        shape = request_shape(doc, request_type)
+        if shape in INPUT_TYPES:
+            raise RequestImportError(f"InputDataset is missing ({shape} requests read a dataset)")
     outputs = doc.get("OutputDatasets")
     if unset(outputs) or not isinstance(outputs, list):
         raise RequestImportError(f"OutputDatasets {outputs!r} must list the output datasets")
@@ -155,6 +156,7 @@ def request_from_reqmgr(
         "processing_version": top.processing_version,
         "priority": doc.get("RequestPriority", doc.get("Priority", WMCORE_PRIORITY)),
         "steps": steps,
+        "recovery": recovery,
         "merged_lfn_base": doc.get("MergedLFNBase") or "/store/data",
         "unmerged_lfn_base": doc.get("UnmergedLFNBase") or "/store/unmerged",
         "payload_config": {

@@ -2,7 +2,8 @@
 
 WMCore's spec types are StepChain, TaskChain, ReReco, DQMHarvest, Resubmission,
 StoreResults, DataProcessing and the Tier-0 ones (PromptReco, Express, Repack). WMS2
-builds the first three; any other type is refused by name rather than read as a flat
+builds the first three, and a Resubmission of one of them (the recovery of its failed
+work, wms2.reqmgr.resubmission); any other type is refused by name rather than read as a flat
 request with the wrong meaning (a DQMHarvest, which has no OutputDatasets, used to fail
 on that instead). A document without RequestType was written for WMS2 and is read by its
 shape (StepChain/TaskChain keys, else one step from the top level).
@@ -14,11 +15,12 @@ from typing import Any
 
 from wms2.reqmgr.errors import RequestImportError
 
-SUPPORTED_TYPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco")
+SUPPORTED_TYPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco", "Resubmission")
+# A Resubmission has its original's shape (wms2.reqmgr.resubmission); these are built.
+BUILT_SHAPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco")
 
 # Why a known WMCore type is not run; any other name is not a ReqMgr2 type at all.
 _NOT_BUILT = {
-    "Resubmission": "ACDC recovery is not built yet",
     "DQMHarvest": "DQM harvesting is not built yet",
     "StoreResults": "StoreResults (user data into global DBS) is not built",
     "DataProcessing": "ReqMgr2 runs DataProcessing as ReReco",
@@ -36,21 +38,34 @@ def check_request_type(doc: dict[str, Any]) -> str:
         return ""
     supported = ", ".join(SUPPORTED_TYPES)
     if value in _NOT_BUILT:
-        origin = doc.get("OriginalRequestName")
-        of = f" of {origin!r}" if value == "Resubmission" and origin else ""
         raise RequestImportError(
-            f"RequestType {value!r}{of} is not supported ({_NOT_BUILT[value]}): "
+            f"RequestType {value!r} is not supported ({_NOT_BUILT[value]}): "
             f"WMS2 runs {supported} requests"
         )
     if value not in SUPPORTED_TYPES:
         raise RequestImportError(
             f"RequestType {value!r} is not a request type WMS2 runs ({supported})"
         )
-    if value in ("StepChain", "TaskChain") and doc.get(value) is None:
-        raise RequestImportError(f"RequestType {value!r} but the document has no {value} count")
-    for other in ("StepChain", "TaskChain"):
-        if other != value and doc.get(other) is not None:
+    shape, field = value, "RequestType"
+    if value == "Resubmission":
+        shape, field = doc.get("OriginalRequestType"), "OriginalRequestType"
+        if shape not in BUILT_SHAPES:
             raise RequestImportError(
-                f"RequestType {value!r} but the document has {other} {doc[other]!r}"
+                f"OriginalRequestType {shape!r} of the Resubmission is not a type WMS2 runs "
+                f"({', '.join(BUILT_SHAPES)})"
+            )
+    if shape in ("StepChain", "TaskChain") and doc.get(shape) is None:
+        raise RequestImportError(f"{field} {shape!r} but the document has no {shape} count")
+    for other in ("StepChain", "TaskChain"):
+        if other != shape and doc.get(other) is not None:
+            raise RequestImportError(
+                f"{field} {shape!r} but the document has {other} {doc[other]!r}"
             )
     return str(value)
+
+
+def request_shape(doc: dict[str, Any], request_type: str) -> str:
+    """The type whose arguments the document has: a Resubmission's original's type."""
+    if request_type == "Resubmission":
+        return str(doc.get("OriginalRequestType"))
+    return request_type

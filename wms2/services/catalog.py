@@ -3,6 +3,9 @@
 Layout of the catalog directory:
 
     requests/*.json   ReqMgr2 request documents (the inner dict, with "RequestName")
+    acdc/<database>/<collection>.json   a WMCore ACDC collection: the answer of the view
+                      ACDC/coll_fileset_docs with include_docs ({"rows": [{"key":
+                      [collection, task path], "doc": {...}}]}, wms2.services.acdc)
     datasets/*.json   {"dataset": "/P/Proc/TIER", "blocks": [{"name": ...,
                         "files": [{"lfn", "size", "events", "adler32",
                                    "lumis": {"<run>": [lumi, ...]},
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from wms2.models import InputFile
+from wms2.services.acdc import check_location, view_docs
 from wms2.services.errors import NotFoundError, ServiceRequestError
 from wms2.services.protocols import FileQuery, Rule, RuleState
 from wms2.services.rucio import sites_of
@@ -152,6 +156,21 @@ class OfflineCatalog:
 
     def request_names(self) -> list[str]:
         return sorted(self._request_paths)
+
+    # ── ACDC ───────────────────────────────────────────────────────────────
+
+    def fileset_docs(
+        self, server: str, database: str, collection: str, fileset: str
+    ) -> list[dict[str, Any]]:
+        """acdc/<database>/<collection>.json holds the view's answer as CouchDB gives it;
+        the server is not consulted (the catalog is the offline stand-in for all)."""
+        check_location(server, database)
+        path = self.root / "acdc" / database / f"{collection}.json"
+        if "/" in collection or not path.is_file():
+            raise NotFoundError(
+                "acdc", f"ACDC collection {collection!r} is not in {database} (no {path})"
+            )
+        return view_docs(self._read(path), collection, fileset)
 
     # ── DBS ────────────────────────────────────────────────────────────────
 

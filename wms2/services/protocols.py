@@ -88,6 +88,16 @@ class FileCatalog(Protocol):
         ...
 
 
+class FailedWorkSource(Protocol):
+    """WMCore's ACDC server: where WMCore recorded the failed jobs of a request."""
+
+    def fileset_docs(
+        self, server: str, database: str, collection: str, fileset: str
+    ) -> list[dict[str, Any]]:
+        """The documents of view ACDC/coll_fileset_docs under [collection, fileset]."""
+        ...
+
+
 class ReplicaCatalog(Protocol):
     def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
         """CMS site names holding a disk replica of each LFN (tape-only excluded)."""
@@ -155,3 +165,4 @@ class Services:
     replicas: ReplicaCatalog
     registry: OutputRegistry
     sites: SiteList | None = None
+    acdc: FailedWorkSource | None = None

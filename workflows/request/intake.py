@@ -49,8 +49,10 @@ class Intake:
         s.processing_version, s.production_steps = res.processing_version, res.production_steps
         s.cleanup_policy = res.cleanup_policy
         s.output_datasets = list(res.output_datasets)
+        s.recovery = res.recovery
         if res.resume is None:
-            await steps.transition(S.QUEUED, "imported and validated")
+            what = f": {res.recovery}" if res.recovery else ""
+            await steps.transition(S.QUEUED, f"imported and validated{what}")
             return
         # A rerun picks up the DAG the earlier run planned: resubmitted (no pilot, no
         # planning) with a rescue DAG; the units an earlier run handed over are not again.
