@@ -20,6 +20,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml ([tool.importlinter])
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)

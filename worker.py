@@ -15,29 +15,20 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.admission import AdmissionActivities
-from activities.dags import DagActivities
 from activities.deps import ActivityDeps
-from activities.outputs import OutputActivities
-from activities.pilot import PilotActivities
-from activities.requests import RequestActivities
-from activities.sites import SiteActivities
-from activities.staging import StagingActivities
-from activities.tracking import TrackerActivities
+from activities.registry import all_activities
+from cli.common import connect
 from wms2.condor import Backend, build_backend
 from wms2.config import Settings
-from wms2.db import Repository, make_engine, upgrade_database
+from wms2.db import Repository, open_repository
 from wms2.messages import TrackerInput, tracker_workflow_id
 from wms2.services.factory import build_services
 from workflows.admission import AdmissionWorkflow
@@ -56,33 +47,6 @@ WORKFLOWS = [
 ]
 
 
-def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    req, pilot, dags, adm, out, staging, tracker, sites = (
-        RequestActivities(deps),
-        PilotActivities(deps),
-        DagActivities(deps),
-        AdmissionActivities(deps),
-        OutputActivities(deps),
-        StagingActivities(deps),
-        TrackerActivities(deps),
-        SiteActivities(deps),
-    )
-    return [
-        req.import_request, req.record_transition, req.update_request, req.create_version_increment,
-        req.worker_settings,
-        adm.enqueue_for_admission, adm.find_ended_requests,
-        pilot.submit_pilot, pilot.await_pilot, pilot.read_pilot_metrics,
-        dags.plan_dag, dags.submit_dag, dags.monitor_dag, dags.remove_dag, dags.await_dag_exit,
-        dags.query_job, dags.ping_backend, dags.check_dag, tracker.track_dags,
-        out.register_output_in_dbs, out.protect_output_source, out.request_output_transfers,
-        out.poll_output_transfers, out.release_output_source, out.announce_output,
-        out.record_output_failure, out.invalidate_output, out.load_outputs,
-        out.invalidate_request_outputs, out.retry_failed_outputs,
-        staging.stage_input, staging.poll_staging,
-        sites.change_site, sites.sync_sites, dags.reprioritize_dag,
-    ]  # fmt: skip
-
-
 def metrics_runtime(metrics_port: int) -> Runtime:
     """A Temporal runtime that serves the SDK's and WMS2's metrics for Prometheus."""
     return Runtime(
@@ -90,23 +54,12 @@ def metrics_runtime(metrics_port: int) -> Runtime:
     )
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-    )
-
-
 def build_deps(
     settings: Settings, client: Client | None, backend: Backend | None = None
 ) -> ActivityDeps:
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
     return ActivityDeps(
         settings=settings,
-        repo=Repository(engine),
+        repo=open_repository(settings.database_url),
         services=build_services(settings),
         backend=backend or build_backend(settings),
         client=client,

@@ -9,18 +9,11 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from wms2.condor import Backend, DagSyntaxError
+from wms2.condor import Backend
 from wms2.config import Settings
-from wms2.dagfiles import PathEscapeError
-from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError
 from wms2.db import Repository
-from wms2.db.repository import RecordNotFound
-from wms2.pilot import PilotReportError
-from wms2.planning_input import InputOnTape
-from wms2.reqmgr import RequestAlreadyRan, RequestImportError, RerunRefused
-from wms2.services import ServiceRequestError, Services
-from wms2.sites.cric import CricAnswerError
-from wms2.splitting import SplittingError
+from wms2.errors import NON_RETRYABLE
+from wms2.services import Services
 
 
 @dataclass
@@ -32,26 +25,10 @@ class ActivityDeps:
     client: Client | None = None  # for activities that talk to other workflows
 
 
-# Bad input: retrying cannot help, so the request fails with the message at once.
-NON_RETRYABLE: tuple[type[Exception], ...] = (
-    RequestImportError,
-    RequestAlreadyRan,
-    RerunRefused,
-    SplittingError,
-    InputOnTape,
-    PathEscapeError,
-    ServiceRequestError,
-    DagSyntaxError,
-    PilotReportError,
-    RecordNotFound,
-    ManifestError,
-    DagDirectoryInUse,
-    CricAnswerError,
-)
-
-
 @contextmanager
 def domain_errors() -> Iterator[None]:
+    """Bad input (wms2.errors) becomes a non-retryable ApplicationError named after its
+    type: retrying cannot help, so the request fails with the message at once."""
     try:
         yield
     except NON_RETRYABLE as e:

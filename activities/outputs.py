@@ -4,10 +4,7 @@ output_datasets before it returns."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import json
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -16,6 +13,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps, domain_errors
+from activities.heartbeat import threaded_activity
 from wms2.dagfiles.layout import GROUP_MANIFEST, DagLayout, ManifestError, dag_directory
 from wms2.lfn import is_mc
 from wms2.messages import Activity
@@ -50,7 +48,6 @@ from wms2.services.protocols import RuleState
 Out = OutputStatus
 T = TypeVar("T")
 R = TypeVar("R")
-HEARTBEAT_EVERY_SEC = 2.0
 
 
 class OutputActivities:
@@ -106,7 +103,8 @@ class OutputActivities:
 
     # ── the forward walk ────────────────────────────────────────────────────
 
-    def _register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.REGISTER_OUTPUT)
+    def register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -133,7 +131,8 @@ class OutputActivities:
         )
         return u.model_copy(update={"status": Out.DBS_REGISTERED})
 
-    def _protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.PROTECT_OUTPUT)
+    def protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -150,7 +149,8 @@ class OutputActivities:
         )
         return u.model_copy(update={"status": Out.SOURCE_PROTECTED, "source_rule_id": rule})
 
-    def _request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.REQUEST_TRANSFERS)
+    def request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
         u, cfg = inp.unit, inp.config
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -181,7 +181,8 @@ class OutputActivities:
             }
         )
 
-    def _poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.POLL_TRANSFERS)
+    def poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -197,7 +198,8 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, **fields)
         return u.model_copy(update={"status": status, "polls": u.polls + 1, "stuck_rules": stuck})
 
-    def _release_output_source(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.RELEASE_SOURCE)
+    def release_output_source(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         rec = self._record(inp.request_name, inp.dataset, u)
         released = False
@@ -211,7 +213,8 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, status=Out.SOURCE_RELEASED, source_released=released)
         return u.model_copy(update={"status": Out.SOURCE_RELEASED})
 
-    def _announce_output(self, inp: OutputStepInput) -> OutputUnit:
+    @threaded_activity(Activity.ANNOUNCE_OUTPUT)
+    def announce_output(self, inp: OutputStepInput) -> OutputUnit:
         u = inp.unit
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, u)
@@ -221,7 +224,8 @@ class OutputActivities:
         self.deps.repo.update_output(rec.id, status=Out.ANNOUNCED)
         return u.model_copy(update={"status": Out.ANNOUNCED})
 
-    def _record_output_failure(self, inp: OutputFailure) -> OutputUnit:
+    @threaded_activity(Activity.FAIL_OUTPUT)
+    def record_output_failure(self, inp: OutputFailure) -> OutputUnit:
         with domain_errors():
             rec = self._record(inp.request_name, inp.dataset, inp.unit)
         self.deps.repo.update_output(rec.id, status=Out.FAILED, error=inp.reason)
@@ -229,7 +233,8 @@ class OutputActivities:
 
     # ── invalidation ────────────────────────────────────────────────────────
 
-    def _invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
+    @threaded_activity(Activity.INVALIDATE_OUTPUT)
+    def invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
         """Spec 6.3's rollback table for the state the record reached."""
         repo, services = self.deps.repo, self.deps.services
         with domain_errors():
@@ -267,7 +272,8 @@ class OutputActivities:
         )
         return done
 
-    def _load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
+    @threaded_activity(Activity.LOAD_OUTPUTS)
+    def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
         """The recorded units of a dataset (for a run started to invalidate or retry
         them), and with `include_merged` every merged unit of it that has no record."""
         with domain_errors():
@@ -303,44 +309,6 @@ class OutputActivities:
             for r in self.deps.repo.list_outputs(workflow_id, dataset)
         ]
 
-    # ── the activities: blocking work in a thread, heartbeats meanwhile ──────────
-
-    @activity.defn(name=Activity.REGISTER_OUTPUT)
-    async def register_output_in_dbs(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._register_output_in_dbs, inp)
-
-    @activity.defn(name=Activity.PROTECT_OUTPUT)
-    async def protect_output_source(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._protect_output_source, inp)
-
-    @activity.defn(name=Activity.REQUEST_TRANSFERS)
-    async def request_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._request_output_transfers, inp)
-
-    @activity.defn(name=Activity.POLL_TRANSFERS)
-    async def poll_output_transfers(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._poll_output_transfers, inp)
-
-    @activity.defn(name=Activity.RELEASE_SOURCE)
-    async def release_output_source(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._release_output_source, inp)
-
-    @activity.defn(name=Activity.ANNOUNCE_OUTPUT)
-    async def announce_output(self, inp: OutputStepInput) -> OutputUnit:
-        return await heartbeating(self._announce_output, inp)
-
-    @activity.defn(name=Activity.FAIL_OUTPUT)
-    async def record_output_failure(self, inp: OutputFailure) -> OutputUnit:
-        return await heartbeating(self._record_output_failure, inp)
-
-    @activity.defn(name=Activity.INVALIDATE_OUTPUT)
-    async def invalidate_output(self, inp: InvalidateInput) -> OutputUnit:
-        return await heartbeating(self._invalidate_output, inp)
-
-    @activity.defn(name=Activity.LOAD_OUTPUTS)
-    async def load_outputs(self, inp: LoadOutputsInput) -> list[OutputUnit]:
-        return await heartbeating(self._load_outputs, inp)
-
     def _client(self) -> Client:
         if self.deps.client is None:
             raise ApplicationError("worker has no Temporal client", non_retryable=True)
@@ -368,19 +336,6 @@ class OutputActivities:
             datasets,
             activity.info().task_queue,
         )
-
-
-async def heartbeating(fn: Callable[[T], R], inp: T) -> R:
-    """Run `fn(inp)` in a thread and heartbeat while it runs: a worker that dies in the
-    middle of a step is noticed after the heartbeat timeout, not the step's whole
-    start-to-close timeout. Activity context (logger, info) stays available in the thread."""
-    ctx = contextvars.copy_context()
-    task = asyncio.ensure_future(asyncio.to_thread(ctx.run, fn, inp))
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SEC)
-        if done:
-            return task.result()
-        activity.heartbeat()
 
 
 async def start_invalidation(

@@ -42,6 +42,9 @@ class RequestActivities:
                 raise RequestAlreadyRan(
                     f"request {inp.request_name!r} already ran (run {earlier.number} ended "
                     f"{earlier.status}): submit it with --rerun to run it again"
+                    if RequestStatus(earlier.status).is_terminal
+                    else f"request {inp.request_name!r} is still running (run {earlier.number}, "
+                    f"status {earlier.status}): stop, restart or abort it instead"
                 )
             if inp.request_document is not None:
                 doc = inp.request_document

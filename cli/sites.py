@@ -20,7 +20,7 @@ ACTIONS = ("drain", "enable", "disable", "ban", "unban")
 WITH_UNTIL = ("drain", "ban")
 
 
-def add_site_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     site = sub.add_parser("site", help="site manager: list, drain, enable, disable, ban, unban")
     verbs = site.add_subparsers(dest="site_command", required=True)
     p = verbs.add_parser("list", help="sites with their status, who set it, why, until when")
@@ -42,11 +42,9 @@ def add_site_commands(sub: Any) -> None:
 
 
 def _repo(settings: Settings) -> Any:
-    from wms2.db import Repository, make_engine, upgrade_database
+    from wms2.db import open_repository
 
-    engine = make_engine(settings.database_url)
-    upgrade_database(engine)
-    return Repository(engine)
+    return open_repository(settings.database_url)
 
 
 def _when(value: Any) -> str:

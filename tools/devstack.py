@@ -162,11 +162,12 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
     from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from starter import render_state, static_texts, watch_requests
+    from cli.requests import watch_requests
+    from cli.submit import static_texts
     from wms2.messages import RequestInput, request_workflow_id
     from wms2.outputs.messages import OutputState
     from wms2.services.factory import build_services
-    from wms2.status_view import merged_files_table
+    from wms2.status_view import merged_files_table, render_state
     from workflows.output import OutputWorkflow
     from workflows.request import RequestWorkflow
 

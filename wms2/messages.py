@@ -11,29 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
+from wms2.errors import NON_RETRYABLE_NAMES
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
-# Exception types (by name) that mean bad input: activities raise them as non-retryable
-# ApplicationErrors, and workflows list them in every retry policy.
-NON_RETRYABLE_ERRORS = [
-    "RequestImportError",
-    "RequestAlreadyRan",
-    "RerunRefused",
-    "SplittingError",
-    "InputOnTape",
-    "PathEscapeError",
-    "ServiceRequestError",
-    "NotFoundError",
-    "DagSyntaxError",
-    "PilotReportError",
-    "RecordNotFound",
-    "ManifestError",
-    "DagDirectoryInUse",
-    "CricAnswerError",
-]
+# The names of the non-retryable error types (wms2.errors): workflows list them in every
+# retry policy.
+NON_RETRYABLE_ERRORS = NON_RETRYABLE_NAMES
 
 
 def request_workflow_id(request_name: str) -> str:
@@ -507,27 +493,6 @@ class DagNews(BaseModel):
 
     attempt: int
     result: MonitorResult
-
-
-def merge_news(news: list[DagNews]) -> MonitorResult:
-    """Several signals read at once: every unit once, the latest progress, the end."""
-    merged = MonitorResult()
-    seen: set[str] = set()
-    for n in news:
-        res = n.result
-        for unit in res.new_work_units:
-            if unit.name not in seen:
-                seen.add(unit.name)
-                merged.new_work_units.append(unit)
-        merged.progress = res.progress
-        if res.finished and not merged.finished:
-            merged = merged.model_copy(
-                update={
-                    k: getattr(res, k)
-                    for k in ("finished", "exit_code", "detail", "unreported_work_units", "lost")
-                }
-            )
-    return merged
 
 
 class TrackerInput(BaseModel):

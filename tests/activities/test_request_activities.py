@@ -139,6 +139,19 @@ def test_a_request_name_runs_again_only_when_asked(acts: RequestActivities) -> N
     assert rerun.run == 2 and rerun.resume is None  # it never planned a DAG
 
 
+def test_a_second_run_while_the_first_runs_says_it_runs(acts: RequestActivities) -> None:
+    as_run("run-a").run(acts.import_request, ImportInput(request_name=GEN))
+    acts.deps.repo.record_transition(GEN, RequestStatus.QUEUED, "waiting for a slot")
+    with pytest.raises(ApplicationError) as exc:
+        as_run("run-b").run(acts.import_request, ImportInput(request_name=GEN))
+    assert exc.value.non_retryable and exc.value.type == "RequestAlreadyRan"
+    assert exc.value.message == (
+        f"request {GEN!r} is still running (run 1, status queued): stop, restart or abort "
+        "it instead"
+    )
+    assert acts.deps.repo.request_run(GEN) == (1, "run-a", "queued")
+
+
 def test_urgent_applies_to_its_submission_only(acts: RequestActivities) -> None:
     doc = json.loads((SAMPLE_CATALOG / "requests" / f"{GEN}.json").read_text())
     doc["production_steps"] = [{"fraction": 0.5, "priority": 1000}]

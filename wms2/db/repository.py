@@ -11,18 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Engine, Select, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from wms2.db.site_records import SiteRecords
-
+from wms2.db.rows import aware, column_values, one, row_dict, upsert
+from wms2.db.site_records import SiteRecords
 from wms2.db.tables import (
     Base,
     DAGHistoryRow,
@@ -43,12 +40,9 @@ from wms2.models import (
     Workflow,
     utcnow,
 )
+from wms2.records import RecordNotFound
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class RecordNotFound(LookupError):
-    """A record that the caller named does not exist."""
 
 
 _LATER = ("pilot_", "dag_id", "total_nodes", "nodes_", "status")
@@ -73,33 +67,6 @@ class TrackedDag(NamedTuple):
     schedd: str | None
 
 
-def _aware(value: Any) -> Any:
-    # SQLite hands datetimes back without a zone; everything WMS2 writes is UTC.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _row_dict(row: Base) -> dict[str, Any]:
-    return {c.key: _aware(getattr(row, c.key)) for c in row.__table__.columns}
-
-
-def _column_values(model: BaseModel, row_cls: type[Base]) -> dict[str, Any]:
-    """Model fields that are columns of `row_cls`: JSON columns get JSON-safe values,
-    enums their string value, everything else the Python value."""
-    plain = model.model_dump()
-    as_json = model.model_dump(mode="json")
-    values: dict[str, Any] = {}
-    for col in row_cls.__table__.columns:
-        if col.key not in plain:
-            continue
-        value = plain[col.key]
-        if isinstance(col.type, JSON) or isinstance(value, Enum):
-            value = as_json[col.key]
-        values[col.key] = value
-    return values
-
-
 class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -112,32 +79,6 @@ class Repository:
 
     # ── generic helpers ────────────────────────────────────────────────────
 
-    def _upsert(
-        self,
-        s: Session,
-        row_cls: type[Base],
-        values: dict[str, Any],
-        keys: Sequence[str],
-        insert_only: Sequence[str] = (),
-    ) -> None:
-        """Insert, or update every non-key column of the existing row (keeping its id
-        and created_at, which other rows and the audit trail depend on)."""
-        dialect = self.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(row_cls.__table__).values(**values)
-        keep = {*keys, *insert_only, "id", "created_at"}
-        changes = {k: stmt.excluded[k] for k in values if k not in keep}
-        if "updated_at" in row_cls.__table__.columns:
-            changes["updated_at"] = func.now()
-        s.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
-
-    @staticmethod
-    def _one(s: Session, stmt: Select[Any], what: str) -> Any:
-        row = s.scalars(stmt).first()
-        if row is None:
-            raise RecordNotFound(what)
-        return row
-
     def _update(self, row_cls: type[Base], where: Any, what: str, **fields: Any) -> None:
         if "updated_at" in row_cls.__table__.columns:
             fields.setdefault("updated_at", utcnow())
@@ -149,14 +90,14 @@ class Repository:
     # ── requests ───────────────────────────────────────────────────────────
 
     def upsert_request(self, request: Request) -> Request:
-        values = _column_values(request, RequestRow)
+        values = column_values(request, RequestRow)
         values["request_data"] = request.model_dump(
             mode="json", exclude={"status_transitions", "status", "created_at", "updated_at"}
         )
         values.pop("updated_at", None)
         with self.session() as s:
             # The status belongs to the state machine: a retried import must not reset it.
-            self._upsert(s, RequestRow, values, ["request_name"], insert_only=["status"])
+            upsert(s, RequestRow, values, ["request_name"], insert_only=["status"])
         return self.get_request(request.request_name)
 
     def request_run(self, request_name: str) -> RequestRun | None:
@@ -171,7 +112,7 @@ class Repository:
         """Count the workflow run `run_id` as the record's newest run and return its number;
         the same run id (a retried import) gets the same number."""
         with self.session() as s:
-            row = self._one(
+            row = one(
                 s,
                 select(RequestRow).where(RequestRow.request_name == request_name).with_for_update(),
                 f"request {request_name!r}",
@@ -182,7 +123,7 @@ class Repository:
 
     def get_request(self, request_name: str) -> Request:
         with self.session() as s:
-            row = self._one(
+            row = one(
                 s,
                 select(RequestRow).where(RequestRow.request_name == request_name),
                 f"request {request_name!r}",
@@ -206,13 +147,13 @@ class Repository:
             superseded_by_request=row.superseded_by_request,
             previous_version_request=row.previous_version_request,
             cleanup_policy=row.cleanup_policy,
-            created_at=_aware(row.created_at),
-            updated_at=_aware(row.updated_at),
+            created_at=aware(row.created_at),
+            updated_at=aware(row.updated_at),
             status_transitions=[
                 StatusTransition(
                     from_status=t.from_status,
                     to_status=t.to_status,
-                    timestamp=_aware(t.created_at),
+                    timestamp=aware(t.created_at),
                     reason=t.reason,
                 )
                 for t in transitions
@@ -256,7 +197,7 @@ class Repository:
         read under a row lock (PostgreSQL) / the database write lock (SQLite, whose
         transactions begin IMMEDIATE), so concurrent transitions form a consistent chain."""
         with self.session() as s:
-            row = self._one(
+            row = one(
                 s,
                 select(RequestRow).where(RequestRow.request_name == request_name).with_for_update(),
                 f"request {request_name!r}",
@@ -299,18 +240,18 @@ class Repository:
             # What later steps wrote (pilot, DAG, node counts) survives a re-import: a
             # rerun resumes that DAG.
             later = [c.key for c in WorkflowRow.__table__.columns if c.key.startswith(_LATER)]
-            values = _column_values(workflow, WorkflowRow)
-            self._upsert(s, WorkflowRow, values, ["request_name"], insert_only=later)
+            values = column_values(workflow, WorkflowRow)
+            upsert(s, WorkflowRow, values, ["request_name"], insert_only=later)
         return self.get_workflow_by_request(workflow.request_name)
 
     def get_workflow_by_request(self, request_name: str) -> Workflow:
         with self.session() as s:
-            row = self._one(
+            row = one(
                 s,
                 select(WorkflowRow).where(WorkflowRow.request_name == request_name),
                 f"workflow of request {request_name!r}",
             )
-            return Workflow.model_validate(_row_dict(row))
+            return Workflow.model_validate(row_dict(row))
 
     def update_workflow(self, workflow_id: uuid.UUID, **fields: Any) -> None:
         self._update(
@@ -321,27 +262,27 @@ class Repository:
 
     def upsert_dag(self, dag: DAG) -> DAG:
         with self.session() as s:
-            self._upsert(s, DAGRow, _column_values(dag, DAGRow), ["workflow_id", "attempt"])
-            row = self._one(
+            upsert(s, DAGRow, column_values(dag, DAGRow), ["workflow_id", "attempt"])
+            row = one(
                 s,
                 select(DAGRow).where(
                     DAGRow.workflow_id == dag.workflow_id, DAGRow.attempt == dag.attempt
                 ),
                 f"dag {dag.workflow_id}/{dag.attempt}",
             )
-            return DAG.model_validate(_row_dict(row))
+            return DAG.model_validate(row_dict(row))
 
     def get_dag(self, dag_id: uuid.UUID) -> DAG:
         with self.session() as s:
-            row = self._one(s, select(DAGRow).where(DAGRow.id == dag_id), f"dag {dag_id}")
-            return DAG.model_validate(_row_dict(row))
+            row = one(s, select(DAGRow).where(DAGRow.id == dag_id), f"dag {dag_id}")
+            return DAG.model_validate(row_dict(row))
 
     def dag_attempt(self, workflow_id: uuid.UUID, attempt: int) -> DAG | None:
         with self.session() as s:
             row = s.scalars(
                 select(DAGRow).where(DAGRow.workflow_id == workflow_id, DAGRow.attempt == attempt)
             ).first()
-            return None if row is None else DAG.model_validate(_row_dict(row))
+            return None if row is None else DAG.model_validate(row_dict(row))
 
     def latest_dag(self, workflow_id: uuid.UUID) -> DAG | None:
         with self.session() as s:
@@ -350,7 +291,7 @@ class Repository:
                 .where(DAGRow.workflow_id == workflow_id)
                 .order_by(DAGRow.attempt.desc())
             ).first()
-            return None if row is None else DAG.model_validate(_row_dict(row))
+            return None if row is None else DAG.model_validate(row_dict(row))
 
     def recorded_work_units(self, workflow_id: uuid.UUID, before_attempt: int) -> set[str]:
         """Work units any DAG attempt below `before_attempt` recorded as done."""
@@ -496,15 +437,15 @@ class Repository:
                 .where(DAGHistoryRow.dag_id == dag_id)
                 .order_by(DAGHistoryRow.id)
             )
-            return [_row_dict(r) for r in rows]
+            return [row_dict(r) for r in rows]
 
     # ── outputs ────────────────────────────────────────────────────────────
 
     def upsert_output(self, output: OutputDataset) -> OutputDataset:
         keys = ["workflow_id", "dataset_name", "work_unit"]
         with self.session() as s:
-            self._upsert(s, OutputDatasetRow, _column_values(output, OutputDatasetRow), keys)
-            row = self._one(
+            upsert(s, OutputDatasetRow, column_values(output, OutputDatasetRow), keys)
+            row = one(
                 s,
                 select(OutputDatasetRow).where(
                     OutputDatasetRow.workflow_id == output.workflow_id,
@@ -513,7 +454,7 @@ class Repository:
                 ),
                 f"output {output.dataset_name} {output.work_unit}",
             )
-            return OutputDataset.model_validate(_row_dict(row))
+            return OutputDataset.model_validate(row_dict(row))
 
     def list_outputs(
         self, workflow_id: uuid.UUID, dataset: str | None = None
@@ -525,7 +466,7 @@ class Repository:
             rows = s.scalars(
                 query.order_by(OutputDatasetRow.dataset_name, OutputDatasetRow.work_unit)
             )
-            return [OutputDataset.model_validate(_row_dict(r)) for r in rows]
+            return [OutputDataset.model_validate(row_dict(r)) for r in rows]
 
     def get_output(
         self, workflow_id: uuid.UUID, dataset: str, work_unit: str
@@ -538,7 +479,7 @@ class Repository:
                     OutputDatasetRow.work_unit == work_unit,
                 )
             ).first()
-            return OutputDataset.model_validate(_row_dict(row)) if row is not None else None
+            return OutputDataset.model_validate(row_dict(row)) if row is not None else None
 
     def count_requests_by_status(self) -> dict[str, int]:
         """One count per request name: the status of its current run (the record)."""
@@ -567,6 +508,4 @@ class Repository:
 
     @property
     def sites(self) -> SiteRecords:
-        from wms2.db.site_records import SiteRecords
-
-        return SiteRecords(self)
+        return SiteRecords(self.session)

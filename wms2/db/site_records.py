@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from wms2.db.repository import _aware, _column_values, _row_dict
+from wms2.db.rows import Sessions, aware, column_values, one, row_dict, upsert
 from wms2.db.tables import SiteChangeRow, SiteRow
 from wms2.models import Site, SiteStatus, utcnow
-
-if TYPE_CHECKING:
-    from wms2.db.repository import Repository
 
 
 class SiteChange(BaseModel):
@@ -33,32 +30,32 @@ class SiteChange(BaseModel):
 
 
 class SiteRecords:
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
+    def __init__(self, session: Sessions) -> None:
+        self.session = session  # Repository.session: one transaction per call
 
     def _model(self, row: SiteRow) -> Site:
-        return Site.model_validate(_row_dict(row))
+        return Site.model_validate(row_dict(row))
 
     def upsert(self, site: Site) -> Site:
-        with self.repo.session() as s:
-            self.repo._upsert(s, SiteRow, _column_values(site, SiteRow), ["name"])
+        with self.session() as s:
+            upsert(s, SiteRow, column_values(site, SiteRow), ["name"])
         return self.get(site.name)
 
     def get(self, name: str) -> Site:
-        with self.repo.session() as s:
-            row = self.repo._one(s, select(SiteRow).where(SiteRow.name == name), f"site {name!r}")
+        with self.session() as s:
+            row = one(s, select(SiteRow).where(SiteRow.name == name), f"site {name!r}")
             return self._model(row)
 
     def list(self) -> list[Site]:
-        with self.repo.session() as s:
+        with self.session() as s:
             return [self._model(r) for r in s.scalars(select(SiteRow).order_by(SiteRow.name))]
 
     def statuses(self) -> dict[str, SiteStatus]:
-        with self.repo.session() as s:
+        with self.session() as s:
             return {n: SiteStatus(st) for n, st in s.execute(select(SiteRow.name, SiteRow.status))}
 
     def count_by_status(self) -> dict[str, int]:
-        with self.repo.session() as s:
+        with self.session() as s:
             rows = s.execute(select(SiteRow.status, func.count()).group_by(SiteRow.status))
             return {status: n for status, n in rows}
 
@@ -71,7 +68,7 @@ class SiteRecords:
         now = utcnow()
         names = {name for name, _ in listed}
         added, delisted = [], []
-        with self.repo.session() as s:
+        with self.session() as s:
             rows = {r.name: r for r in s.scalars(select(SiteRow).with_for_update())}
             for name, details in listed:
                 row = rows.get(name)
@@ -139,8 +136,8 @@ class SiteRecords:
     ) -> tuple[Site, SiteStatus]:
         """Set a site's status (RecordNotFound for an unknown site); returns the site and
         its previous status."""
-        with self.repo.session() as s:
-            row = self.repo._one(
+        with self.session() as s:
+            row = one(
                 s, select(SiteRow).where(SiteRow.name == name).with_for_update(), f"site {name!r}"
             )
             previous = SiteStatus(row.status)
@@ -149,7 +146,7 @@ class SiteRecords:
 
     def alert(self, name: str, reason: str, by: str) -> None:
         """A history row that changes nothing: the evidence an operator should see."""
-        with self.repo.session() as s:
+        with self.session() as s:
             row = s.get(SiteRow, name)
             current = row.status if row is not None else "enabled"
             s.add(SiteChangeRow(site=name, action="alert", from_status=current,
@@ -158,7 +155,7 @@ class SiteRecords:
     def expire(self, now: datetime, by: str) -> list[str]:
         """Drains and bans whose `until` has passed end: the site is enabled again."""
         ended = []
-        with self.repo.session() as s:
+        with self.session() as s:
             rows = s.scalars(
                 select(SiteRow)
                 .where(SiteRow.status_until.is_not(None), SiteRow.status_until <= now)
@@ -172,7 +169,7 @@ class SiteRecords:
         return ended
 
     def changes(self, name: str | None = None, limit: int = 20) -> list[SiteChange]:
-        with self.repo.session() as s:
+        with self.session() as s:
             stmt = select(SiteChangeRow).order_by(SiteChangeRow.id.desc()).limit(limit)
             if name is not None:
                 stmt = stmt.where(SiteChangeRow.site == name)
@@ -180,7 +177,7 @@ class SiteRecords:
                 SiteChange(
                     site=r.site, action=r.action, from_status=r.from_status,
                     to_status=r.to_status, reason=r.reason, by=r.by,
-                    until=_aware(r.until), at=_aware(r.created_at),
+                    until=aware(r.until), at=aware(r.created_at),
                 )
                 for r in s.scalars(stmt)
             ][::-1]  # fmt: skip

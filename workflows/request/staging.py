@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -18,11 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from wms2.models import RequestStatus
 
 from workflows import options
-from workflows.request_support import _reason
+from workflows.errors import reason
+from workflows.request.steps import RequestSteps
 from workflows.visibility import publish
-
-if TYPE_CHECKING:
-    from workflows.request_support import RequestSupport
 
 POLLS_PER_CALL = 50  # then the main loop may continue as new; staging resumes after
 STAGE_TAPE_INPUT = "stage-tape-input"  # workflow.patched id
@@ -35,26 +32,27 @@ class Staged(StrEnum):
 
 
 class InputStaging:
-    def __init__(self, wf: RequestSupport) -> None:
-        self.wf = wf
+    def __init__(self, steps: RequestSteps) -> None:
+        self.steps = steps
+        self.s = steps.s
 
     @property
     def pending(self) -> bool:
-        staging = self.wf.s.staging
+        staging = self.s.staging
         return staging is not None and staging.rule_id is not None and staging.state != "OK"
 
     async def run(self) -> Staged:
-        wf, s = self.wf, self.wf.s
+        steps, s = self.steps, self.s
         if not self.pending:
             try:
-                rule = await wf._act(
+                rule = await steps.act(
                     Activity.STAGE_INPUT,
                     StageInput(request_name=s.request_name),
                     StagingRule,
                     **options.SERVICE,
                 )
             except ActivityError as e:
-                await wf._transition(RequestStatus.FAILED, f"staging input failed: {_reason(e)}")
+                await steps.transition(RequestStatus.FAILED, f"staging input failed: {reason(e)}")
                 return Staged.STOPPED
             if rule.rule_id is None:  # nothing on tape only any more
                 s.staging = rule.model_copy(update={"state": "OK", "since": workflow.now()})
@@ -72,18 +70,18 @@ class InputStaging:
         return await self._poll()
 
     async def _poll(self) -> Staged:
-        wf, s = self.wf, self.wf.s
+        steps, s = self.steps, self.s
         staging = s.staging
         assert staging is not None and staging.rule_id is not None
         for _ in range(POLLS_PER_CALL):
-            state = await wf._act(
+            state = await steps.act(
                 Activity.POLL_STAGING,
                 PollStagingInput(request_name=s.request_name, rule_id=staging.rule_id),
                 str,
                 **options.SERVICE,
             )
             if state != staging.state and state in ("STUCK", "SUSPENDED", "WAITING_APPROVAL"):
-                wf._alert(
+                steps.alert(
                     "staging_stuck",
                     f"staging rule {staging.rule_id} to {staging.rse_expression} is {state}",
                     stuck=False,
@@ -92,18 +90,18 @@ class InputStaging:
             publish(s)
             if state == "OK":
                 return Staged.DONE
-            if wf._overdue():
+            if steps.overdue():
                 waited = (workflow.now() - (staging.since or workflow.now())).total_seconds()
-                wf._alert(
+                steps.alert(
                     "slow_staging",
                     f"input staged for {waited:.0f} s: rule {staging.rule_id} is {state}",
                 )
-            if await self._interrupted_within(wf.cfg.output.transfer_poll_sec):
+            if await self._interrupted_within(steps.cfg.output.transfer_poll_sec):
                 return Staged.STOPPED
         return Staged.WAITING
 
     async def _interrupted_within(self, seconds: float) -> bool:
-        s = self.wf.s
+        s = self.s
         try:
             await workflow.wait_condition(lambda: s.interrupted, timeout=timedelta(seconds=seconds))
         except TimeoutError:

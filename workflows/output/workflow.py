@@ -12,35 +12,27 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from wms2.messages import Activity
     from wms2.models import OutputStatus
     from wms2.outputs.messages import (
-        InvalidateInput,
         InvalidateSignal,
         LoadOutputsInput,
-        OutputAlert,
-        OutputFailure,
         OutputInput,
         OutputProgress,
         OutputResult,
         OutputState,
-        OutputStepInput,
         OutputUnit,
         WorkUnitBatch,
     )
     from wms2.outputs.states import TERMINAL
 
 from workflows import options
-from workflows.request_support import _reason
-from workflows.summaries import output_activity
+from workflows.output.unit_steps import UnitSteps
 
 Out = OutputStatus
 
@@ -60,7 +52,6 @@ URGENCY = [
     Out.SOURCE_RELEASED,
 ]
 POLLED = (Out.TRANSFERS_REQUESTED, Out.TRANSFERRING)
-MAX_ALERTS = 50  # kept in the state (the count goes on in alerts_total)
 MAX_REPORTED_ALERTS = 5  # sent with each progress report
 MAX_REPORTED_FAILURES = 10
 NO_BATCH_BARRIER = "output-units-move-independently"  # workflow.patched id
@@ -78,6 +69,7 @@ class OutputWorkflow:
         self.reported: OutputProgress | None = None
         # Steps in flight, by unit: each unit moves on its own (no batch barrier).
         self.flying: dict[str, asyncio.Task[None]] = {}
+        self.units = UnitSteps(self.s, self.cfg)
 
     # ── signals and queries ──────────────────────────────────────────────────
 
@@ -119,7 +111,7 @@ class OutputWorkflow:
     async def run(self, inp: OutputInput) -> OutputResult:
         s = self.s
         if inp.load_from_db and inp.state is None:
-            for u in await self._act(
+            for u in await self.units.act(
                 Activity.LOAD_OUTPUTS,
                 LoadOutputsInput(
                     request_name=s.request_name, dataset=s.dataset, include_merged=inp.load_merged
@@ -130,7 +122,7 @@ class OutputWorkflow:
         while True:
             if s.invalidate_reason is not None:
                 await self._landed()  # no step may race the rollback
-                await self._invalidate_all(s.invalidate_reason)
+                await self.units.invalidate_all(s.invalidate_reason)
                 break
             if s.retry_requested:
                 self._resume_failed()
@@ -228,7 +220,7 @@ class OutputWorkflow:
         launch = [(u, STEP[u.status]) for u in ready]
         launch += [(u, Activity.POLL_TRANSFERS) for u in to_poll]
         for u, step in launch:
-            self.flying[u.work_unit] = asyncio.ensure_future(self._advance(u, step))
+            self.flying[u.work_unit] = asyncio.ensure_future(self.units.advance(u, step))
         if poll_now:
             self.next_poll = workflow.now() + timedelta(seconds=self.cfg.transfer_poll_sec)
         if not self.flying:
@@ -261,8 +253,8 @@ class OutputWorkflow:
         to_poll, poll_now = self._polls_due(set())
         if not batch and not to_poll:
             return False
-        calls = [self._advance(u, STEP[u.status]) for u in batch]
-        calls += [self._advance(u, Activity.POLL_TRANSFERS) for u in to_poll]
+        calls = [self.units.advance(u, STEP[u.status]) for u in batch]
+        calls += [self.units.advance(u, Activity.POLL_TRANSFERS) for u in to_poll]
         await asyncio.gather(*calls)
         if poll_now:
             interval = timedelta(seconds=self.cfg.transfer_poll_sec)
@@ -286,123 +278,7 @@ class OutputWorkflow:
         poll_now = bool(polled) and self.next_poll is not None and workflow.now() >= self.next_poll
         return (polled if poll_now else []) + ruleless, poll_now
 
-    async def _advance(self, unit: OutputUnit, step: Activity) -> None:
-        s = self.s
-        arg = OutputStepInput(
-            request_name=s.request_name, dataset=s.dataset, unit=unit, config=self.cfg
-        )
-        try:
-            new = await self._step_until_done(step, arg, unit)
-        except ActivityError as e:
-            # Only a refusal reaches here (outages are retried): this output fails, the
-            # others go on.
-            reason = f"{step.value} refused: {_reason(e)}"
-            workflow.logger.error("%s %s: %s", s.dataset, unit.work_unit, reason)
-            new = await self._act(
-                Activity.FAIL_OUTPUT,
-                OutputFailure(
-                    request_name=s.request_name, dataset=s.dataset, unit=unit, reason=reason
-                ),
-                OutputUnit,
-                unit.work_unit,
-            )
-            new = new.model_copy(update={"failed_from": unit.status})
-        if new.stuck_rules and not unit.stuck_rules:
-            self._alert_stuck(new)
-        s.units[unit.work_unit] = new
-
-    async def _step_until_done(
-        self, step: Activity, arg: OutputStepInput, unit: OutputUnit
-    ) -> OutputUnit:
-        """An outage is waited out, never given up on; but a step that failed
-        `alert_after_attempts` times in a row raises an alert (once) and goes on trying.
-        Only a refusal (non-retryable) is raised."""
-        alerted = False
-        while True:
-            try:
-                return await self._act(
-                    step, arg, OutputUnit, unit.work_unit, self.cfg.alert_after_attempts
-                )
-            except ActivityError as e:
-                if e.retry_state not in (RetryState.MAXIMUM_ATTEMPTS_REACHED, RetryState.TIMEOUT):
-                    raise
-                if not alerted:
-                    alerted = True
-                    self._add_alert(
-                        "failing_step",
-                        unit.work_unit,
-                        f"{self.s.dataset} {unit.work_unit}: {step.value} failed "
-                        f"{self.cfg.alert_after_attempts} times ({_reason(e)}); still trying",
-                    )
-
-    def _alert_stuck(self, unit: OutputUnit) -> None:
-        message = (
-            f"{self.s.dataset} {unit.work_unit}: Rucio rule(s) {', '.join(unit.stuck_rules)} "
-            f"after {unit.polls} polls"
-        )
-        workflow.metric_meter().create_counter(
-            "wms2_output_rules_stuck", "transfer rules found STUCK"
-        ).add(1)
-        self._add_alert("stuck_rule", unit.work_unit, message)
-
-    def _add_alert(self, kind: str, work_unit: str, message: str) -> None:
-        workflow.logger.warning("%s", message)
-        self.s.alerts_total += 1
-        del self.s.alerts[: max(0, len(self.s.alerts) - MAX_ALERTS + 1)]  # newest kept
-        self.s.alerts.append(
-            OutputAlert(kind=kind, work_unit=work_unit, message=message, at=workflow.now())
-        )
-
-    async def _invalidate_all(self, reason: str) -> None:
-        s = self.s
-        units = [u for u in s.units.values() if u.status is not Out.INVALIDATED]
-        # Compacted units: the activity reads what to undo from their records.
-        units += [
-            OutputUnit(work_unit=n, lfn="", site="", size=0, events=0, adler32="", status=st)
-            for n, st in s.finished_units.items()
-            if st is not Out.INVALIDATED
-        ]
-        size = self.cfg.batch_size
-        for i in range(0, len(units), size):
-            results = await asyncio.gather(
-                *(
-                    self._act(
-                        Activity.INVALIDATE_OUTPUT,
-                        InvalidateInput(
-                            request_name=s.request_name, dataset=s.dataset, unit=u, reason=reason
-                        ),
-                        OutputUnit,
-                    )
-                    for u in units[i : i + size]
-                )
-            )
-            for new in results:
-                s.finished_units.pop(new.work_unit, None)
-                s.units[new.work_unit] = new
-        s.invalidated = True
-        workflow.logger.info("%s: %d outputs invalidated (%s)", s.dataset, len(units), reason)
-
     # ── helpers ──────────────────────────────────────────────────────────────
-
-    async def _act(
-        self,
-        name: Activity,
-        arg: Any,
-        result_type: Any,
-        what: str = "",
-        max_attempts: int | None = None,
-    ) -> Any:
-        opts = options.OUTPUT_STEP
-        if max_attempts is not None:  # bounded rounds, so that repeated failures are seen
-            policy = replace(opts["retry_policy"], maximum_attempts=max_attempts)
-            opts = {**opts, "retry_policy": policy}
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            summary=output_activity(name, self.s.dataset, what),
-            **opts,
-        )
 
     def _failures(self, limit: int | None = None) -> list[str]:
         failed = [u for u in self.s.units.values() if u.status is Out.FAILED]

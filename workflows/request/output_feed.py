@@ -1,15 +1,17 @@
-"""The request workflow's side of the output pipeline: one OutputWorkflow child per output
-dataset, fed completed work units by signal, closed when the DAG is done, and waited for
-before the request completes."""
+"""The request's side of the output pipeline: one OutputWorkflow child per output dataset,
+fed completed work units by signal, closed when the DAG is done, and waited for before
+the request completes."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.messages import Activity, CompletedWorkUnit, RequestState
+    from wms2.messages import Activity, CompletedWorkUnit
     from wms2.models import CleanupPolicy, OutputStatus, RequestStatus
     from wms2.outputs.messages import (
         CleanupInput,
@@ -22,29 +24,31 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows import options
-from workflows.request_support import RequestSupport
+from workflows.request.steps import RequestSteps
 from workflows.visibility import publish
 
 S = RequestStatus
 MAX_RULE_ALERTS = 20  # the rest are counted by the output workflows and the metric
 
 
-class RequestOutputs(RequestSupport):
-    s: RequestState
+class OutputFeed:
+    def __init__(self, steps: RequestSteps) -> None:
+        self.steps = steps
+        self.s = steps.s
 
-    async def _outputs_done(self, dag_summary: str) -> None:
+    async def complete(self, dag_summary: str) -> None:
         """COMPLETED only once every output is ANNOUNCED; a refused output (or an output
         workflow that ended early) leaves the request PARTIAL with the reason."""
         s = self.s
-        await self._close_outputs()
+        await self.close()
         publish(s)
-        if not await self._wait(self._outputs_finished):
+        if not await self.steps.wait(self.finished):
             return  # abort or catastrophic restart: the main loop handles it
-        failures = self._output_failures()
+        failures = self.failures()
         if failures:
             failed = sum(p.counts.get(OutputStatus.FAILED.value, 0) for p in s.outputs.values())
             what = f"{failed} output(s) failed" if failed else "outputs were not delivered"
-            await self._transition(
+            await self.steps.transition(
                 S.PARTIAL,
                 f"{dag_summary}, but {what}: "
                 + "; ".join(failures[:5])
@@ -52,12 +56,11 @@ class RequestOutputs(RequestSupport):
             )
             return
         note = await self._clean_previous_version()
-        await self._transition(
-            S.COMPLETED,
-            f"{dag_summary}; {self._outputs_announced()} outputs announced{note}",
+        await self.steps.transition(
+            S.COMPLETED, f"{dag_summary}; {self.announced()} outputs announced{note}"
         )
 
-    async def _retry_outputs(self) -> None:
+    async def retry_failed(self) -> None:
         """After a restart of a request whose DAG completed: the failed outputs walk on
         from where they failed, then the request completes as usual."""
         s = self.s
@@ -66,13 +69,13 @@ class RequestOutputs(RequestSupport):
         for d in failed:
             s.outputs[d] = s.outputs[d].model_copy(update={"finished": False, "failures": []})
         index = {d: s.output_datasets.index(d) + 1 for d in failed}
-        await self._act(
+        await self.steps.act(
             Activity.RETRY_OUTPUTS,
             RetryOutputsInput(
                 request_name=s.request_name,
                 datasets={index[d]: d for d in failed},
                 parent_workflow_id=workflow.info().workflow_id,
-                config=self.cfg.output,
+                config=self.steps.cfg.output,
                 undelivered={index[d]: units for d, units in s.undelivered.items()},
                 run=s.run,
             ),
@@ -81,9 +84,10 @@ class RequestOutputs(RequestSupport):
             retry_policy=options.SERVICE["retry_policy"],
         )
         s.undelivered = {}
-        await self._outputs_done(f"all {s.progress.work_units_total} work units done")
+        await self.complete(f"all {s.progress.work_units_total} work units done")
 
-    def _on_output_progress(self, p: OutputProgress) -> None:
+    def take_progress(self, p: OutputProgress) -> None:
+        """An OutputWorkflow's counts by state, failures and alerts."""
         s = self.s
         s.outputs[p.dataset] = p
         totals: dict[str, int] = {}
@@ -96,11 +100,11 @@ class RequestOutputs(RequestSupport):
         for message in p.alerts:
             if message not in known and rule_alerts < MAX_RULE_ALERTS:
                 rule_alerts += 1
-                self._alert("stuck_rule", message, stuck=False)
+                self.steps.alert("stuck_rule", message, stuck=False)
 
-    async def _feed_outputs(self, units: list[CompletedWorkUnit]) -> None:
+    async def feed(self, units: list[CompletedWorkUnit]) -> None:
         """Signal each dataset's OutputWorkflow the new work units (one signal per
-        dataset per monitor round), starting the child on a dataset's first unit."""
+        dataset per round of news), starting the child on a dataset's first unit."""
         by_dataset: dict[str, list[WorkUnitFile]] = {}
         for wu in units:
             for o in wu.outputs:
@@ -120,11 +124,49 @@ class RequestOutputs(RequestSupport):
                 continue
             wf_id = await self._output_workflow(dataset)
             try:
-                await workflow.get_external_workflow_handle(wf_id).signal(
-                    "add_work_units", WorkUnitBatch(units=files)
-                )
+                await self._signal(wf_id, "add_work_units", WorkUnitBatch(units=files))
             except Exception as e:  # the child has ended (terminated, invalidated by hand)
                 self._output_gone(dataset, wf_id, e, files)
+        # Every dataset got its units (outputs outlive an abort); then the abort.
+        self.steps.observe_cancellation()
+
+    async def close(self) -> None:
+        """No more work units: each OutputWorkflow ends once its units are done."""
+        s = self.s
+        if s.outputs_closed:
+            return
+        s.outputs_closed = True
+        for dataset, wf_id in s.output_workflows.items():
+            if s.outputs.get(dataset, OutputProgress(dataset=dataset)).finished:
+                continue
+            try:
+                await self._signal(wf_id, "close")
+            except Exception as e:  # it ended before reporting that it finished
+                self._output_gone(dataset, wf_id, e, [])
+        self.steps.observe_cancellation()
+
+    def finished(self) -> bool:
+        s = self.s
+        return all(s.outputs.get(d, OutputProgress(dataset=d)).finished for d in s.output_workflows)
+
+    def failures(self) -> list[str]:
+        return [f"{d} {f}" for d, p in sorted(self.s.outputs.items()) for f in p.failures]
+
+    def announced(self) -> int:
+        return self.s.outputs_by_state.get(OutputStatus.ANNOUNCED.value, 0)
+
+    async def _signal(self, wf_id: str, name: str, arg: Any = None) -> None:
+        """Signal an output workflow. A cancellation of this request that lands while the
+        signal is pending cancels the signal: it is sent again (the cancellation is the
+        lifecycle's to handle, not a sign that the output workflow ended)."""
+        handle = workflow.get_external_workflow_handle(wf_id)
+        args = [] if arg is None else [arg]
+        try:
+            await handle.signal(name, args=args)
+        except CancelledError:
+            if not self.steps.cancel_pending():
+                raise
+            await handle.signal(name, args=args)
 
     async def _output_workflow(self, dataset: str) -> str:
         s = self.s
@@ -141,7 +183,7 @@ class RequestOutputs(RequestSupport):
                 dataset=dataset,
                 index=index,
                 parent_workflow_id=workflow.info().workflow_id,
-                config=self.cfg.output,
+                config=self.steps.cfg.output,
             ),
             id=wf_id,
             # Outputs outlive an aborted or superseded request: what was produced is still
@@ -160,20 +202,6 @@ class RequestOutputs(RequestSupport):
         s.outputs.setdefault(dataset, OutputProgress(dataset=dataset))
         return wf_id
 
-    async def _close_outputs(self) -> None:
-        """No more work units: each OutputWorkflow ends once its units are done."""
-        s = self.s
-        if s.outputs_closed:
-            return
-        s.outputs_closed = True
-        for dataset, wf_id in s.output_workflows.items():
-            if s.outputs.get(dataset, OutputProgress(dataset=dataset)).finished:
-                continue
-            try:
-                await workflow.get_external_workflow_handle(wf_id).signal("close")
-            except Exception as e:  # it ended before reporting that it finished
-                self._output_gone(dataset, wf_id, e, [])
-
     def _output_gone(
         self, dataset: str, wf_id: str, error: Exception, files: list[WorkUnitFile]
     ) -> None:
@@ -190,17 +218,7 @@ class RequestOutputs(RequestSupport):
         progress = s.outputs.get(dataset, OutputProgress(dataset=dataset))
         s.outputs[dataset] = progress.model_copy(update={"finished": True, "failures": [message]})
         if first:
-            self._alert("output_workflow_gone", message, stuck=False)
-
-    def _outputs_finished(self) -> bool:
-        s = self.s
-        return all(s.outputs.get(d, OutputProgress(dataset=d)).finished for d in s.output_workflows)
-
-    def _output_failures(self) -> list[str]:
-        return [f"{d} {f}" for d, p in sorted(self.s.outputs.items()) for f in p.failures]
-
-    def _outputs_announced(self) -> int:
-        return self.s.outputs_by_state.get(OutputStatus.ANNOUNCED.value, 0)
+            self.steps.alert("output_workflow_gone", message, stuck=False)
 
     async def _clean_previous_version(self) -> str:
         """Cleanup policy of a version increment, applied once this version completed."""
@@ -210,12 +228,12 @@ class RequestOutputs(RequestSupport):
             return ""
         if s.cleanup_policy is CleanupPolicy.KEEP_UNTIL_REPLACED:
             return f"; outputs of {prev} kept ({s.cleanup_policy.value})"
-        await self._act(
+        await self.steps.act(
             Activity.INVALIDATE_REQUEST_OUTPUTS,
             CleanupInput(
                 request_name=prev,
                 reason=f"superseded by {s.request_name} ({s.cleanup_policy.value})",
-                config=self.cfg.output,
+                config=self.steps.cfg.output,
             ),
             list[str],
             start_to_close_timeout=timedelta(minutes=2),

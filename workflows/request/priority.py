@@ -5,8 +5,6 @@ submitted nodes read the DAG's priority file, idle jobs get JobPrio edited)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -23,23 +21,22 @@ with workflow.unsafe.imports_passed_through():
     from wms2.models import ProductionStep, RequestStatus
 
 from workflows import options
-from workflows.request_support import _reason
+from workflows.errors import reason
+from workflows.request.steps import RequestSteps
 from workflows.visibility import publish
-
-if TYPE_CHECKING:
-    from workflows.request_support import RequestSupport
 
 PRIORITY_TO_DAG = "priority-reaches-dag"  # workflow.patched id: a new priority reaches the DAG
 KEPT_NOTES = 20  # the changes `status` lists
 
 
 class RequestPriority:
-    def __init__(self, wf: RequestSupport) -> None:
-        self.wf = wf
+    def __init__(self, steps: RequestSteps) -> None:
+        self.steps = steps
+        self.s = steps.s
 
     def _note(self, priority: int, by: str) -> int:
         """Take `priority`, note who changed it; the previous one."""
-        s = self.wf.s
+        s = self.s
         previous, s.priority = s.priority, priority
         s.priority_changes = [
             *s.priority_changes[-(KEPT_NOTES - 1) :],
@@ -49,16 +46,16 @@ class RequestPriority:
 
     async def change(self, priority: int, by: str) -> PriorityChanged:
         """An operator's change (the `set_priority` update)."""
-        wf, s = self.wf, self.wf.s
+        steps, s = self.steps, self.s
         previous = self._note(priority, by)
-        await wf._act(
+        await steps.act(
             Activity.UPDATE_REQUEST,
             RequestUpdate(request_name=s.request_name, priority=priority),
             None,
             **options.RECORD,
         )
         if s.status is RequestStatus.QUEUED:
-            await wf._signal_admission(
+            await steps.signal_admission(
                 "set_priority", PriorityChange(request_name=s.request_name, priority=priority)
             )
         elif s.status is RequestStatus.ACTIVE and workflow.patched(PRIORITY_TO_DAG):
@@ -69,14 +66,14 @@ class RequestPriority:
     async def demote(self, step: ProductionStep) -> None:
         """A production step reached: the rest of the DAG runs at the step's priority,
         applied in place the way an operator's change is (no stop, no rescue DAG)."""
-        wf, s = self.wf, self.wf.s
+        steps, s = self.steps, self.s
         done, total = len(s.completed_work_units), s.progress.work_units_total
         s.production_steps = s.production_steps[1:]
         self._note(
             step.priority,
             f"partial production: {done}/{total} work units reached {step.fraction:.0%}",
         )
-        await wf._act(
+        await steps.act(
             Activity.UPDATE_REQUEST,
             RequestUpdate(
                 request_name=s.request_name,
@@ -91,11 +88,11 @@ class RequestPriority:
 
     async def to_dag(self, priority: int) -> None:
         """The running DAG's nodes not yet submitted and its idle jobs get `priority`."""
-        wf, s = self.wf, self.wf.s
+        steps, s = self.steps, self.s
         if s.dag_file is None:
             return
         try:
-            edit = await wf._act(
+            edit = await steps.act(
                 Activity.REPRIORITIZE_DAG,
                 ReprioritizeInput(
                     request_name=s.request_name, dag_file=s.dag_file, priority=priority
@@ -104,7 +101,7 @@ class RequestPriority:
                 **options.SERVICE,
             )
         except ActivityError as e:  # the record has it; the DAG keeps its old priority
-            wf._alert("priority_not_applied", f"DAG keeps its priority: {_reason(e)}", False)
+            steps.alert("priority_not_applied", f"DAG keeps its priority: {reason(e)}", False)
             return
         workflow.logger.info(
             "request %s: priority %d reached its DAG (%d idle jobs edited)",

@@ -1,0 +1,156 @@
+"""`starter.py list | status | watch | search-attributes`: reading requests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from cli.common import add_command, connect, console
+from cli.request_handle import DEFAULT_QUERY_TIMEOUT_SEC, request_state
+from wms2.status_view import outputs_summary, render_state, request_list
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from wms2.config import Settings
+    from wms2.messages import RequestState
+
+
+def add_commands(sub: Any) -> None:
+    from wms2.models import RequestStatus
+
+    p = add_command(sub, "list", cmd_list, "list requests (visibility query)")
+    p.add_argument(
+        "--status", type=str.lower, choices=[s.value for s in RequestStatus], metavar="STATUS"
+    )
+    p.add_argument("--campaign")
+    add_command(sub, "status", cmd_status, "one request's full status").add_argument("name")
+    p = add_command(sub, "watch", cmd_watch, "live progress until the request ends")
+    p.add_argument("name")
+    p.add_argument("--interval", type=float, default=1.0)
+
+
+def add_setup_commands(sub: Any) -> None:
+    add_command(
+        sub, "search-attributes", cmd_search_attributes, "register WMS2's search attributes"
+    )
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    client = await connect(settings)
+    # One row per request: its latest run (not the runs it continued as new from, nor an
+    # earlier run of a request submitted again with --rerun).
+    query = "WorkflowType = 'RequestWorkflow' AND ExecutionStatus != 'ContinuedAsNew'"
+    if args.status:
+        query += f" AND WMS2Status = '{args.status}'"
+    if args.campaign:
+        query += f" AND WMS2Campaign = '{args.campaign}'"
+    rows: list[tuple[str, ...]] = []
+    seen = set()
+    async for wf in client.list_workflows(query):
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
+        attrs = {k.name: v for k, v in wf.typed_search_attributes}
+        rows.append(
+            (
+                wf.id.removeprefix("request-"),
+                str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
+                str(await wf.memo_value("progress", "")),  # work units done/planned
+                str(attrs.get("WMS2Priority", "")),
+                str(attrs.get("WMS2Campaign", "")),
+                str(attrs.get("WMS2RequestType", "")),
+                "yes" if attrs.get("WMS2Stuck") else "",
+                wf.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        )
+    console.print(request_list(rows, console.width))
+    return 0
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    client = await connect(settings)
+    console.print(render_state(await request_state(client, args.name, settings.query_timeout_sec)))
+    return 0
+
+
+async def watch_requests(
+    client: Client,
+    names: list[str],
+    interval: float,
+    timeout_sec: float = DEFAULT_QUERY_TIMEOUT_SEC,
+) -> dict[str, RequestState]:
+    """Progress bars per request (work units with the status; nodes; outputs announced,
+    with the other states beside) until every request has reached a terminal status;
+    returns their final states."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
+    states: dict[str, RequestState] = {}
+    with Progress(*columns, console=console) as progress:
+        bars = {
+            n: [
+                progress.add_task(n[:60], total=None, note=""),
+                progress.add_task("  nodes", total=None, note=""),
+                progress.add_task("  outputs announced", total=None, note=""),
+            ]
+            for n in names
+        }
+        while True:
+            for n in names:
+                s = states[n] = await request_state(client, n, timeout_sec)
+                p = s.progress
+                units, nodes, outputs = bars[n]
+                progress.update(
+                    units,
+                    completed=p.work_units_done,
+                    total=p.work_units_total or None,
+                    note=f"work units, {s.status.value}",
+                )
+                progress.update(
+                    nodes,
+                    completed=p.nodes_done,
+                    total=p.nodes_total or None,
+                    note=f"{p.nodes_running} running, {p.nodes_failed} failed",
+                )
+                progress.update(
+                    outputs,
+                    completed=s.outputs_by_state.get("announced", 0),
+                    total=sum(s.outputs_by_state.values()) or None,
+                    note=outputs_summary(s.outputs_by_state),
+                )
+            if all(s.status.is_terminal for s in states.values()):
+                return states
+            await asyncio.sleep(interval)
+
+
+async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    client = await connect(settings)
+    timeout = settings.query_timeout_sec
+    await request_state(client, args.name, timeout)  # a clear error for unknown requests
+    s = (await watch_requests(client, [args.name], args.interval, timeout))[args.name]
+    console.print(render_state(s))
+    return 0 if s.status.value == "completed" else 1
+
+
+async def cmd_search_attributes(args: argparse.Namespace, settings: Settings) -> int:
+    """Register WMS2's search attributes on a server that lacks them (production)."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from workflows.visibility import ALL_KEYS
+
+    client = await connect(settings)
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=settings.temporal_namespace,
+            search_attributes={k.name: k.indexed_value_type for k in ALL_KEYS},
+        )
+    )
+    console.print("registered " + ", ".join(k.name for k in ALL_KEYS))
+    return 0

@@ -1,0 +1,52 @@
+"""The errors that mean bad input, defined once, as types.
+
+Retrying cannot help them: an activity raises them as non-retryable ApplicationErrors named
+after the raised type (activities/deps.py), the workflows' retry policies list those names
+(NON_RETRYABLE_NAMES, via wms2.messages), and the CLI reports them as one line. No Temporal
+import here: wms2 is the domain library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wms2.condor.dagfile import DagSyntaxError
+from wms2.dagfiles.layout import DagDirectoryInUse, ManifestError, PathEscapeError
+from wms2.pilot import PilotReportError
+from wms2.planning_input import InputOnTape
+from wms2.records import RecordNotFound
+from wms2.reqmgr.errors import RequestImportError
+from wms2.services.errors import ServiceRequestError
+from wms2.sites.cric import CricAnswerError
+from wms2.splitting import SplittingError
+
+# Subclasses are covered too (RequestAlreadyRan, NoUsableSite, NotFoundError, ...).
+NON_RETRYABLE: tuple[type[Exception], ...] = (
+    RequestImportError,
+    SplittingError,
+    InputOnTape,
+    PathEscapeError,
+    ServiceRequestError,
+    DagSyntaxError,
+    PilotReportError,
+    RecordNotFound,
+    ManifestError,
+    DagDirectoryInUse,
+    CricAnswerError,
+)
+
+
+def type_names(types: Iterable[type[BaseException]]) -> list[str]:
+    """The names of `types` and of all their subclasses, each once, in a stable order: an
+    ApplicationError carries the name of the type actually raised (NotFoundError for a
+    ServiceRequestError), so a retry policy must list every subclass by name."""
+    names: list[str] = []
+    pending = list(types)
+    while pending:
+        t = pending.pop(0)
+        if t.__name__ not in names:
+            names.append(t.__name__)
+        pending.extend(t.__subclasses__())
+    return names
+
+
+NON_RETRYABLE_NAMES: list[str] = type_names(NON_RETRYABLE)
