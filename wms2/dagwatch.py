@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wms2.condor import Backend, DagHandle, JobState, JobStatus
-from wms2.condor.jobstate import read_jobstate_log
+from wms2.condor.dagfile import post_script_nodes
+from wms2.condor.jobstate import JobstateLog, State
 from wms2.dagfiles.layout import DagLayout
 from wms2.dagstatus import (
     DONE,
@@ -162,7 +163,7 @@ class DagWatch:
     attempt: int
     handle: DagHandle
     reported: set[str] = field(default_factory=set)
-    log_offset: int = 0
+    jobstate: JobstateLog | None = None  # the outer DAG's nodes, read incrementally
     status_mtime: float | None = None
     group_mtimes: dict[str, float | None] = field(default_factory=dict)
     groups: dict[str, GroupCounts] = field(default_factory=dict)
@@ -181,9 +182,22 @@ class DagWatch:
         """What changed since the last look (None: nothing to tell). Progress alone is
         news only when the caller decides (see `progress_due`)."""
         layout = self.layout
-        log = read_jobstate_log(layout.jobstate_log, self.log_offset)
-        self.log_offset = log.offset
-        candidates = {n for n in log.succeeded if n.startswith(WORK_UNIT_PREFIX)}
+        if self.jobstate is None:
+            # Nodes with a POST script: their job's end is not their verdict (WMS2's outer
+            # DAG has none; a DAG file gone is read as having none).
+            try:
+                post = post_script_nodes(layout.dag_file)
+            except OSError:
+                post = frozenset()
+            self.jobstate = JobstateLog(layout.jobstate_log, post)
+        log = self.jobstate
+        # A unit is a candidate by its verdict as it stands (a POST script's last), never
+        # by a line that a later one overrides.
+        candidates = {
+            n
+            for n in log.read()
+            if n.startswith(WORK_UNIT_PREFIX) and log.nodes[n].state is State.SUCCEEDED
+        }
         mtime = _mtime(layout.status_file)
         if mtime != self.status_mtime:
             snapshot = read_snapshot(layout.status_file)

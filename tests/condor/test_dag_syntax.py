@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from wms2.condor.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
+from wms2.condor.dagfile import (
+    DagSyntaxError,
+    apply_rescue,
+    parse_dag,
+    post_script_nodes,
+    rescue_files,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dagman"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -83,3 +89,37 @@ def test_the_readme_subset_table_matches_the_parser() -> None:
     names = {w.strip().split()[0] for w in refused.replace("\n", " ").split(",")}
     tried = {line.split()[0] for line in (FIXTURES / "unsupported.txt").read_text().splitlines()}
     assert names - {"held"} <= tried | {"SCRIPT"}, names - tried
+
+
+def test_vars_with_blanks_around_the_equals_sign(tmp_path: Path) -> None:
+    """condor_dagman accepts `name = "value"`: the VARS lines below are from HTCondor's
+    src/condor_tests/job_dagman_abort-A.dag (commit a4ed696f7c5d)."""
+    dag = tmp_path / "abort.dag"
+    dag.write_text(
+        "Job A job_dagman_abort-A-node-succeed.cmd\n"
+        'Vars A nodename = "$(JOB)"\n'
+        "Job B b.cmd\n"
+        'Vars B first= "1"  second ="two words"\tthird\t=\t"3"\n'
+    )
+    nodes = parse_dag(dag).nodes
+    assert nodes["A"].vars == {"nodename": "$(JOB)"}
+    assert nodes["B"].vars == {"first": "1", "second": "two words", "third": "3"}
+
+
+@pytest.mark.parametrize("pairs", ['two words="x"', '="x"', "name = x", 'name "x"'])
+def test_vars_without_a_name_or_a_quoted_value_is_refused(tmp_path: Path, pairs: str) -> None:
+    dag = tmp_path / "user.dag"
+    dag.write_text(f"JOB A a.sub\nVARS A {pairs}\n")
+    with pytest.raises(DagSyntaxError, match=r"user\.dag:2: VARS expects"):
+        parse_dag(dag)
+
+
+def test_post_script_nodes_from_the_script_lines_alone(diamond: Path, tmp_path: Path) -> None:
+    dag = parse_dag(diamond)
+    assert post_script_nodes(diamond) == {n for n, s in dag.nodes.items() if s.post} == {"C"}
+    every = tmp_path / "every.dag"
+    every.write_text(
+        "SCRIPT DEFER 4 60 POST ALL_NODES post.sh\nJOB a a.sub\n"
+        "SUBDAG EXTERNAL b b.dag\nSCRIPT PRE a pre.sh\n"
+    )
+    assert post_script_nodes(every) == {"a", "b"}

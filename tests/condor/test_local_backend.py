@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from tests.condor.dagkit import (
 )
 from wms2.condor.dagfile import DagSyntaxError
 from wms2.condor.handles import JobState
-from wms2.condor.jobstate import read_jobstate_log
+from wms2.condor.jobstate import JobstateLog, State
 from wms2.condor.local.backend import LocalBackend
 from wms2.dagstatus import DONE, ERROR, FUTILE, read_status_file
 
@@ -405,6 +406,7 @@ def test_jobstate_log_as_condor_dagman_writes_it(kit: Path, backend: LocalBacken
     events = [(w[1], w[2]) for w in lines[1:-1]]
     assert [e for n, e in events if n == "rescued"] == [
         "SUBMIT",
+        "EXECUTE",
         "JOB_TERMINATED",
         "JOB_FAILURE",
         "POST_SCRIPT_STARTED",
@@ -413,8 +415,71 @@ def test_jobstate_log_as_condor_dagman_writes_it(kit: Path, backend: LocalBacken
     ]
     assert all(len(w) == 7 and w[0].isdigit() for w in lines[1:-1])
 
-    news = read_jobstate_log(log)
-    assert news.offset == log.stat().st_size and news.dagman_finished == 1
-    assert "A" in news.succeeded and "rescued" in news.succeeded
-    assert "vetoed" in news.failed and "vetoed" in news.succeeded  # its job did succeed
-    assert read_jobstate_log(log, news.offset).lines == 0
+    nodes = JobstateLog(log)
+    nodes.read()
+    assert nodes.offset == log.stat().st_size and nodes.dagman_finished == 1
+    assert sorted(nodes.in_state(State.SUCCEEDED)) == ["A", "rescued"]
+    assert nodes.in_state(State.FAILED) == ["vetoed"]  # its job succeeded, its POST did not
+    assert nodes.read() == []
+
+
+HTCONDOR_LINES = (
+    Path(__file__).resolve().parent.parent
+    / "fixtures/dagman/jobstate/htcondor_job_dagman_jobstate_log.patterns"
+)
+
+
+def test_jobstate_log_line_by_line_as_htcondors_own_test_expects(
+    kit: Path, backend: LocalBackend
+) -> None:
+    """HTCondor's job_dagman_jobstate_log test (its nodes C, D, E; A and B need job tags
+    and a two-job cluster): C's POST fails, its retry succeeds; D fails, and the rescue
+    DAG runs it again under the next sequence numbers; E cannot be submitted and its POST
+    decides. Every node line must match the line HTCondor's test expects there."""
+    post = kit / "post_c.sh"
+    post.write_text('#!/bin/sh\ntest "$2" -ge 1\n')  # fails on $RETRY 0
+    post.chmod(0o755)
+    (kit / "nodeE.sub").write_text("# This is supposed to cause condor_submit to fail.\nqueue\n")
+    rec = kit / "record.py"
+    dag = write_dag(
+        kit,
+        "JOBSTATE_LOG test.jobstate.log\n"
+        + job("NodeC")
+        + f"SCRIPT PRE NodeC {rec} pre\nSCRIPT POST NodeC {post} $JOB $RETRY\nRETRY NodeC 1\n"
+        + job("NodeD")
+        + f"JOB NodeE nodeE.sub\nSCRIPT POST NodeE {rec} post\n"
+        + "PARENT NodeC CHILD NodeD\nPARENT NodeD CHILD NodeE\n",
+    )
+    set_codes(kit, "NodeD", 1)
+    first = backend.submit_dag(dag)
+    assert wait(backend, first).exit_code == 1
+    second = backend.submit_dag(dag)  # the rescue DAG: C is done
+    assert wait(backend, second).exit_code == 0
+
+    lines = (kit / "test.jobstate.log").read_text().splitlines()
+    # There A and B took the sequence numbers 1 and 2.
+    expected = [
+        re.sub(r"- (\d+)\$$", lambda m: f"- {int(m[1]) - 2}$", p)
+        for p in HTCONDOR_LINES.read_text().splitlines()
+        if re.match(r"\^\\d\+ Node[CDE] ", p)
+    ]
+    nodes = [line for line in lines if " INTERNAL " not in line]
+    assert len(nodes) == len(expected), "\n".join(nodes)
+    for line, pattern in zip(nodes, expected, strict=True):
+        assert re.match(pattern, line), (line, pattern)
+    internal = [line.split(maxsplit=1)[1] for line in lines if " INTERNAL " in line]
+    assert internal == [
+        f"INTERNAL *** DAGMAN_STARTED {first.cluster_id}.0 ***",
+        "INTERNAL *** DAGMAN_FINISHED 1 ***",
+        f"INTERNAL *** DAGMAN_STARTED {second.cluster_id}.0 ***",
+        "INTERNAL *** DAGMAN_FINISHED 0 ***",
+    ]
+    # DAGMan's own events carry the time of the node's last job event.
+    by_event = {(w[1], w[2], w[6]): int(w[0]) for w in map(str.split, nodes)}
+    assert by_event[("NodeD", "JOB_FAILURE", "3")] == by_event[("NodeD", "JOB_TERMINATED", "3")]
+
+    log = JobstateLog(kit / "test.jobstate.log")
+    log.read()
+    assert log.in_state(State.SUCCEEDED) == ["NodeC", "NodeD", "NodeE"]
+    assert [log.nodes[n].retries for n in ("NodeC", "NodeD", "NodeE")] == [1, 1, 0]
+    assert log.dagman_finished == 0

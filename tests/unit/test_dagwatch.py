@@ -10,6 +10,7 @@ import pytest
 
 import wms2.dagwatch as dagwatch
 from wms2.condor.handles import DagHandle
+from wms2.condor.jobstate import State
 from wms2.condor.simulated import SimulatedBackend, SimulatedDag
 from wms2.dagwatch import DagWatch, observe_dag
 
@@ -110,3 +111,47 @@ def test_progress_alone_is_news_only_when_due(sim: SimulatedDag) -> None:
     look(watch, backend)
     assert not watch.progress_due(now=130.0, interval=60)
     assert watch.progress_due(now=161.0, interval=60)
+
+
+def test_a_unit_whose_post_script_failed_is_not_news(sim: SimulatedDag) -> None:
+    """Its job succeeded and its merge report reads, but the POST script said no: the
+    POST script's verdict is the node's."""
+    backend = SimulatedBackend()
+    watch = DagWatch("req", 1, handle(sim))
+    sim.complete_unit("mg_000001")
+    sim.log.node("mg_000001", "POST_SCRIPT_STARTED", "1.0")
+    sim.log.node("mg_000001", "POST_SCRIPT_TERMINATED", "1.0")
+    sim.log.node("mg_000001", "POST_SCRIPT_FAILURE", "1.0")
+    assert look(watch, backend) is None
+    assert watch.jobstate is not None
+    assert watch.jobstate.in_state(State.FAILED) == ["mg_000001"]
+
+
+def test_a_unit_with_a_post_script_waits_for_its_verdict(sim: SimulatedDag) -> None:
+    """Read between the job's end and its POST script's start, a unit whose DAG gives it
+    a POST script is not yet done."""
+    text = sim.layout.dag_file.read_text()
+    sim.layout.dag_file.write_text(text + "SCRIPT POST mg_000002 /bin/true\n")
+    backend = SimulatedBackend()
+    watch = DagWatch("req", 1, handle(sim))
+    sim.complete_unit("mg_000002")
+    assert look(watch, backend) is None
+    sim.log.node("mg_000002", "POST_SCRIPT_STARTED", "1.0")
+    sim.log.node("mg_000002", "POST_SCRIPT_SUCCESS", "1.0")
+    res = look(watch, backend)
+    assert res is not None and [u.name for u in res.new_work_units] == ["mg_000002"]
+
+
+def test_a_unit_that_failed_then_succeeded_is_news_once_it_succeeded(sim: SimulatedDag) -> None:
+    backend = SimulatedBackend()
+    watch = DagWatch("req", 1, handle(sim))
+    sim.log.node("mg_000003", "SUBMIT", "1.0")
+    sim.log.node("mg_000003", "JOB_FAILURE", "1")
+    assert look(watch, backend) is None
+    assert watch.jobstate is not None and watch.jobstate.in_state(State.FAILED) == ["mg_000003"]
+    sim.log.retry("mg_000003")
+    sim.complete_unit("mg_000003")
+    res = look(watch, backend)
+    assert res is not None and [u.name for u in res.new_work_units] == ["mg_000003"]
+    assert watch.jobstate.in_state(State.FAILED) == []
+    assert watch.jobstate.nodes["mg_000003"].retries == 1

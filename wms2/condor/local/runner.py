@@ -83,9 +83,14 @@ def load_with_rescue(dag_file: Path, directory: Path | None = None) -> tuple[Dag
 
 
 class DagRun:
-    def __init__(self, spec: DagSpec, ctx: RunContext, rescue_number: int = 0) -> None:
+    def __init__(
+        self, spec: DagSpec, ctx: RunContext, rescue_number: int = 0, job_id: str | None = None
+    ) -> None:
         self.spec, self.ctx, self.rescue_number = spec, ctx, rescue_number
         self.dagman_id = next(ctx.clusters)
+        # The DAGMan job's own id, as condor_dagman names itself in DAGMAN_STARTED: the
+        # backend's cluster for the outer DAG, the SUBDAG node's job for an inner one.
+        self.job_id = job_id or f"{self.dagman_id}.0"
         self.records = {name: NodeRecord(name) for name in spec.nodes}
         self.waiting = {name: 0 for name in spec.nodes}  # parents not yet DONE
         self.ready: dict[str | None, deque[str]] = {}
@@ -95,6 +100,8 @@ class DagRun:
         self.failed = 0
         self.script_log = spec.path.with_name(spec.path.name + ".scripts.log")
         self.jobstate = JobstateWriter(spec.jobstate_log) if spec.jobstate_log else None
+        if self.jobstate is not None and rescue_number:
+            self.jobstate.continue_numbering()  # as condor_dagman does for a rescue DAG
         for name, node in spec.nodes.items():
             if node.done:
                 self.records[name].status = DONE
@@ -138,7 +145,7 @@ class DagRun:
 
     async def run(self) -> int:
         if self.jobstate is not None:
-            self.jobstate.dagman_started(self.dagman_id)
+            self.jobstate.dagman_started(self.job_id)
         status_task = asyncio.create_task(self._status_loop())
         try:
             self._launch()
@@ -220,6 +227,8 @@ class DagRun:
             stop_on = node.unless_exit if node.unless_exit not in (None, 0) else None
             if rec.retry < node.retries and value != stop_on:
                 rec.retry += 1
+                if self.jobstate is not None:
+                    self.jobstate.retry(node.name)  # each try its own sequence number
                 continue
             rec.status = ERROR
             rec.details = rec.details or f"exit value {value}"
@@ -241,25 +250,28 @@ class DagRun:
             rec.status = PRERUN
             self._event(node.name, "PRE_SCRIPT_STARTED")
             pre_value = await self._pre(node, macros)
+            if pre_value != 0:
+                self._event(node.name, "PRE_SCRIPT_FAILURE")
             if node.pre_skip is not None and pre_value == node.pre_skip:
+                self._event(node.name, "PRESKIP")  # the event DAGMan logs for it
                 return 0
             if pre_value != 0:
                 rec.details = f"PRE script failed with status {pre_value}"
-                self._event(node.name, "PRE_SCRIPT_FAILURE")
                 return pre_value
             self._event(node.name, "PRE_SCRIPT_SUCCESS")
         rec.status = SUBMITTED
         cluster = next(self.ctx.clusters)
-        self._event(node.name, "SUBMIT", f"{cluster}.0")
         if node.subdag:
-            value = await self._run_subdag(node, rec)
+            value, submitted = await self._run_subdag(node, rec, cluster)
         else:
-            value = await self._run_job(node, rec, cluster)
-        self._event(node.name, "JOB_TERMINATED", f"{cluster}.0")
-        self._event(node.name, "JOB_SUCCESS" if value == 0 else "JOB_FAILURE", str(value))
+            value, submitted = await self._run_job(node, rec, cluster)
+        # DAGMan's verdict on the job; a node that could not be submitted gets none.
+        job_id = f"{cluster}.0" if submitted else "-"
+        if submitted:
+            self._event(node.name, "JOB_SUCCESS" if value == 0 else "JOB_FAILURE", str(value))
         if node.post is not None:
             rec.status = POSTRUN
-            self._event(node.name, "POST_SCRIPT_STARTED", f"{cluster}.0")
+            self._event(node.name, "POST_SCRIPT_STARTED", job_id)
             macros |= {
                 "RETURN": str(value),
                 "PRE_SCRIPT_RETURN": str(pre_value),
@@ -270,12 +282,9 @@ class DagRun:
             async with self.ctx.post_scripts:
                 value = await run_script(node.post, macros, node.directory, self.script_log)
             rec.details = "" if value == 0 else f"POST script failed with status {value}"
-            self._event(node.name, "POST_SCRIPT_TERMINATED", f"{cluster}.0")
-            self._event(
-                node.name,
-                "POST_SCRIPT_SUCCESS" if value == 0 else "POST_SCRIPT_FAILURE",
-                f"{cluster}.0",
-            )
+            self._event(node.name, "POST_SCRIPT_TERMINATED", job_id)
+            verdict = "POST_SCRIPT_SUCCESS" if value == 0 else "POST_SCRIPT_FAILURE"
+            self._event(node.name, verdict, job_id)
         return value
 
     async def _pre(self, node: NodeSpec, macros: dict[str, str]) -> int:
@@ -289,14 +298,20 @@ class DagRun:
                 return value
             await asyncio.sleep(node.pre.defer_sec)
 
-    async def _run_job(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> int:
+    async def _run_job(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> tuple[int, bool]:
+        """The job's value, and whether it was submitted. Its events go to the
+        JOBSTATE_LOG as condor_dagman reads them from the job's log."""
+        job_id = f"{cluster}.0"
         try:
             job = load_job(node.directory / node.submit_file, node.directory, node.vars, cluster)
         except SubmitError as e:
             rec.details = str(e)
-            return SUBMIT_FAILED
+            self._event(node.name, "SUBMIT_FAILURE")
+            return SUBMIT_FAILED, False
+        self._event(node.name, "SUBMIT", job_id)
         self.totals.jobs_submitted += 1
         if job.universe != "vanilla":  # local and scheduler universe: the submit host
+            self._event(node.name, "EXECUTE", job_id)
             value = await run_job(job, node.name, cluster, self._machine(None))
         else:
             key = str(cluster)
@@ -308,42 +323,58 @@ class DagRun:
             except JobRemoved:
                 rec.details = "idle job removed: none of its DESIRED_Sites may run it"
                 self.totals.jobs_failed += 1
-                return JOB_REMOVED
+                self._event(node.name, "JOB_ABORTED", job_id)
+                return JOB_REMOVED, True
+            self._event(node.name, "EXECUTE", job_id)
             try:
                 value = await run_job(job, node.name, cluster, self._machine(site))
             finally:
                 self.ctx.pool.release(key)
+        if value == SUBMIT_FAILED:
+            # It could not be started, or its files not transferred: HTCondor holds such a
+            # job; the local pool has nobody to release it and removes it at once.
+            self._event(node.name, "JOB_HELD", job_id)
+            self._event(node.name, "JOB_ABORTED", job_id)
+        else:
+            self._event(node.name, "JOB_TERMINATED", job_id)
         if value == 0:
             self.totals.jobs_succeeded += 1
         else:
             self.totals.jobs_failed += 1
             rec.details = f"Job proc ({cluster}.0.0) failed with status {value}"
-        return value
+        return value, True
 
     def _machine(self, site: str | None) -> Machine:
         ad = machine_ad_path(self.ctx.pool_dir, site) if site else Path(os.devnull)
         return Machine(ad, self.ctx.scratch)
 
-    async def _run_subdag(self, node: NodeSpec, rec: NodeRecord) -> int:
+    async def _run_subdag(self, node: NodeSpec, rec: NodeRecord, cluster: int) -> tuple[int, bool]:
+        """The inner DAGMan's exit code, and whether it was submitted (condor_submit_dag
+        refuses a DAG that does not parse)."""
         try:
             spec, rescues = load_with_rescue(node.directory / node.submit_file, node.directory)
         except DagSyntaxError as e:
             rec.details = str(e)
-            return EXIT_FAILED
-        inner = DagRun(spec, self.ctx, rescues)
+            self._event(node.name, "SUBMIT_FAILURE")
+            return EXIT_FAILED, False
+        job_id = f"{cluster}.0"
+        inner = DagRun(spec, self.ctx, rescues, job_id)
         self.totals.jobs_submitted += 1
+        self._event(node.name, "SUBMIT", job_id)
+        self._event(node.name, "EXECUTE", job_id)
         value = await inner.run()
+        self._event(node.name, "JOB_TERMINATED", job_id)
         if value == 0:
             self.totals.jobs_succeeded += 1
         else:
             self.totals.jobs_failed += 1
             rec.details = f"SUBDAG exited with {value}"
-        return value
+        return value, True
 
 
-async def run_dag(dag_file: Path, ctx: RunContext) -> int:
+async def run_dag(dag_file: Path, ctx: RunContext, job_id: str | None = None) -> int:
     spec, rescues = load_with_rescue(dag_file)
-    run = DagRun(spec, ctx, rescues)
+    run = DagRun(spec, ctx, rescues, job_id)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     assert task is not None
@@ -384,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             clusters=itertools.count(args.cluster * 1000 + 1),
             status_interval=args.status_interval,
         )
-        code = asyncio.run(run_dag(dag_file, ctx))
+        code = asyncio.run(run_dag(dag_file, ctx, f"{args.cluster}.0"))
     except DagSyntaxError as e:
         detail = str(e)
         print(f"ERROR: {e}", flush=True)
