@@ -61,6 +61,7 @@ def build_backend(settings: Settings) -> Backend:
         settings.local_slots,
         settings.local_status_interval_sec,
         settings.local_sites or None,
+        {site: g.model_dump() for site, g in settings.local_gpus.items()},
     )
 
 

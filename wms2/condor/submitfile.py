@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MACRO = re.compile(r"\$\((\w+)\)")
 
@@ -35,6 +36,7 @@ class JobDescription:
     request_memory: int = 0
     priority: int = 0  # JobPrio
     attributes: dict[str, str] = field(default_factory=dict)
+    gpu: dict[str, Any] | None = None  # request_gpus and its gpus_* requirement
 
     @property
     def desired_sites(self) -> list[str]:
@@ -96,6 +98,29 @@ def _integer(value: str, key: str, path: Path) -> int:
         raise SubmitError(f"{path}: {key} {value!r} is not an integer") from None
 
 
+def _defined(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().strip('"')
+    return None if value == "" or value.upper() == "UNDEFINED" else value
+
+
+def job_gpu_request(get: dict[str, str]) -> dict[str, Any] | None:
+    """What the job asks of GPUs (request_gpus and the gpus_minimum_*/maximum_* commands
+    condor_submit turns into require_gpus); None when it asks for none."""
+    count = int(float(_defined(get.get("request_gpus")) or 0))
+    if count <= 0:
+        return None
+    memory = _defined(get.get("gpus_minimum_memory"))
+    return {
+        "count": count,
+        "memory_mb": int(float(memory)) if memory else None,
+        "min_capability": _defined(get.get("gpus_minimum_capability")),
+        "max_capability": _defined(get.get("gpus_maximum_capability")),
+        "runtime": _defined(get.get("gpus_minimum_runtime")),
+    }
+
+
 def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int) -> JobDescription:
     pairs = read_submit_lines(path, node_dir)
     keys: dict[str, str] = {}
@@ -143,4 +168,5 @@ def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int
         request_memory=int(float(get.get("request_memory", "0") or 0)),
         priority=_integer(get.get("priority", "0"), "priority", path),
         attributes={k: v for k, v in get.items() if k.startswith(("+", "my."))},
+        gpu=job_gpu_request(get),
     )

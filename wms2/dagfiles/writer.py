@@ -31,6 +31,7 @@ from wms2.dagfiles.dagtext import (
     subdag_lines,
     write_dag_file,
 )
+from wms2.dagfiles.gpu import gpu_lines
 from wms2.dagfiles.layout import (
     ELECTED_SITE,
     GROUP_DAG,
@@ -312,8 +313,9 @@ def write_dag_directory(
     name = request.request_name
     priority_file = write_priority_file(layout, request.priority)
     with_sites = bool(payload.site_status_file)
+    gpu = gpu_lines(request.requires_gpu, request.gpu_params)
     submit_files = {
-        "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites),
+        "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites, gpu),
         "processing.sub": submit.processing_submit(
             layout.bin_dir,
             layout.sandbox,
@@ -323,6 +325,7 @@ def write_dag_directory(
             max_disk,
             max_time // 60 + 1,
             priority_file,
+            gpu,
         ),
         "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000, priority_file),
         "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name, priority_file),
@@ -379,7 +382,12 @@ def write_pilot_directory(
     sub = layout.pilot_dir / PILOT_SUBMIT
     sub.write_text(
         submit.pilot_submit(
-            layout.bin_dir, layout.sandbox, request.request_name, resources.memory_mb, sites
+            layout.bin_dir,
+            layout.sandbox,
+            request.request_name,
+            resources.memory_mb,
+            sites,
+            gpu_lines(request.requires_gpu, request.gpu_params),
         )
     )
     return sub

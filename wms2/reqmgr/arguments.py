@@ -134,7 +134,18 @@ FIELDS: list[Field] = [
     _f("LheInputFiles", "refused", "refused when true: LHE input files are not read"),
     _f("OpenRunningTimeout", "refused", "refused when > 0: the input must be closed"),
     _f("AllowOpportunistic", "refused", "refused when true: only pledged sites"),
-    _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
+    _f(
+        "RequiresGPU",
+        "read",
+        "forbidden (default), optional, required; per step, or a dict by TaskName; "
+        "optional/required need GPUParams; the job: request_gpus and DESIRED_GPU* as WMCore",
+    ),
+    _f(
+        "GPUParams",
+        "read",
+        "JSON object (GPUMemoryMB, CUDACapabilities, CUDARuntime), per step or by TaskName; "
+        "the job's GPU memory, capability range and runtime requirement",
+    ),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
     _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
     _f("OriginalRequestName", "refused", "refused when set: ACDC recovery is not built"),
@@ -153,7 +164,6 @@ REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
     "LheInputFiles": (False, "False", "false"),
     "OpenRunningTimeout": (0,),
     "AllowOpportunistic": (False, "False", "false"),
-    "RequiresGPU": ("forbidden",),
     "SkimConfigs": (),
     "EnableHarvesting": (False, "False", "false"),
     # Resubmission (ACDC) arguments: they name the failed work to redo, which WMS2 cannot

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from wms2.models import Request, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
+from wms2.reqmgr.gpu import job_gpu
 from wms2.reqmgr.outputs import assign_outputs
 from wms2.reqmgr.request_type import check_request_type
 from wms2.reqmgr.resources import job_memory_mb, job_time_per_event
@@ -115,6 +116,7 @@ def request_from_reqmgr(
             raise RequestImportError(f"{where}IncludeParents is true but there is no input")
         params["include_parents"] = True
     top = steps[0]
+    requires_gpu, gpu_params = job_gpu([(s.requires_gpu, s.gpu_params) for s in steps])
     fields: dict[str, Any] = {
         "request_name": name,
         "requestor": str(doc.get("Requestor") or "unknown"),
@@ -133,6 +135,8 @@ def request_from_reqmgr(
         # StepChain's one Memory, or the largest task's (wms2.reqmgr.resources).
         "memory_mb": job_memory_mb(doc, kind, steps),
         "multicore": max(s.multicore for s in steps),
+        "requires_gpu": requires_gpu,
+        "gpu_params": gpu_params,
         "time_per_event_sec": tpe,
         # The largest output per job event sizes merge groups and disk requests.
         "size_per_event_kb": max(

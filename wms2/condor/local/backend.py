@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from wms2.condor.dagfile import DagSyntaxError, parse_dag
 from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
@@ -74,9 +75,11 @@ class LocalBackend:
         slots: int,
         status_interval: float = 2.0,
         sites: dict[str, int] | None = None,
+        gpus: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
-        `site` with `slots` slots that takes any job."""
+        `site` with `slots` slots that takes any job. `gpus`: the GPU sites among them
+        (WMS2_LOCAL_GPUS), whose GPUs only jobs asking for them use."""
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,10 @@ class LocalBackend:
         self.sites = dict(sites) if sites else {site: slots}
         self.schedd = f"local@{socket.gethostname()}"
         self.pool = PoolFile(self.root / "pool")
-        self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname())
+        unknown = sorted(set(gpus or {}) - set(self.sites))
+        if unknown:
+            raise ValueError(f"local_gpus {unknown[0]!r} is not a site of the local pool")
+        self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname(), gpus=gpus)
 
     # ── bookkeeping ───────────────────────────────────────────────────────
 

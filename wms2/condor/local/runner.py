@@ -318,7 +318,7 @@ class DagRun:
             try:
                 landing = job.attributes.get("+wms2_landingnode", "").lower() == "true"
                 site = await self.ctx.pool.claim(
-                    key, job.priority, job.desired_sites, job.request_name, landing
+                    key, job.priority, job.desired_sites, job.request_name, landing, job.gpu
                 )
             except JobRemoved:
                 rec.details = "idle job removed: none of its DESIRED_Sites may run it"
