@@ -22,6 +22,7 @@ from wms2.dagfiles.writer import write_pilot_directory
 from wms2.lfn import merged_lfn, merged_lfn_base
 from wms2.merging import plan_merge_groups
 from wms2.models import PilotMetrics, Request
+from wms2.pileup_slices import assign_pileup_slices
 from wms2.planning_input import gather_input, pileup_of
 from wms2.services.protocols import FileCatalog, ReplicaCatalog
 from wms2.sites.availability import site_status_path
@@ -117,6 +118,8 @@ def plan_request(
     if unavailable_sites:
         inp = dataclasses.replace(inp, unavailable_sites=dict(unavailable_sites))
     result = split(inp)
+    if pileup and inp.params.get("deterministic_pileup"):
+        assign_pileup_slices(result.nodes, inp.algo, inp.params, inp.generation)
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
     )

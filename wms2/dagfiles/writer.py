@@ -155,6 +155,7 @@ def _group_manifest(
                 "last_event": n.last_event,
                 "sites": n.sites,
                 **({"parents": n.parents} if n.parents else {}),
+                **({"pileup_skip": n.pileup_skip} if n.pileup_skip is not None else {}),
             }
             for n in group.nodes
         },

@@ -130,8 +130,18 @@ FIELDS: list[Field] = [
     ),
     _f("DataPileup", "read", "as MCPileup"),
     _f("TrustPUSitelists", "read", "true: pileup read remotely, it does not restrict sites"),
-    _f("DeterministicPileup", "refused", "refused when true: pileup is not ordered per job"),
-    _f("LheInputFiles", "refused", "refused when true: LHE input files are not read"),
+    _f(
+        "DeterministicPileup",
+        "read",
+        "Step1/Task1 or top level; each job reads its own slice of the pileup: skipEvents = "
+        "its place in the request x events per job (mod the pileup's events), sequentially",
+    ),
+    _f(
+        "LheInputFiles",
+        "read",
+        "Step1/Task1 or top level; generation jobs skip FirstEvent - 1 LHE events instead "
+        "of setting firstEvent, and read lazily (WMCore makeJobTweak)",
+    ),
     _f("OpenRunningTimeout", "refused", "refused when > 0: the input must be closed"),
     _f("AllowOpportunistic", "refused", "refused when true: only pledged sites"),
     _f(
@@ -160,8 +170,6 @@ FIELD_NAMES = {f.name for f in FIELDS}
 
 # Refused when set to anything but these "not used" values.
 REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
-    "DeterministicPileup": (False, "False", "false"),
-    "LheInputFiles": (False, "False", "false"),
     "OpenRunningTimeout": (0,),
     "AllowOpportunistic": (False, "False", "false"),
     "SkimConfigs": (),

@@ -94,7 +94,12 @@ def request_from_reqmgr(
     tpe = job_time_per_event(doc, kind, steps)
     generation = input_dataset is None
     efficiency = steps[0].filter_efficiency
-    algo, params = splitting(first, where, generation, tpe, efficiency, target_job_length)
+    # A StepChain's FirstEvent and FirstLumi are top-level arguments (WMCore StepChain
+    # passes self.firstEvent to setFirstEventAndLumi); a TaskChain's are Task1's.
+    split_args = first
+    if kind == "Step":
+        split_args = first | {k: doc[k] for k in ("FirstEvent", "FirstLumi") if k in doc}
+    algo, params = splitting(split_args, where, generation, tpe, efficiency, target_job_length)
     selection = {
         "run_whitelist": run_list(f"{where}RunWhitelist", first.get("RunWhitelist")),
         "run_blacklist": run_list(f"{where}RunBlacklist", first.get("RunBlacklist")),
@@ -110,6 +115,12 @@ def request_from_reqmgr(
         chosen = ", ".join(k for k, v in selection.items() if v)
         raise RequestImportError(f"{where}{chosen} select input data but there is no input")
     params.update({k: v for k, v in selection.items() if v})
+    # StepChain: top-level DeterministicPileup; TaskChain: the first task's (WMCore's
+    # splitting arguments of the task that reads the input); LheInputFiles per step.
+    for arg, key in (("DeterministicPileup", "deterministic_pileup"),
+                     ("LheInputFiles", "lhe_input_files")):  # fmt: skip
+        if first.get(arg, doc.get(arg)) in (True, "True", "true"):
+            params[key] = True
     parents = first.get("IncludeParents", doc.get("IncludeParents"))
     if parents in (True, "True", "true"):
         if generation:
