@@ -293,6 +293,8 @@ class Request(_Model):
     # What the job asks of a GPU, over its steps (wms2.reqmgr.gpu.job_gpu).
     requires_gpu: str = "forbidden"
     gpu_params: dict[str, Any] | None = None
+    # DQM harvesting (DQMHarvest, or EnableHarvesting in a chain): wms2.reqmgr.harvest
+    harvest: dict[str, Any] | None = None
 
     site_whitelist: list[str] = Field(default_factory=list)
     site_blacklist: list[str] = Field(default_factory=list)

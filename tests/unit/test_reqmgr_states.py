@@ -91,13 +91,11 @@ def test_the_runnable_states_are_a_setting() -> None:
         Settings(reqmgr_runnable_states=["running"])
 
 
-def test_dqmharvest_is_refused_as_a_type_not_for_its_outputs() -> None:
+def test_dqmharvest_is_run_without_outputs() -> None:
     doc = fixture("dqmharvest")
     assert doc["OutputDatasets"] == []  # what it used to be refused for, by accident
-    assert refusal(doc) == (
-        "RequestType 'DQMHarvest' is not supported (DQM harvesting is not built yet): "
-        "WMS2 runs StepChain, TaskChain, ReReco requests"
-    )
+    request = request_from_reqmgr(doc)  # tests/condor/test_harvesting.py runs it
+    assert request.request_type == "DQMHarvest" and request.output_datasets == []
 
 
 def test_a_resubmission_is_refused_naming_what_it_recovers() -> None:
@@ -105,7 +103,7 @@ def test_a_resubmission_is_refused_naming_what_it_recovers() -> None:
     assert refusal(doc) == (
         "RequestType 'Resubmission' of 'wms2test_StepChain_TTbar_Premix_261129_070640_1234' "
         "is not supported (ACDC recovery is not built yet): "
-        "WMS2 runs StepChain, TaskChain, ReReco requests"
+        "WMS2 runs StepChain, TaskChain, ReReco, DQMHarvest requests"
     )
 
 

@@ -32,6 +32,7 @@ from wms2.dagfiles.dagtext import (
     write_dag_file,
 )
 from wms2.dagfiles.gpu import gpu_lines
+from wms2.dagfiles.harvest import chain_harvest_lines
 from wms2.dagfiles.layout import (
     ELECTED_SITE,
     GROUP_DAG,
@@ -349,9 +350,13 @@ def write_dag_directory(
         )
         write_dag_file(gdir / GROUP_DAG, group_text.chunks(group))
 
+    # EnableHarvesting: harvesting nodes after every work unit (wms2.dagfiles.harvest).
+    harvest = chain_harvest_lines(
+        root, layout.bin_dir, request, groups, outputs, output_dir, priority_file, payload.mode
+    )
     write_dag_file(
         layout.dag_file,
-        _outer_dag_lines(layout, groups, config, throttles.get("MergeGroup", 10)),
+        [*_outer_dag_lines(layout, groups, config, throttles.get("MergeGroup", 10)), *harvest],
     )
 
     n_proc = sum(len(g.nodes) for g in groups)

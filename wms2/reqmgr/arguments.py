@@ -38,8 +38,8 @@ FIELDS: list[Field] = [
     _f(
         "RequestType",
         "read",
-        "StepChain, TaskChain, ReReco (input required); any other type "
-        "(DQMHarvest, Resubmission, StoreResults, ...) refused by name; absent: by shape",
+        "StepChain, TaskChain, ReReco, DQMHarvest (input required); any other type "
+        "(Resubmission, StoreResults, ...) refused by name; absent: by shape",
     ),
     _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
     _f("RequestorDN", "read", "empty: none"),
@@ -157,7 +157,16 @@ FIELDS: list[Field] = [
         "the job's GPU memory, capability range and runtime requirement",
     ),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
-    _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
+    _f(
+        "EnableHarvesting",
+        "read",
+        "true in a chain: harvesting jobs of its DQMIO output after every merge "
+        "(one needs to be DQMIO)",
+    ),
+    _f("DQMHarvestUnit", "read", "byRun (default): a harvesting job per run; multiRun: one"),
+    _f("DQMConfigCacheID", "read", "the harvesting configuration; required by DQMHarvest"),
+    _f("DQMUploadUrl", "read", "the DQM GUI the DQM files go to; default cmsweb dqm/dev"),
+    _f("DQMSequences", "read", "recorded for the harvesting jobs (makeList)"),
     _f("OriginalRequestName", "refused", "refused when set: ACDC recovery is not built"),
     _f("InitialTaskPath", "refused", "refused when set: ACDC recovery is not built"),
     _f("ACDCServer", "refused", "refused when set: ACDC recovery is not built"),
@@ -173,7 +182,6 @@ REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
     "OpenRunningTimeout": (0,),
     "AllowOpportunistic": (False, "False", "false"),
     "SkimConfigs": (),
-    "EnableHarvesting": (False, "False", "false"),
     # Resubmission (ACDC) arguments: they name the failed work to redo, which WMS2 cannot
     # read yet; running the request without them would redo all of it.
     "OriginalRequestName": (),

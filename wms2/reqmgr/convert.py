@@ -11,6 +11,7 @@ from wms2.models import Request, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
 from wms2.reqmgr.gpu import job_gpu
+from wms2.reqmgr.harvest import harvest_spec
 from wms2.reqmgr.outputs import assign_outputs
 from wms2.reqmgr.request_type import check_request_type
 from wms2.reqmgr.resources import job_memory_mb, job_time_per_event
@@ -21,7 +22,7 @@ from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, check_runnable
 from wms2.reqmgr.steps import build_steps, chain_steps
 
 # Request types that read an input dataset whatever their steps say (of those WMS2 runs).
-INPUT_TYPES = {"ReReco"}
+INPUT_TYPES = {"ReReco", "DQMHarvest"}
 WMCORE_PRIORITY = 8000
 STEP_CONFIG = (
     "StepName",
@@ -79,7 +80,9 @@ def request_from_reqmgr(
                 f"InputDataset is missing ({request_type} requests read a dataset)"
             )
     outputs = doc.get("OutputDatasets")
-    if unset(outputs) or not isinstance(outputs, list):
+    if request_type == "DQMHarvest" and unset(outputs):
+        outputs = []  # WMCore's DQMHarvest writes no dataset: its result goes to the DQM GUI
+    elif unset(outputs) or not isinstance(outputs, list):
         raise RequestImportError(f"OutputDatasets {outputs!r} must list the output datasets")
     for ds in outputs:
         try:
@@ -127,6 +130,7 @@ def request_from_reqmgr(
             raise RequestImportError(f"{where}IncludeParents is true but there is no input")
         params["include_parents"] = True
     top = steps[0]
+    harvest = harvest_spec(doc, request_type, first, [str(o) for o in outputs])
     requires_gpu, gpu_params = job_gpu([(s.requires_gpu, s.gpu_params) for s in steps])
     fields: dict[str, Any] = {
         "request_name": name,
@@ -147,6 +151,7 @@ def request_from_reqmgr(
         "memory_mb": job_memory_mb(doc, kind, steps),
         "multicore": max(s.multicore for s in steps),
         "requires_gpu": requires_gpu,
+        "harvest": harvest,
         "gpu_params": gpu_params,
         "time_per_event_sec": tpe,
         # The largest output per job event sizes merge groups and disk requests.

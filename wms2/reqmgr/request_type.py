@@ -14,12 +14,11 @@ from typing import Any
 
 from wms2.reqmgr.errors import RequestImportError
 
-SUPPORTED_TYPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco")
+SUPPORTED_TYPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco", "DQMHarvest")
 
 # Why a known WMCore type is not run; any other name is not a ReqMgr2 type at all.
 _NOT_BUILT = {
     "Resubmission": "ACDC recovery is not built yet",
-    "DQMHarvest": "DQM harvesting is not built yet",
     "StoreResults": "StoreResults (user data into global DBS) is not built",
     "DataProcessing": "ReqMgr2 runs DataProcessing as ReReco",
     "MonteCarlo": "WMCore retired MonteCarlo; generation is a StepChain or TaskChain",
