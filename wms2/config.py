@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wms2.models import DEFAULT_CATEGORY_THROTTLES, RequestStatus
@@ -42,6 +42,15 @@ class ServiceBackend(StrEnum):
 
 def _state_dir() -> Path:
     return Path(os.environ.get("WMS2_STATE_DIR", ".wms2"))
+
+
+class LocalGPUs(BaseModel):
+    """The GPUs of one local-pool site: how many, and what each offers."""
+
+    gpus: int = Field(ge=1)
+    memory_mb: int = Field(gt=0)  # GlobalMemoryMB, compared with GPUParams.GPUMemoryMB
+    capability: str = Field(pattern=r"^\d+\.\d+$")  # CUDA compute capability, e.g. 8.0
+    runtime: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")  # newest CUDA runtime, e.g. 12.2
 
 
 class Settings(BaseSettings):
@@ -158,6 +167,9 @@ class Settings(BaseSettings):
     condor_memory_retry: bool = True
     # How often the tracker looks for jobs held for memory (one scheduler query a look).
     memory_release_sec: float = Field(default=60.0, gt=0)
+    # GPU sites of the local pool: {"T2_US_Wisconsin": {"gpus": 2, "memory_mb": 16000,
+    # "capability": "8.0", "runtime": "12.2"}}; a job asking for a GPU runs only there.
+    local_gpus: dict[str, LocalGPUs] = Field(default_factory=dict)
     transfer_poll_interval_sec: float = Field(default=300, gt=0)
     transfer_copies: int = Field(default=1, ge=1)
     transfer_lifetime_sec: int | None = Field(default=None, gt=0)

@@ -250,6 +250,9 @@ class StepSpec(_Model):
     output_datasets: list[str] = Field(default_factory=list)
     pileup_dataset: str | None = None  # MCPileup or DataPileup
     pileup_type: str | None = None  # "mc" or "data"
+    # RequiresGPU (forbidden, optional, required) and the decoded GPUParams (wms2.reqmgr.gpu)
+    requires_gpu: str = "forbidden"
+    gpu_params: dict[str, Any] | None = None
 
     @field_validator("pileup_dataset")
     @classmethod
@@ -289,6 +292,11 @@ class Request(_Model):
     time_per_event_sec: float = Field(default=1.0, gt=0)
     size_per_event_kb: float = Field(default=1.5, gt=0)
     multicore: int = Field(default=1, ge=1)
+    # What the job asks of a GPU, over its steps (wms2.reqmgr.gpu.job_gpu).
+    requires_gpu: str = "forbidden"
+    gpu_params: dict[str, Any] | None = None
+    # DQM harvesting (DQMHarvest, or EnableHarvesting in a chain): wms2.reqmgr.harvest
+    harvest: dict[str, Any] | None = None
 
     site_whitelist: list[str] = Field(default_factory=list)
     site_blacklist: list[str] = Field(default_factory=list)

@@ -20,9 +20,11 @@ from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_di
 from wms2.dagfiles.layout import PILOT_DIR
 from wms2.dagfiles.writer import write_pilot_directory
 from wms2.models import PilotMetrics, Request
+from wms2.plan_harvest import plan_dqm_harvest
 from wms2.planning.inputs import gather_input, pileup_of
 from wms2.planning.lfn import merged_lfn, merged_lfn_base
 from wms2.planning.merging import plan_merge_groups
+from wms2.planning.pileup_slices import assign_pileup_slices
 from wms2.planning.splitting import Resources, SplittingError, split
 from wms2.services.protocols import FileCatalog, ReplicaCatalog
 from wms2.sites.availability import site_status_path
@@ -97,7 +99,7 @@ def plan_request(
     own under the state directory, so a live request's DAG directory is never touched.
     `unavailable_sites` (name -> status): what the site manager took out; never planned to."""
     started = time.monotonic()
-    if not request.output_datasets:
+    if not request.output_datasets and request.request_type != "DQMHarvest":
         raise SplittingError(f"request {request.request_name!r} names no output dataset")
     root = dry_run_dir(settings) if dry_run else settings.submit_dir
     layout = DagLayout(dag_directory(root, request.request_name))
@@ -109,6 +111,24 @@ def plan_request(
         for child in layout.root.iterdir():
             if child.name != PILOT_DIR:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if request.request_type == "DQMHarvest":  # harvesting jobs only (wms2.plan_harvest)
+        h = plan_dqm_harvest(request, layout, files_svc, settings)
+        summary = PlanSummary(
+            request_name=request.request_name,
+            dag_dir=str(layout.root),
+            dag_file=str(h.dag_file),
+            total_nodes=h.jobs,
+            total_edges=0,
+            node_counts={"Harvest": h.jobs},
+            work_units=h.jobs,
+            events=h.events,
+            input_files=h.input_files,
+            output_datasets=[],
+            files_written=h.files_written,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        layout.plan_file.write_text(summary.model_dump_json(indent=1))
+        return summary
     resources = resources_for(request, metrics)
     pileup = pileup_of(request, files_svc, replicas_svc)
     try:
@@ -120,6 +140,8 @@ def plan_request(
     if unavailable_sites:
         inp = dataclasses.replace(inp, unavailable_sites=dict(unavailable_sites))
     result = split(inp)
+    if pileup and inp.params.get("deterministic_pileup"):
+        assign_pileup_slices(result.nodes, inp.algo, inp.params, inp.generation)
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
     )

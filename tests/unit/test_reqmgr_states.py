@@ -91,13 +91,11 @@ def test_the_runnable_states_are_a_setting() -> None:
         Settings(reqmgr_runnable_states=["running"])
 
 
-def test_dqmharvest_is_refused_as_a_type_not_for_its_outputs() -> None:
+def test_dqmharvest_is_run_without_outputs() -> None:
     doc = fixture("dqmharvest")
     assert doc["OutputDatasets"] == []  # what it used to be refused for, by accident
-    assert refusal(doc) == (
-        "RequestType 'DQMHarvest' is not supported (DQM harvesting is not built yet): "
-        "WMS2 runs StepChain, TaskChain, ReReco, Resubmission requests"
-    )
+    request = request_from_reqmgr(doc)  # tests/condor/test_harvesting.py runs it
+    assert request.request_type == "DQMHarvest" and request.output_datasets == []
 
 
 def test_a_resubmission_is_read_as_its_original_type_with_what_it_recovers() -> None:

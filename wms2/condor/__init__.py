@@ -72,6 +72,7 @@ def build_backend(settings: Settings) -> Backend:
         settings.local_status_interval_sec,
         settings.local_sites or None,
         settings.local_memory_limits,
+        {site: g.model_dump() for site, g in settings.local_gpus.items()},
     )
 
 

@@ -83,6 +83,8 @@ def sandbox_manifest(
         "steps": _steps(request),
         # Per step with pileup: the pileup dataset's files and the sites holding it all.
         "pileup": pileup or [],
+        # LheInputFiles: generation jobs skip the LHE events before theirs (wms2_tweak).
+        "lhe_input_files": bool(request.splitting_params.get("lhe_input_files")),
     }
 
 

@@ -31,7 +31,11 @@ def _common(request_name: str, role: str, priority_file: Path | None = None) -> 
 
 
 def landing_submit(
-    bin_dir: Path, request_name: str, priority_file: Path | None = None, with_sites: bool = False
+    bin_dir: Path,
+    request_name: str,
+    priority_file: Path | None = None,
+    with_sites: bool = False,
+    gpu: list[str] | None = None,
 ) -> str:
     # With the site manager, the landing's PRE script writes its candidate sites into the
     # group's site fragment when it runs; else the planned list (a DAG VARS) stands.
@@ -47,6 +51,8 @@ def landing_submit(
             "request_disk = 1000",
             "+WMS2_LandingNode = true",
             sites,
+            # A GPU request's landing asks what its jobs ask, so it elects a site they match.
+            *(gpu or []),
             "queue",
             "",
         ]
@@ -78,6 +84,7 @@ def processing_submit(
     wall_minutes: int,
     priority_file: Path | None = None,
     memory_retry: list[str] | None = None,
+    gpu: list[str] | None = None,
 ) -> str:
     return "\n".join(
         [
@@ -95,6 +102,7 @@ def processing_submit(
             f"+MaxWallTimeMins = {wall_minutes}",
             # The PRE script writes this fragment: it pins the node to the elected site.
             f"include : {SITE_SUBMIT}",
+            *(gpu or []),  # wms2.dagfiles.gpu: WMCore's GPU attributes
             "queue",
             "",
         ]
@@ -142,7 +150,12 @@ def cleanup_submit(bin_dir: Path, request_name: str, priority_file: Path | None 
 
 
 def pilot_submit(
-    bin_dir: Path, sandbox: Path, request_name: str, memory_mb: int, sites: list[str]
+    bin_dir: Path,
+    sandbox: Path,
+    request_name: str,
+    memory_mb: int,
+    sites: list[str],
+    gpu: list[str] | None = None,
 ) -> str:
     return "\n".join(
         [
@@ -156,6 +169,7 @@ def pilot_submit(
             "request_cpus = 1",
             f"request_memory = {memory_mb}",
             f'+DESIRED_Sites = "{",".join(sites)}"',
+            *(gpu or []),
             "queue",
             "",
         ]

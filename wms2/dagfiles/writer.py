@@ -31,6 +31,8 @@ from wms2.dagfiles.dagtext import (
     subdag_lines,
     write_dag_file,
 )
+from wms2.dagfiles.gpu import gpu_lines
+from wms2.dagfiles.harvest import chain_harvest_lines
 from wms2.dagfiles.layout import (
     ELECTED_SITE,
     GROUP_DAG,
@@ -159,6 +161,7 @@ def _group_manifest(
                 "last_event": n.last_event,
                 "sites": n.sites,
                 **({"parents": n.parents} if n.parents else {}),
+                **({"pileup_skip": n.pileup_skip} if n.pileup_skip is not None else {}),
             }
             for n in group.nodes
         },
@@ -326,8 +329,9 @@ def write_dag_directory(
     memory_retry = submit.memory_retry_lines(
         resources.memory_mb, max_memory, payload.memory_factor, payload.condor_memory_retry
     )
+    gpu = gpu_lines(request.requires_gpu, request.gpu_params)
     submit_files = {
-        "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites),
+        "landing.sub": submit.landing_submit(layout.bin_dir, name, priority_file, with_sites, gpu),
         "processing.sub": submit.processing_submit(
             layout.bin_dir,
             layout.sandbox,
@@ -338,6 +342,7 @@ def write_dag_directory(
             max_time // 60 + 1,
             priority_file,
             memory_retry,
+            gpu,
         ),
         "merge.sub": submit.merge_submit(layout.bin_dir, name, 2000, priority_file),
         "cleanup.sub": submit.cleanup_submit(layout.bin_dir, name, priority_file),
@@ -360,9 +365,13 @@ def write_dag_directory(
         )
         write_dag_file(gdir / GROUP_DAG, group_text.chunks(group))
 
+    # EnableHarvesting: harvesting nodes after every work unit (wms2.dagfiles.harvest).
+    harvest = chain_harvest_lines(
+        root, layout.bin_dir, request, groups, outputs, output_dir, priority_file, payload.mode
+    )
     write_dag_file(
         layout.dag_file,
-        _outer_dag_lines(layout, groups, config, throttles.get("MergeGroup", 10)),
+        [*_outer_dag_lines(layout, groups, config, throttles.get("MergeGroup", 10)), *harvest],
     )
 
     n_proc = sum(len(g.nodes) for g in groups)
@@ -394,7 +403,12 @@ def write_pilot_directory(
     sub = layout.pilot_dir / PILOT_SUBMIT
     sub.write_text(
         submit.pilot_submit(
-            layout.bin_dir, layout.sandbox, request.request_name, resources.memory_mb, sites
+            layout.bin_dir,
+            layout.sandbox,
+            request.request_name,
+            resources.memory_mb,
+            sites,
+            gpu_lines(request.requires_gpu, request.gpu_params),
         )
     )
     return sub

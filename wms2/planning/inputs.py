@@ -67,6 +67,7 @@ class Pileup:
     dataset: str
     files: list[str]
     sites: list[str]  # holding every file on disk
+    events: int = 0  # in all its files: a deterministic slice wraps around at this count
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class Pileup:
             "dataset": self.dataset,
             "sites": self.sites,
             "files": self.files,
+            "events": self.events,
         }
 
 
@@ -118,7 +120,14 @@ def pileup_of(
         where = replicas_svc.replicas(lfns)
         complete = set.intersection(*(set(where.get(lfn, [])) for lfn in lfns))
         found.append(
-            Pileup(step.name, step.pileup_type or "mc", step.pileup_dataset, lfns, sorted(complete))
+            Pileup(
+                step.name,
+                step.pileup_type or "mc",
+                step.pileup_dataset,
+                lfns,
+                sorted(complete),
+                sum(f.events or 0 for f in files),
+            )
         )
     return found
 

@@ -34,6 +34,7 @@ class ProcessingNode:
     last_event: int | None = None
     sites: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)  # IncludeParents: the files' parents
+    pileup_skip: int | None = None  # DeterministicPileup: pileup events to skip (pileup_slices)
     est_time_sec: int = 0
     est_memory_mb: int = 0
     est_disk_kb: int = 0

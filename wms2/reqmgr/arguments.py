@@ -38,9 +38,9 @@ FIELDS: list[Field] = [
     _f(
         "RequestType",
         "read",
-        "StepChain, TaskChain, ReReco (input required), Resubmission (recovery of "
-        "one of them); any other type (DQMHarvest, StoreResults, ...) refused by name; "
-        "absent: by shape",
+        "StepChain, TaskChain, ReReco, DQMHarvest (input required), Resubmission "
+        "(recovery of one of them); any other type (StoreResults, ...) refused by "
+        "name; absent: by shape",
     ),
     _f("Requestor", "read", "empty or absent: recorded as 'unknown'"),
     _f("RequestorDN", "read", "empty: none"),
@@ -131,13 +131,43 @@ FIELDS: list[Field] = [
     ),
     _f("DataPileup", "read", "as MCPileup"),
     _f("TrustPUSitelists", "read", "true: pileup read remotely, it does not restrict sites"),
-    _f("DeterministicPileup", "refused", "refused when true: pileup is not ordered per job"),
-    _f("LheInputFiles", "refused", "refused when true: LHE input files are not read"),
+    _f(
+        "DeterministicPileup",
+        "read",
+        "Step1/Task1 or top level; each job reads its own slice of the pileup: skipEvents = "
+        "its place in the request x events per job (mod the pileup's events), sequentially",
+    ),
+    _f(
+        "LheInputFiles",
+        "read",
+        "Step1/Task1 or top level; generation jobs skip FirstEvent - 1 LHE events instead "
+        "of setting firstEvent, and read lazily (WMCore makeJobTweak)",
+    ),
     _f("OpenRunningTimeout", "refused", "refused when > 0: the input must be closed"),
     _f("AllowOpportunistic", "refused", "refused when true: only pledged sites"),
-    _f("RequiresGPU", "refused", "refused when 'required' or 'optional': no GPU matching"),
+    _f(
+        "RequiresGPU",
+        "read",
+        "forbidden (default), optional, required; per step, or a dict by TaskName; "
+        "optional/required need GPUParams; the job: request_gpus and DESIRED_GPU* as WMCore",
+    ),
+    _f(
+        "GPUParams",
+        "read",
+        "JSON object (GPUMemoryMB, CUDACapabilities, CUDARuntime), per step or by TaskName; "
+        "the job's GPU memory, capability range and runtime requirement",
+    ),
     _f("SkimConfigs", "refused", "refused when set: ReReco skims are not run"),
-    _f("EnableHarvesting", "refused", "refused when true: DQM harvesting is not run"),
+    _f(
+        "EnableHarvesting",
+        "read",
+        "true in a chain: harvesting jobs of its DQMIO output after every merge "
+        "(one needs to be DQMIO)",
+    ),
+    _f("DQMHarvestUnit", "read", "byRun (default): a harvesting job per run; multiRun: one"),
+    _f("DQMConfigCacheID", "read", "the harvesting configuration; required by DQMHarvest"),
+    _f("DQMUploadUrl", "read", "the DQM GUI the DQM files go to; default cmsweb dqm/dev"),
+    _f("DQMSequences", "read", "recorded for the harvesting jobs (makeList)"),
     _f(
         "OriginalRequestName",
         "read",
@@ -168,13 +198,9 @@ FIELD_NAMES = {f.name for f in FIELDS}
 
 # Refused when set to anything but these "not used" values.
 REFUSED_UNLESS: dict[str, tuple[Any, ...]] = {
-    "DeterministicPileup": (False, "False", "false"),
-    "LheInputFiles": (False, "False", "false"),
     "OpenRunningTimeout": (0,),
     "AllowOpportunistic": (False, "False", "false"),
-    "RequiresGPU": ("forbidden",),
     "SkimConfigs": (),
-    "EnableHarvesting": (False, "False", "false"),
 }
 
 

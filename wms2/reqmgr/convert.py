@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from wms2.models import Request, check_dataset_name, kept_fraction
 from wms2.reqmgr.arguments import TARGET_JOB_LENGTH_SEC, refused_fields, unset
 from wms2.reqmgr.errors import RequestImportError
+from wms2.reqmgr.gpu import job_gpu
+from wms2.reqmgr.harvest import harvest_spec
 from wms2.reqmgr.outputs import assign_outputs
 from wms2.reqmgr.request_type import check_request_type, request_shape
 from wms2.reqmgr.resources import job_memory_mb, job_time_per_event
@@ -21,7 +23,7 @@ from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, check_runnable
 from wms2.reqmgr.steps import build_steps, chain_steps
 
 # Request types that read an input dataset whatever their steps say (of those WMS2 runs).
-INPUT_TYPES = {"ReReco"}
+INPUT_TYPES = {"ReReco", "DQMHarvest"}
 WMCORE_PRIORITY = 8000
 STEP_CONFIG = (
     "StepName",
@@ -79,7 +81,9 @@ def request_from_reqmgr(
         if shape in INPUT_TYPES:
             raise RequestImportError(f"InputDataset is missing ({shape} requests read a dataset)")
     outputs = doc.get("OutputDatasets")
-    if unset(outputs) or not isinstance(outputs, list):
+    if request_type == "DQMHarvest" and unset(outputs):
+        outputs = []  # WMCore's DQMHarvest writes no dataset: its result goes to the DQM GUI
+    elif unset(outputs) or not isinstance(outputs, list):
         raise RequestImportError(f"OutputDatasets {outputs!r} must list the output datasets")
     for ds in outputs:
         try:
@@ -94,7 +98,12 @@ def request_from_reqmgr(
     tpe = job_time_per_event(doc, kind, steps)
     generation = input_dataset is None
     efficiency = steps[0].filter_efficiency
-    algo, params = splitting(first, where, generation, tpe, efficiency, target_job_length)
+    # A StepChain's FirstEvent and FirstLumi are top-level arguments (WMCore StepChain
+    # passes self.firstEvent to setFirstEventAndLumi); a TaskChain's are Task1's.
+    split_args = first
+    if kind == "Step":
+        split_args = first | {k: doc[k] for k in ("FirstEvent", "FirstLumi") if k in doc}
+    algo, params = splitting(split_args, where, generation, tpe, efficiency, target_job_length)
     selection = {
         "run_whitelist": run_list(f"{where}RunWhitelist", first.get("RunWhitelist")),
         "run_blacklist": run_list(f"{where}RunBlacklist", first.get("RunBlacklist")),
@@ -110,12 +119,20 @@ def request_from_reqmgr(
         chosen = ", ".join(k for k, v in selection.items() if v)
         raise RequestImportError(f"{where}{chosen} select input data but there is no input")
     params.update({k: v for k, v in selection.items() if v})
+    # StepChain: top-level DeterministicPileup; TaskChain: the first task's (WMCore's
+    # splitting arguments of the task that reads the input); LheInputFiles per step.
+    for arg, key in (("DeterministicPileup", "deterministic_pileup"),
+                     ("LheInputFiles", "lhe_input_files")):  # fmt: skip
+        if first.get(arg, doc.get(arg)) in (True, "True", "true"):
+            params[key] = True
     parents = first.get("IncludeParents", doc.get("IncludeParents"))
     if parents in (True, "True", "true"):
         if generation:
             raise RequestImportError(f"{where}IncludeParents is true but there is no input")
         params["include_parents"] = True
     top = steps[0]
+    harvest = harvest_spec(doc, request_type, first, [str(o) for o in outputs])
+    requires_gpu, gpu_params = job_gpu([(s.requires_gpu, s.gpu_params) for s in steps])
     fields: dict[str, Any] = {
         "request_name": name,
         "requestor": str(doc.get("Requestor") or "unknown"),
@@ -134,6 +151,9 @@ def request_from_reqmgr(
         # StepChain's one Memory, or the largest task's (wms2.reqmgr.resources).
         "memory_mb": job_memory_mb(doc, kind, steps),
         "multicore": max(s.multicore for s in steps),
+        "requires_gpu": requires_gpu,
+        "harvest": harvest,
+        "gpu_params": gpu_params,
         "time_per_event_sec": tpe,
         # The largest output per job event sizes merge groups and disk requests.
         "size_per_event_kb": max(

@@ -2,11 +2,11 @@
 
 WMCore's spec types are StepChain, TaskChain, ReReco, DQMHarvest, Resubmission,
 StoreResults, DataProcessing and the Tier-0 ones (PromptReco, Express, Repack). WMS2
-builds the first three, and a Resubmission of one of them (the recovery of its failed
-work, wms2.reqmgr.resubmission); any other type is refused by name rather than read as a flat
-request with the wrong meaning (a DQMHarvest, which has no OutputDatasets, used to fail
-on that instead). A document without RequestType was written for WMS2 and is read by its
-shape (StepChain/TaskChain keys, else one step from the top level).
+builds the first four, and a Resubmission of a StepChain, TaskChain or ReReco (the
+recovery of its failed work, wms2.reqmgr.resubmission); any other type is refused by
+name rather than read as a flat request with the wrong meaning. A document without
+RequestType was written for WMS2 and is read by its shape (StepChain/TaskChain keys,
+else one step from the top level).
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ from typing import Any
 
 from wms2.reqmgr.errors import RequestImportError
 
-SUPPORTED_TYPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco", "Resubmission")
+SUPPORTED_TYPES: tuple[str, ...] = (
+    "StepChain",
+    "TaskChain",
+    "ReReco",
+    "DQMHarvest",
+    "Resubmission",
+)
 # A Resubmission has its original's shape (wms2.reqmgr.resubmission); these are built.
 BUILT_SHAPES: tuple[str, ...] = ("StepChain", "TaskChain", "ReReco")
 
 # Why a known WMCore type is not run; any other name is not a ReqMgr2 type at all.
 _NOT_BUILT = {
-    "DQMHarvest": "DQM harvesting is not built yet",
     "StoreResults": "StoreResults (user data into global DBS) is not built",
     "DataProcessing": "ReqMgr2 runs DataProcessing as ReReco",
     "MonteCarlo": "WMCore retired MonteCarlo; generation is a StepChain or TaskChain",

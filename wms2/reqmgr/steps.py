@@ -13,6 +13,7 @@ from typing import Any
 from wms2.models import StepSpec
 from wms2.reqmgr.arguments import unset
 from wms2.reqmgr.errors import RequestImportError
+from wms2.reqmgr.gpu import step_gpu
 from wms2.reqmgr.scram import arch_list, resolve_archs, scram_arch
 
 __all__ = ["build_steps", "chain_steps", "scram_arch", "step_name", "step_value"]
@@ -141,6 +142,7 @@ def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> li
         # A TaskChain task has its own TimePerEvent (WMCore TaskChain); a StepChain's or a
         # flat request's is one number for the whole job (wms2.reqmgr.resources).
         own_tpe = value("TimePerEvent") if kind == "Task" else None
+        requires_gpu, gpu_params = step_gpu(doc, step, kind, name, where)
         steps.append(
             StepSpec(
                 name=name,
@@ -176,6 +178,8 @@ def build_steps(doc: dict[str, Any], kind: str, raw: list[dict[str, Any]]) -> li
                 input_step=(step.get("InputStep") or step.get("InputTask")) if kind else None,
                 pileup_dataset=next(iter(pileup.values()), None),
                 pileup_type=next(iter(pileup), None),
+                requires_gpu=requires_gpu,
+                gpu_params=gpu_params,
             )
         )
     return steps

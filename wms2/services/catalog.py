@@ -37,6 +37,7 @@ from typing import Any
 
 from wms2.models import InputFile
 from wms2.services.acdc import check_location, view_docs
+from wms2.services.dqm import upload_form
 from wms2.services.errors import NotFoundError, ServiceRequestError
 from wms2.services.protocols import FileQuery, Rule, RuleState
 from wms2.services.rucio import sites_of
@@ -398,3 +399,15 @@ class OfflineCatalog:
     def recorded_blocks(self) -> dict[str, dict[str, Any]]:
         with self._state("blocks") as blocks:
             return dict(blocks)
+
+    def upload_dqm(self, url: str, path: Path) -> dict[str, Any]:
+        """The DQM GUI upload, recorded (dqm_uploads.json: url/file -> checksum, size):
+        the form WMCore's DQMUpload posts, kept instead of sent."""
+        form = upload_form(path)
+        with self._state("dqm_uploads") as uploads:
+            uploads[f"{url}/{path.name}"] = {"url": url, "file": path.name, **form}
+        return {"url": url, "file": path.name, **form}
+
+    def recorded_dqm_uploads(self) -> dict[str, dict[str, Any]]:
+        with self._state("dqm_uploads") as uploads:
+            return dict(uploads)

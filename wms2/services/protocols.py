@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from wms2.models import InputFile
@@ -139,6 +140,14 @@ class OutputRegistry(Protocol):
         ...
 
     def invalidate_file(self, lfn: str) -> None: ...
+
+
+class DQMUploader(Protocol):
+    """The DQM GUI (wms2.services.dqm) or the offline catalog's record of uploads."""
+
+    def upload_dqm(self, url: str, path: Path) -> dict[str, Any]:
+        """Upload one DQM file to the GUI at `url`; what was sent (file, checksum, size)."""
+        ...
 
 
 class SiteList(Protocol):

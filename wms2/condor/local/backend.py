@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.condor.local.pool import PoolFile
@@ -75,10 +76,12 @@ class LocalBackend:
         status_interval: float = 2.0,
         sites: dict[str, int] | None = None,
         memory_limits: bool = True,
+        gpus: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
         `site` with `slots` slots that takes any job. `memory_limits`: jobs are stopped
-        past their request_memory (WMS2_LOCAL_MEMORY_LIMITS)."""
+        past their request_memory (WMS2_LOCAL_MEMORY_LIMITS). `gpus`: the GPU sites among
+        them (WMS2_LOCAL_GPUS), whose GPUs only jobs asking for them use."""
         self.memory_limits = memory_limits
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
@@ -87,7 +90,10 @@ class LocalBackend:
         self.sites = dict(sites) if sites else {site: slots}
         self.schedd = f"local@{socket.gethostname()}"
         self.pool = PoolFile(self.root / "pool")
-        self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname())
+        unknown = sorted(set(gpus or {}) - set(self.sites))
+        if unknown:
+            raise ValueError(f"local_gpus {unknown[0]!r} is not a site of the local pool")
+        self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname(), gpus=gpus)
 
     # ── bookkeeping ───────────────────────────────────────────────────────
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from wms2.condor.handles import HeldJob
+from wms2.condor.local import gpus as gpu_slots
 
 POLL_SEC = 0.1
 # One line per job started: `<time> <cluster> <site> <request> <JobPrio> <landing|job>`,
@@ -78,17 +79,23 @@ def negotiate(state: State) -> dict[str, str]:
     last: dict[str, int] = dict(state.get("last_start", {}))
     tick = itertools.count(state.get("starts", 0) + 1)
     left = sum(n for n in free.values() if n > 0)
+    free_gpus = gpu_slots.free_gpus(state)
     while heap and left > 0:
         key = heapq.heappop(heap)[2]
         sites = state["idle"][key]["sites"]
+        need = state["idle"][key].get("gpu")  # a GPU job matches only a GPU site that fits
         wanted = list(slots) if state.get("any_site") or not sites else sites
-        open_sites = [s for s in wanted if free.get(s, 0) > 0]
+        open_sites = [
+            s for s in wanted if free.get(s, 0) > 0 and gpu_slots.fits(need, s, state, free_gpus)
+        ]
         if not open_sites:
             continue
         # Most free slots first; among equals the one that started a job least recently,
         # so that equal sites share the work as a negotiator's ranking spreads it.
         site = max(open_sites, key=lambda s: (free[s], -last.get(s, 0), s))
         free[site] -= 1
+        if need:
+            free_gpus[site] -= need["count"]
         left -= 1
         last[site] = next(tick)
         matches[key] = site
@@ -133,13 +140,24 @@ class PoolFile:
         tmp.write_text(json.dumps(state, separators=(",", ":")))
         os.replace(tmp, self.path)
 
-    def configure(self, sites: dict[str, int], any_site: bool, host: str) -> None:
+    def configure(
+        self,
+        sites: dict[str, int],
+        any_site: bool,
+        host: str,
+        gpus: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """`gpus`: the GPU sites (WMS2_LOCAL_GPUS), site -> {gpus, memory_mb, capability,
+        runtime}."""
+        gpus = dict(gpus or {})
         for site, slots in sites.items():
             machine_ad_path(self.dir, site).write_text(
                 f'Name = "slot1@{site}.{host}"\nGLIDEIN_CMSSite = "{site}"\nCpus = {slots}\n'
+                + gpu_slots.machine_ad_lines(gpus.get(site))
             )
         with self.locked() as state:
             state["sites"], state["any_site"] = dict(sites), any_site
+            state["gpus"] = gpus
 
     def edit_idle(
         self,
@@ -230,9 +248,16 @@ class PoolClient:
             self._task = asyncio.create_task(self._negotiate_loop())
 
     async def claim(
-        self, key: str, priority: int, sites: list[str], request: str, landing: bool = False
+        self,
+        key: str,
+        priority: int,
+        sites: list[str],
+        request: str,
+        landing: bool = False,
+        gpu: dict[str, Any] | None = None,
     ) -> str:
-        """Wait for a slot; the site it is at. JobRemoved if WMS2 removed the job."""
+        """Wait for a slot (and the GPUs `gpu` asks for); the site it is at. JobRemoved
+        if WMS2 removed the job."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         entry = {
             "priority": priority,
@@ -240,6 +265,7 @@ class PoolClient:
             "request": request,
             "pid": self.pid,
             "landing": landing,
+            **({"gpu": gpu} if gpu else {}),
         }
         self.waiting[key] = (entry, fut)
         self._wake()
@@ -321,6 +347,7 @@ class PoolClient:
                         "pid": self.pid,
                         "request": job["request"],
                         "priority": job["priority"],
+                        "gpus": (job.get("gpu") or {}).get("count", 0),
                     }
                     outcomes.append((fut, matches[key]))
                     role = "landing" if job.get("landing") else "job"

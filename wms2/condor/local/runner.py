@@ -324,7 +324,7 @@ class DagRun:
             try:
                 landing = job.attributes.get("+wms2_landingnode", "").lower() == "true"
                 site = await self.ctx.pool.claim(
-                    key, job.priority, job.desired_sites, job.request_name, landing
+                    key, job.priority, job.desired_sites, job.request_name, landing, job.gpu
                 )
                 value = await self._run_in_slot(node, job, cluster, key, site)
             except JobRemoved:  # idle: before its first run, or after a memory eviction

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wms2.memory.policy import MAX_MEMORY_ATTR, factor_of
 
@@ -48,6 +49,8 @@ class JobDescription:
         """How far WMS2 may raise the job's memory after a memory hold (MB), if at all."""
         value = self.attributes.get(f"+{MAX_MEMORY_ATTR.lower()}", "").strip()
         return int(value) if value.isdigit() else None
+
+    gpu: dict[str, Any] | None = None  # request_gpus and its gpus_* requirement
 
     @property
     def desired_sites(self) -> list[str]:
@@ -122,6 +125,29 @@ def megabytes(value: str) -> int | None:
     return int(float(m.group(1)) * _MB_PER_UNIT[m.group(2).upper()])
 
 
+def _defined(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().strip('"')
+    return None if value == "" or value.upper() == "UNDEFINED" else value
+
+
+def job_gpu_request(get: dict[str, str]) -> dict[str, Any] | None:
+    """What the job asks of GPUs (request_gpus and the gpus_minimum_*/maximum_* commands
+    condor_submit turns into require_gpus); None when it asks for none."""
+    count = int(float(_defined(get.get("request_gpus")) or 0))
+    if count <= 0:
+        return None
+    memory = _defined(get.get("gpus_minimum_memory"))
+    return {
+        "count": count,
+        "memory_mb": int(float(memory)) if memory else None,
+        "min_capability": _defined(get.get("gpus_minimum_capability")),
+        "max_capability": _defined(get.get("gpus_maximum_capability")),
+        "runtime": _defined(get.get("gpus_minimum_runtime")),
+    }
+
+
 def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int) -> JobDescription:
     pairs = read_submit_lines(path, node_dir)
     keys: dict[str, str] = {}
@@ -171,6 +197,7 @@ def load_job(path: Path, node_dir: Path, variables: dict[str, str], cluster: int
         attributes={k: v for k, v in get.items() if k.startswith(("+", "my."))},
         retry_memory_increase=_increase(get, path),
         retry_memory_max=_quantity(get, "retry_request_memory_max", path),
+        gpu=job_gpu_request(get),
     )
 
 

@@ -10,6 +10,12 @@ configuration: `{"process.<path>": value}`. One file per step:
   makeJobTweak writes them), or, for generation, its first event and lumi and its events;
 - a later step reads the output module of the step it follows (InputFromOutputModule);
 - a step with pileup mixes the pileup files (premix: `mixData`, classic mixing: `mix`);
+  with DeterministicPileup it reads them in the manifest's order (`sequential`), skipping
+  the events of the jobs before it (`skipEvents`, the node's pileup_skip modulo the
+  pileup's events), as cmssw-wm-tools' cmssw_handle_pileup.py does for WMCore;
+- LheInputFiles: a generation job reads LHE events, so it skips FirstEvent - 1 of them
+  (`process.source.skipEvents`) instead of numbering from `firstEvent`, and reads
+  lazily (cmssw_enable_lazy_download.py), as WMCore's makeJobTweak and handleLHEInput;
 - every step gets its threads and streams.
 
 The configuration itself is the step's real one, fetched from ReqMgr2's config cache
@@ -33,7 +39,7 @@ def _lumi_ranges(lumis: list[list[int]]) -> list[str]:
     return [f"{run}:{first}-{run}:{last}" for run, first, last in lumis]
 
 
-def _first_step(node: dict[str, Any]) -> dict[str, Any]:
+def _first_step(node: dict[str, Any], lhe: bool = False) -> dict[str, Any]:
     if node.get("files"):
         tweak: dict[str, Any] = {"process.source.fileNames": list(node["files"])}
         if node.get("parents"):
@@ -48,11 +54,19 @@ def _first_step(node: dict[str, Any]) -> dict[str, Any]:
         return tweak
     lumis = node.get("lumis") or [[1, 1, 1]]
     n_lumis = sum(last - first + 1 for _, first, last in lumis)
+    first_event = node.get("first_event") or 1
+    # WMCore makeJobTweak: an LHE job gets no firstEvent but skips the LHE events of the
+    # jobs before it (the mask's FirstEvent - 1).
+    numbering = (
+        {"process.source.skipEvents": first_event - 1}
+        if lhe
+        else {"process.source.firstEvent": first_event}
+    )
     return {
         "process.maxEvents.input": node["events"],
         "process.source.firstRun": lumis[0][0],
         "process.source.firstLuminosityBlock": lumis[0][1],
-        "process.source.firstEvent": node.get("first_event") or 1,
+        **numbering,
         "process.source.numberEventsInLuminosityBlock": math.ceil(node["events"] / n_lumis),
     }
 
@@ -65,7 +79,7 @@ def job_tweaks(manifest: dict[str, Any], node: dict[str, Any]) -> list[dict[str,
     tweaks = []
     for i, step in enumerate(manifest["steps"]):
         if i == 0:
-            tweak = _first_step(node)
+            tweak = _first_step(node, bool(manifest.get("lhe_input_files")))
         else:
             parent = index.get(step.get("input_step") or "", i - 1)
             module = step.get("input_module") or "output"
@@ -77,6 +91,12 @@ def job_tweaks(manifest: dict[str, Any], node: dict[str, Any]) -> list[dict[str,
             p = pileup[step["name"]]
             mixer = "mixData" if p["dataset"].endswith("/PREMIX") else "mix"
             tweak[f"process.{mixer}.input.fileNames"] = list(p["files"])
+            if node.get("pileup_skip") is not None:  # DeterministicPileup
+                skip = node["pileup_skip"]
+                tweak[f"process.{mixer}.input.skipEvents"] = (
+                    skip % p["events"] if p.get("events") else skip
+                )
+                tweak[f"process.{mixer}.input.sequential"] = True
         tweak["process.options.numberOfThreads"] = step.get("cores") or manifest.get("cores", 1)
         if step.get("event_streams"):
             tweak["process.options.numberOfStreams"] = step["event_streams"]
@@ -103,7 +123,12 @@ def step_script(manifest: dict[str, Any], node_name: str) -> str:
                 else f"cp ../sandbox/{q(step['config_file'])} cfg.py && "
             )
             + "edm_pset_pickler.py --input cfg.py --output_pkl PSet.pkl && "
-            f"edm_pset_tweak.py --input_pkl PSet.pkl --output_pkl PSet.pkl "
+            + (
+                "cmssw_enable_lazy_download.py --input_pkl PSet.pkl --output_pkl PSet.pkl && "
+                if i == 1 and manifest.get("lhe_input_files")
+                else ""
+            )
+            + f"edm_pset_tweak.py --input_pkl PSet.pkl --output_pkl PSet.pkl "
             f"--json ../tweak_step{i}.json && "
             f"printf %s {q(PSET_LOADER)} > PSet.py && "
             f"cmsRun -j ../{q(node_name)}.step{i}.fjr.xml PSet.py)",
