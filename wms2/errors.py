@@ -17,6 +17,7 @@ from wms2.records import RecordNotFound
 from wms2.reqmgr.errors import RequestImportError
 from wms2.services.errors import ServiceRequestError
 from wms2.sites.cric import CricAnswerError
+from wms2.sites.messages import SiteChangeRefused
 from wms2.splitting import SplittingError
 
 # Subclasses are covered too (RequestAlreadyRan, NoUsableSite, NotFoundError, ...).
@@ -32,6 +33,7 @@ NON_RETRYABLE: tuple[type[Exception], ...] = (
     ManifestError,
     DagDirectoryInUse,
     CricAnswerError,
+    SiteChangeRefused,
 )
 
 
