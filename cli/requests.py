@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from cli.common import add_command, connect, console
+from cli.output_states import with_current_outputs
 from cli.request_handle import DEFAULT_QUERY_TIMEOUT_SEC, request_state
 from wms2.status_view import outputs_summary, render_state, request_list
 
@@ -71,9 +72,16 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def show_state(client: Client, s: RequestState, timeout_sec: float) -> None:
+    """The request's table, with its outputs as their output workflows have them now."""
+    current, invalidated = await with_current_outputs(client, s, timeout_sec)
+    console.print(render_state(current, invalidated))
+
+
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect(settings)
-    console.print(render_state(await request_state(client, args.name, settings.query_timeout_sec)))
+    timeout = settings.query_timeout_sec
+    await show_state(client, await request_state(client, args.name, timeout), timeout)
     return 0
 
 
@@ -135,7 +143,7 @@ async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     timeout = settings.query_timeout_sec
     await request_state(client, args.name, timeout)  # a clear error for unknown requests
     s = (await watch_requests(client, [args.name], args.interval, timeout))[args.name]
-    console.print(render_state(s))
+    await show_state(client, s, timeout)
     return 0 if s.status.value == "completed" else 1
 
 

@@ -13,7 +13,9 @@ def outputs_summary(by_state: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())) or "none yet"
 
 
-def render_state(s: RequestState) -> Table:
+def render_state(s: RequestState, invalidated: dict[str, str] | None = None) -> Table:
+    """`invalidated`: datasets whose output workflow was asked to invalidate them, with
+    the reason (the request itself may have ended before)."""
     p = s.progress
     table = Table(title=s.request_name, show_header=False)
     table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
@@ -51,6 +53,8 @@ def render_state(s: RequestState) -> Table:
         table.add_row("output", f"{dataset}: {counts}{' (done)' if prog.finished else ''}")
         for f in prog.failures:
             table.add_row("[red]output failed[/]", f)
+        if dataset in (invalidated or {}):
+            table.add_row("[red]invalidated[/]", f"{dataset}: {(invalidated or {})[dataset]}")
     if s.production_steps:
         table.add_row(
             "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)

@@ -63,9 +63,16 @@ def details(s: RequestState) -> str:
     if s.dag is not None:
         lines.append(f"DAG: cluster {s.dag.cluster_id} on {s.dag.schedd} (attempt {s.dag_attempt})")
     if s.outputs_by_state:
-        lines.append(
-            "outputs: " + ", ".join(f"{k} {v}" for k, v in sorted(s.outputs_by_state.items()))
-        )
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(s.outputs_by_state.items()))
+        if s.status.is_terminal:
+            # A closed workflow's page cannot change; its outputs can (an invalidation
+            # starts their output workflows again): say where the current state is.
+            lines.append(
+                f"outputs when the request ended: {counts} (an invalidation since shows on "
+                "each output workflow's page, Relationships, and in `starter.py status`)"
+            )
+        else:
+            lines.append(f"outputs: {counts}")
     if s.production_steps:
         steps = ", ".join(f"{st.fraction:.0%}->{st.priority}" for st in s.production_steps)
         lines.append(f"production steps left: {steps}")
