@@ -224,10 +224,16 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                     rows.append({**out, "unit": unit, "state": state})
             table = merged_files_table(n, rows)
             console.print(table)
-        console.print(
-            f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(n)}"
-        )
+        # soft_wrap: a link longer than the terminal is one line the terminal folds, so it
+        # still opens and copies whole (rich would break it with a newline at 80 columns).
+        console.print(web_ui_link(n), soft_wrap=True)
     return 0 if ok else 1
+
+
+def web_ui_link(name: str) -> str:
+    from wms2.messages import request_workflow_id
+
+    return f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(name)}"
 
 
 def still_running(pids: dict[str, int]) -> str:

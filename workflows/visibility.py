@@ -17,6 +17,7 @@ ALL_KEYS = (STATUS, CAMPAIGN, PRIORITY, REQUEST_TYPE, STUCK)
 
 
 PROGRESS_MEMO = "progress-memo"  # workflow.patched id
+HOLD_MEMO = "hold-memo"  # workflow.patched id: `list` and `admission` show held requests
 
 
 def publish(s: RequestState) -> None:
@@ -35,6 +36,10 @@ def publish(s: RequestState) -> None:
     if progress != s.memo_progress and workflow.patched(PROGRESS_MEMO):
         s.memo_progress = progress
         workflow.upsert_memo({"progress": progress})
+    # Held is not a status of its own (it is QUEUED): the memo lets a list show it.
+    if (s.hold or "") != (s.memo_hold or "") and workflow.patched(HOLD_MEMO):
+        s.memo_hold = s.hold or ""
+        workflow.upsert_memo({"held": s.memo_hold})
     workflow.set_current_details(details(s))
 
 

@@ -75,6 +75,12 @@ class Restarts:
             Activity.MONITOR_DAG, steps.monitor_input(), MonitorResult, **steps.monitor_opts()
         )
         await self.dag.record_progress(res)
+        if s.stop_reason is not None and not s.stop_for_step:
+            # No resubmission follows: the stop's trace is here and STOPPING -> COMPLETED.
+            steps.reject(
+                f"stop ({s.stop_reason}): the DAG finished before the removal reached it; "
+                "nothing to resubmit"
+            )
         s.stop_reason, s.stop_for_step = None, False
         workflow.logger.info("request %s: DAG finished while stopping", s.request_name)
         await self.dag.finished(res)
