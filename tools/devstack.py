@@ -182,7 +182,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 **static_texts(name, None, settings),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
-            console.print(f"submitted {name}")
+            console.print(f"submitted {name}", soft_wrap=True)  # the name never broken
         except WorkflowAlreadyStartedError:
             # A request name runs once: a demo after the first runs a copy of the sample
             # under a new name, as a requestor clones a request in ReqMgr2.
@@ -198,7 +198,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 task_queue=settings.task_queue,
                 **static_texts(copy, {**doc, "RequestName": copy}, settings),
             )
-            console.print(f"submitted {copy} ({name} ran before: a copy of it)")
+            console.print(f"submitted {copy} ({name} ran before: a copy of it)", soft_wrap=True)
     states = await watch_requests(client, list(handles), interval=1.0)
     ok = True
     for n, s in states.items():

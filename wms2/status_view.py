@@ -159,8 +159,10 @@ def merged_files_table(request_name: str, rows: list[dict[str, object]]) -> Tabl
         dataset, lfn = str(r["dataset"]), str(r["lfn"])
         directory, _, name = lfn.rpartition("/")
         directories.setdefault(dataset, directory)
-        stem, dot, ext = name.rpartition(".")
-        short = f"{stem[:8]}….{ext}" if dot and len(stem) > 8 else name
+        stem, dot, _ext = name.rpartition(".")
+        # The GUID's first 8 characters tell the files apart; without the extension the
+        # state column keeps its whole word at 80 columns.
+        short = f"{stem[:8]}…" if dot and len(stem) > 8 else name
         table.add_row(
             str(r["unit"]),
             dataset.rsplit("/", 1)[-1],
