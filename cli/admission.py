@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
+from rich.console import RenderableType
+from rich.text import Text
 
 from cli.common import CommandError, add_command, connect, console
 
@@ -47,18 +48,64 @@ async def cmd_admission(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(
             "the admission workflow is not running (it starts with the first request)"
         ) from None
-    paused = f", PAUSED ({snap.paused})" if snap.paused else ""
-    table = Table(
-        title=f"admission: {len(snap.active)}/{snap.limit} active, "
-        f"{snap.admitted_total} admitted so far{paused}"
-    )
-    table.add_column("position")
-    table.add_column("request")
-    table.add_column("priority")
-    table.add_column("submitted")
-    for name in snap.active:
-        table.add_row("active", name, "", "")
-    for i, e in enumerate(snap.queue, 1):
-        table.add_row(str(i), e.request_name, str(e.priority), f"{e.enqueued_at:%Y-%m-%d %H:%M:%S}")
-    console.print(table)
+    console.print(admission_view(snap, await held_requests(client), console.width))
     return 0
+
+
+async def queue_place(client: Any, name: str) -> str | None:
+    """Where a QUEUED request stands: its place in the queue and whether admission is
+    paused ("" when the admission workflow does not answer)."""
+    from temporalio.service import RPCError
+
+    from wms2.messages import ADMISSION_WORKFLOW_ID
+    from workflows.admission import AdmissionWorkflow
+
+    handle = client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
+    try:
+        snap = await handle.query(AdmissionWorkflow.snapshot)
+    except RPCError:
+        return None
+    names = [e.request_name for e in snap.queue]
+    where = (
+        f"place {names.index(name) + 1} of {len(names)} in the queue"
+        if name in names
+        else "not in the queue yet"
+    )
+    full = f", {len(snap.active)}/{snap.limit} slots taken"
+    paused = f"; admission PAUSED ({snap.paused})" if snap.paused else ""
+    return where + full + paused
+
+
+async def held_requests(client: Any) -> list[tuple[str, str]]:
+    """Requests stopped with --hold: out of the admission queue until `release`, so the
+    admission workflow does not know them; their memo says they are held."""
+    query = (
+        "WorkflowType = 'RequestWorkflow' AND ExecutionStatus = 'Running' "
+        "AND WMS2Status IN ('stopping', 'resubmitting', 'queued')"
+    )
+    held = []
+    async for wf in client.list_workflows(query):
+        reason = await wf.memo_value("held", "")
+        if reason:
+            held.append((wf.id.removeprefix("request-"), str(reason)))
+    return held
+
+
+def admission_view(snap: Any, held: list[tuple[str, str]], width: int) -> RenderableType:
+    """The queue in admission order, the active requests and the held ones. Request names
+    are how operators find requests: never cut, each on its own line below its position,
+    priority and time, so it fits 80 columns."""
+    lines = [
+        f"admission: {len(snap.active)}/{snap.limit} active, "
+        f"{snap.admitted_total} admitted so far, {len(snap.queue)} queued, {len(held)} held"
+    ]
+    if snap.paused:
+        lines.append(f"PAUSED ({snap.paused}): no one is admitted until --resume")
+    for i, e in enumerate(snap.queue, 1):
+        lines += [f"{i:>4}. priority {e.priority}, queued {e.enqueued_at:%Y-%m-%d %H:%M:%S}"]
+        lines += [f"      {e.request_name}"]
+    for name, reason in held:
+        lines += [f"held: {reason} (starter.py release)", f"      {name}"]
+    if snap.active:
+        lines += [f"active ({len(snap.active)}):", *(f"      {n}" for n in snap.active)]
+    return Text("\n".join(lines), overflow="fold")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from rich.markup import escape
 
@@ -43,6 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value may start with "-" (`--until -5m`): argparse would take the value
+# for an option and print a usage error instead of the value's own one-line refusal.
+DASHED_VALUE_OPTIONS = ("--until",)
+
+
+def join_dashed_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in DASHED_VALUE_OPTIONS:
+            value = next(args, None)
+            if value is not None and value.startswith("-") and not value.startswith("--"):
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from wms2.config import Settings
     from wms2.errors import NON_RETRYABLE
@@ -51,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     # One line for a refused action and for bad input (wms2.errors: what a request would
     # fail with), and for a service that cannot be reached (retrying is the operator's call).
     reported = (CommandError, ServiceError, *NON_RETRYABLE)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(join_dashed_values(sys.argv[1:] if argv is None else argv))
     try:
         result = args.func(args, Settings())
         return asyncio.run(result) if asyncio.iscoroutine(result) else result

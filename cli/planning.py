@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
 from cli.common import CommandError, add_command, console
+from cli.status_view import key_value_table
 
 if TYPE_CHECKING:
     from wms2.config import Settings
@@ -51,7 +50,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     summary = plan_request(
         request, services.files, services.replicas, settings, dry_run=args.dry_run
     )
-    table = Table(title=f"plan of {request.request_name}", show_header=False)
+    table = key_value_table(f"plan of {request.request_name}")
     table.add_row("DAG file", summary.dag_file)
     table.add_row("work units", str(summary.work_units))
     for role, n in summary.node_counts.items():

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.text import Text
 
+from cli.admission import queue_place
 from cli.common import add_command, connect, console
+from cli.output_states import with_current_outputs
 from cli.request_handle import DEFAULT_QUERY_TIMEOUT_SEC, request_state
 from cli.status_view import outputs_summary, render_state, request_list
 
@@ -55,10 +58,13 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             continue
         seen.add(wf.id)
         attrs = {k.name: v for k, v in wf.typed_search_attributes}
+        status = str(attrs.get("WMS2Status", wf.status.name if wf.status else "?"))
+        if await wf.memo_value("held", ""):
+            status += " (held)"  # out of admission until `release`
         rows.append(
             (
                 wf.id.removeprefix("request-"),
-                str(attrs.get("WMS2Status", wf.status.name if wf.status else "?")),
+                status,
                 str(await wf.memo_value("progress", "")),  # work units done/planned
                 str(attrs.get("WMS2Priority", "")),
                 str(attrs.get("WMS2Campaign", "")),
@@ -71,10 +77,47 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def show_state(client: Client, s: RequestState, timeout_sec: float) -> None:
+    """The request's table, with its outputs as their output workflows have them now."""
+    current, invalidated = await with_current_outputs(client, s, timeout_sec)
+    table = render_state(current, invalidated)
+    if s.status.value == "queued" and s.hold is None:
+        place = await queue_place(client, s.request_name)
+        if place:
+            table.add_row("admission", place)
+    console.print(table)
+
+
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect(settings)
-    console.print(render_state(await request_state(client, args.name, settings.query_timeout_sec)))
+    timeout = settings.query_timeout_sec
+    await show_state(client, await request_state(client, args.name, timeout), timeout)
     return 0
+
+
+class RequestProgress(Progress):
+    """Each request's name on a line of its own (never cut), its bars below it: at 80
+    columns a name beside the bars left no room for the bars and their counts."""
+
+    def __init__(self, console: Any) -> None:
+        self.requests: dict[str, list[TaskID]] = {}  # before Progress renders anything
+        super().__init__(
+            TextColumn("  {task.description:<7}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=console,
+        )
+
+    def add_request(self, name: str, tasks: list[TaskID]) -> list[TaskID]:
+        self.requests[name] = tasks
+        return tasks
+
+    def get_renderables(self) -> Any:
+        by_id = {t.id: t for t in self.tasks}
+        for name, ids in self.requests.items():
+            yield Text(name, overflow="fold")
+            yield self.make_tasks_table([by_id[i] for i in ids if i in by_id])
 
 
 async def watch_requests(
@@ -86,20 +129,17 @@ async def watch_requests(
     """Progress bars per request (work units with the status; nodes; outputs announced,
     with the other states beside) until every request has reached a terminal status;
     returns their final states."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-    )
     states: dict[str, RequestState] = {}
-    with Progress(*columns, console=console) as progress:
+    with RequestProgress(console=console) as progress:
         bars = {
-            n: [
-                progress.add_task(n[:60], total=None, note=""),
-                progress.add_task("  nodes", total=None, note=""),
-                progress.add_task("  outputs announced", total=None, note=""),
-            ]
+            n: progress.add_request(
+                n,
+                [
+                    progress.add_task("units", total=None, note=""),
+                    progress.add_task("nodes", total=None, note=""),
+                    progress.add_task("outputs", total=None, note=""),
+                ],
+            )
             for n in names
         }
         while True:
@@ -111,7 +151,7 @@ async def watch_requests(
                     units,
                     completed=p.work_units_done,
                     total=p.work_units_total or None,
-                    note=f"work units, {s.status.value}",
+                    note=s.status.value,
                 )
                 progress.update(
                     nodes,
@@ -135,7 +175,7 @@ async def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     timeout = settings.query_timeout_sec
     await request_state(client, args.name, timeout)  # a clear error for unknown requests
     s = (await watch_requests(client, [args.name], args.interval, timeout))[args.name]
-    console.print(render_state(s))
+    await show_state(client, s, timeout)
     return 0 if s.status.value == "completed" else 1
 
 

@@ -109,6 +109,8 @@ async def cmd_site_change(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(e.errors()[0]["msg"].removeprefix("Value error, ")) from None
     except ValueError as e:
         raise CommandError(str(e)) from None
+    # A mistyped name is refused here, before it leaves a failed site workflow behind.
+    _repo(settings).sites.get(change.site)
     client = await connect(settings)
     try:
         done = await client.execute_workflow(
@@ -124,7 +126,8 @@ async def cmd_site_change(args: argparse.Namespace, settings: Settings) -> int:
         cause = e.cause
         while getattr(cause, "cause", None) is not None:
             cause = cause.cause
-        raise CommandError(f"{args.action} {args.name}: {getattr(cause, 'message', e)}") from None
+        message = str(getattr(cause, "message", e)).removeprefix("site change refused: ")
+        raise CommandError(f"{args.action} {args.name}: {message}") from None
     until_text = f" until {_when(done.until)} UTC" if done.until else ""
     previous = done.previous.value if done.previous else "?"
     console.print(

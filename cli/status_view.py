@@ -16,9 +16,21 @@ def outputs_summary(by_state: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())) or "none yet"
 
 
-def render_state(s: RequestState) -> Table:
+def key_value_table(title: str) -> Table:
+    """Two columns, label and value, for an 80-column terminal: labels never wrap, and a
+    value too long for its column (a dataset name, a path) is folded onto the next lines,
+    never cut, so it can be copied whole."""
+    table = Table(title=Text(title, overflow="fold"), show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def render_state(s: RequestState, invalidated: dict[str, str] | None = None) -> Table:
+    """`invalidated`: datasets whose output workflow was asked to invalidate them, with
+    the reason (the request itself may have ended before)."""
     p = s.progress
-    table = Table(title=s.request_name, show_header=False)
+    table = key_value_table(s.request_name)
     table.add_row("status", f"[bold]{s.status.value}[/]" + (" [red](stuck)[/]" if s.stuck else ""))
     table.add_row("priority", f"{s.priority}{' (urgent)' if s.urgent else ''}")
     for note in s.priority_changes[-3:]:
@@ -59,6 +71,8 @@ def render_state(s: RequestState) -> Table:
         table.add_row("output", f"{dataset}: {counts}{' (done)' if prog.finished else ''}")
         for f in prog.failures:
             table.add_row("[red]output failed[/]", f)
+        if dataset in (invalidated or {}):
+            table.add_row("[red]invalidated[/]", f"{dataset}: {(invalidated or {})[dataset]}")
     if s.production_steps:
         table.add_row(
             "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)
@@ -111,9 +125,25 @@ def request_list(rows: list[tuple[str, ...]], width: int) -> RenderableType:
             f"priority {priority}",
             kind,
             campaign,
+            f"started {started}",
         ]
-        lines += [name, "    " + "  ".join(x for x in rest if x) + f"  started {started}"]
+        lines += [name, *packed([x for x in rest if x], width, indent="    ")]
     return Text("\n".join(lines), no_wrap=True, overflow="ignore")
+
+
+def packed(items: list[str], width: int, indent: str) -> list[str]:
+    """`items` on as few indented lines of at most `width` as they fit, two spaces apart
+    (an item longer than a line gets a line of its own)."""
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        if line and len(indent) + len(line) + 2 + len(item) > width:
+            lines.append(indent + line)
+            line = ""
+        line = f"{line}  {item}" if line else item
+    if line:
+        lines.append(indent + line)
+    return lines
 
 
 def merged_files_table(request_name: str, rows: list[dict[str, object]]) -> Table:
@@ -137,8 +167,10 @@ def merged_files_table(request_name: str, rows: list[dict[str, object]]) -> Tabl
         dataset, lfn = str(r["dataset"]), str(r["lfn"])
         directory, _, name = lfn.rpartition("/")
         directories.setdefault(dataset, directory)
-        stem, dot, ext = name.rpartition(".")
-        short = f"{stem[:8]}….{ext}" if dot and len(stem) > 8 else name
+        stem, dot, _ext = name.rpartition(".")
+        # The GUID's first 8 characters tell the files apart; without the extension the
+        # state column keeps its whole word at 80 columns.
+        short = f"{stem[:8]}…" if dot and len(stem) > 8 else name
         table.add_row(
             str(r["unit"]),
             dataset.rsplit("/", 1)[-1],

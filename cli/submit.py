@@ -40,11 +40,16 @@ def static_texts(name: str, document: dict | None, settings: Settings) -> dict[s
     kind, campaign = document.get("RequestType", "request"), document.get("Campaign", "-")
     priority = document.get("RequestPriority", "-")
     outputs = ", ".join(document.get("OutputDatasets") or []) or "-"
-    input_ds = document.get("InputDataset") or "-"
+    # StepChain and TaskChain keep their input in the first step (ReqMgr2's Step1/Task1).
+    first = document.get("Step1") or document.get("Task1") or {}
+    first = first if isinstance(first, dict) else {}
+    input_ds = document.get("InputDataset") or first.get("InputDataset") or "-"
+    # No priority in the summary: it is fixed at the start, and a priority changes; the
+    # current one is in the current details (and the WMS2Priority column).
     return {
-        "static_summary": f"{kind} {campaign} priority {priority}",
+        "static_summary": f"{kind} {campaign}",
         "static_details": (
-            f"**{name}**\n{kind} of campaign {campaign}, priority {priority}\n"
+            f"**{name}**\n{kind} of campaign {campaign}, submitted at priority {priority}\n"
             f"input: {input_ds}\noutputs: {outputs}"
         ),
     }

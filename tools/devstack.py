@@ -182,7 +182,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 **static_texts(name, None, settings),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
-            console.print(f"submitted {name}")
+            console.print(f"submitted {name}", soft_wrap=True)  # the name never broken
         except WorkflowAlreadyStartedError:
             # A request name runs once: a demo after the first runs a copy of the sample
             # under a new name, as a requestor clones a request in ReqMgr2.
@@ -198,7 +198,7 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                 task_queue=settings.task_queue,
                 **static_texts(copy, {**doc, "RequestName": copy}, settings),
             )
-            console.print(f"submitted {copy} ({name} ran before: a copy of it)")
+            console.print(f"submitted {copy} ({name} ran before: a copy of it)", soft_wrap=True)
     states = await watch_requests(client, list(handles), interval=1.0)
     ok = True
     for n, s in states.items():
@@ -224,10 +224,16 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                     rows.append({**out, "unit": unit, "state": state})
             table = merged_files_table(n, rows)
             console.print(table)
-        console.print(
-            f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(n)}"
-        )
+        # soft_wrap: a link longer than the terminal is one line the terminal folds, so it
+        # still opens and copies whole (rich would break it with a newline at 80 columns).
+        console.print(web_ui_link(n), soft_wrap=True)
     return 0 if ok else 1
+
+
+def web_ui_link(name: str) -> str:
+    from wms2.messages import request_workflow_id
+
+    return f"Web UI: http://127.0.0.1:{UI_PORT}/namespaces/default/workflows/{request_workflow_id(name)}"
 
 
 def still_running(pids: dict[str, int]) -> str:

@@ -18,6 +18,7 @@ from wms2.records import RecordNotFound
 from wms2.reqmgr.errors import RequestImportError
 from wms2.services.errors import ServiceRequestError
 from wms2.sites.cric import CricAnswerError
+from wms2.sites.messages import SiteChangeRefused
 
 # Subclasses are covered too (RequestAlreadyRan, NoUsableSite, NotFoundError, ...).
 NON_RETRYABLE: tuple[type[Exception], ...] = (
@@ -32,6 +33,7 @@ NON_RETRYABLE: tuple[type[Exception], ...] = (
     ManifestError,
     DagDirectoryInUse,
     CricAnswerError,
+    SiteChangeRefused,
 )
 
 

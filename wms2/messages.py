@@ -152,6 +152,7 @@ class RequestState(BaseModel):
     hold: str | None = None  # why a stopped request stays out of admission (until release)
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
     memo_progress: str | None = None  # the progress last put in the workflow's memo
+    memo_hold: str | None = None  # the hold last put in the memo (`list` shows it)
     enqueued: bool = False
     abort_reason: str | None = None
     cancel_reason: str | None = None  # given before a cancellation (starter.py abort)

@@ -28,7 +28,9 @@ from wms2.sites.messages import (
     SiteAlert,
     SiteChanged,
     SiteChangeInput,
+    SiteChangeRefused,
     SiteSyncResult,
+    check_until,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,14 @@ class SiteManager:
     def change(self, inp: SiteChangeInput) -> SiteChanged:
         status = ACTION_STATUS[inp.action]
         until = inp.until if inp.action in (SiteAction.DRAIN, SiteAction.BAN) else None
+        current = self.repo.sites.get(inp.site).status  # RecordNotFound: an unknown site
+        if inp.action is SiteAction.UNBAN and current is not SiteStatus.BANNED:
+            # "enabled -> enabled" would record a change that changed nothing.
+            raise SiteChangeRefused(
+                f"site {inp.site!r} is {current.value}, not banned: nothing to unban"
+            )
+        if until is not None:
+            check_until(until, utcnow())  # the temporal CLI's input is not parsed by us
         reason = inp.reason or f"{inp.action.value} by {inp.by}"
         site, previous = self.repo.sites.change(
             inp.site, status, inp.action.value, reason, inp.by, until
@@ -89,10 +99,12 @@ class SiteManager:
         """The site list from its source (and the local pool's sites), drains and bans
         whose time is up, failure-driven alerts and bans; then publish."""
         now = now or utcnow()
-        source, added, delisted, count = "none", [], [], 0
+        source, added, delisted = "none", [], []
+        names: set[str] = set()  # a site both sources list is one site
         if self.site_list is not None:
             listed = processing_sites(self.site_list.site_names(), self.site_list.data_processing())
-            source, count = self.site_list.source, len(listed)
+            source = self.site_list.source
+            names.update(s.name for s in listed)
             added, delisted = self.repo.sites.sync(
                 [(s.name, {"pnns": s.pnns}) for s in listed], source, by
             )
@@ -103,13 +115,13 @@ class SiteManager:
                 [(name, {"slots": slots}) for name, slots in local.items()], LOCAL_POOL, by
             )
             added += more
-            count += len(local)
+            names.update(local)
         expired = self.repo.sites.expire(now, by)
         alerts = self.check_health(now)
         self.publish()
         return SiteSyncResult(
             source=source,
-            sites=count,
+            sites=len(names),
             added=added,
             delisted=delisted,
             expired=expired,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         request_workflow_id,
     )
 
+from workflows.visibility import admission_details
 
 HOLDER_CHECK = "admission-frees-ended-holders"  # workflow.patched id
 LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
@@ -42,7 +43,13 @@ class AdmissionWorkflow:
         self.state = inp.state or AdmissionState(limit=inp.limit)
         self.queue = AdmissionQueue(self.state.queue)  # the live queue; state.queue at rest
 
+    def _show(self) -> None:
+        """The Web UI's current details: limit, pause, the queue's head, who holds slots
+        (no command: set at every change, read by the page when it asks)."""
+        workflow.set_current_details(admission_details(self.snapshot()))
+
     def _publish(self) -> None:
+        self._show()
         meter = workflow.metric_meter()
         meter.create_gauge("wms2_admission_queue_depth", "requests waiting for admission").set(
             len(self.queue)
@@ -130,6 +137,7 @@ class AdmissionWorkflow:
         if entry.request_name in s.active:
             return  # a retried enqueue of an admitted request
         self.queue.put(entry)
+        self._show()
 
     @workflow.signal
     def release(self, request_name: str) -> None:
@@ -142,10 +150,12 @@ class AdmissionWorkflow:
     @workflow.signal
     def set_priority(self, change: PriorityChange) -> None:
         self.queue.set_priority(change.request_name, change.priority)
+        self._show()
 
     @workflow.update
     def set_limit(self, limit: int) -> LimitChanged:
         previous, self.state.limit = self.state.limit, limit
+        self._show()
         return LimitChanged(limit=limit, previous=previous)
 
     @workflow.update
@@ -153,12 +163,14 @@ class AdmissionWorkflow:
         """No request is admitted until `resume`; active ones go on, the queue waits."""
         self.state.paused = sig.reason or "operator pause"
         workflow.logger.warning("admission paused: %s", self.state.paused)
+        self._show()
         return self.snapshot()
 
     @workflow.update
     def resume(self) -> AdmissionState:
         self.state.paused = None
         workflow.logger.info("admission resumed")
+        self._show()
         return self.snapshot()
 
     @set_limit.validator

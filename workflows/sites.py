@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from wms2.sites.messages import SiteChanged, SiteChangeInput, SiteSyncInput, SiteSyncResult
 
 from workflows import options
+
+ONE_LINE_REFUSAL = "site-change-one-line-refusal"  # workflow.patched id
 
 
 def _one_line(e: ValidationError) -> str:
@@ -41,13 +43,28 @@ class SiteChangeWorkflow:
             raise ApplicationError(
                 f"site change refused: {_one_line(e)}", type="BadSiteChange", non_retryable=True
             ) from None
-        return await workflow.execute_activity(
-            Activity.CHANGE_SITE,
-            inp,
-            result_type=SiteChanged,
-            summary=f"{inp.action.value} {inp.site}" + (f": {inp.reason}" if inp.reason else ""),
-            **options.RECORD,
-        )
+        try:
+            return await workflow.execute_activity(
+                Activity.CHANGE_SITE,
+                inp,
+                result_type=SiteChanged,
+                summary=f"{inp.action.value} {inp.site}"
+                + (f": {inp.reason}" if inp.reason else ""),
+                **options.RECORD,
+            )
+        except ActivityError as e:
+            refused = e.cause if isinstance(e.cause, ApplicationError) else None
+            if (
+                refused is None
+                or not refused.non_retryable
+                or not workflow.patched(ONE_LINE_REFUSAL)
+            ):
+                raise
+            # A refusal (an unknown site, an unban of a site not banned) is the operator's
+            # input, not a fault: one line, without the activity's stack trace under it.
+            raise ApplicationError(
+                f"site change refused: {refused.message}", type=refused.type, non_retryable=True
+            ) from None
 
 
 @workflow.defn

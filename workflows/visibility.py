@@ -6,7 +6,10 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from wms2.messages import RequestState
+    from wms2.messages import AdmissionState, RequestState
+    from wms2.models import RequestStatus
+
+LIVE_DAG = (RequestStatus.ACTIVE, RequestStatus.STOPPING)
 
 STATUS = SearchAttributeKey.for_keyword("WMS2Status")
 CAMPAIGN = SearchAttributeKey.for_keyword("WMS2Campaign")
@@ -17,6 +20,7 @@ ALL_KEYS = (STATUS, CAMPAIGN, PRIORITY, REQUEST_TYPE, STUCK)
 
 
 PROGRESS_MEMO = "progress-memo"  # workflow.patched id
+HOLD_MEMO = "hold-memo"  # workflow.patched id: `list` and `admission` show held requests
 
 
 def publish(s: RequestState) -> None:
@@ -35,7 +39,19 @@ def publish(s: RequestState) -> None:
     if progress != s.memo_progress and workflow.patched(PROGRESS_MEMO):
         s.memo_progress = progress
         workflow.upsert_memo({"progress": progress})
+    # Held is not a status of its own (it is QUEUED): the memo lets a list show it.
+    if (s.hold or "") != (s.memo_hold or "") and workflow.patched(HOLD_MEMO):
+        s.memo_hold = s.hold or ""
+        workflow.upsert_memo({"held": s.memo_hold})
     workflow.set_current_details(details(s))
+
+
+def nodes(s: RequestState) -> str:
+    """Running nodes only while a DAG runs: the count is the DAG's last news, and after
+    a stop or the DAG's end nothing of that DAG runs any more."""
+    p = s.progress
+    running = f"{p.nodes_running} running, " if s.status in LIVE_DAG else ""
+    return f"{p.nodes_done} done, {running}{p.nodes_failed} failed of {p.nodes_total}"
 
 
 def details(s: RequestState) -> str:
@@ -43,9 +59,7 @@ def details(s: RequestState) -> str:
     lines = [
         f"**{s.request_name}**",
         f"status: **{s.status.value}** (priority {s.priority}{', urgent' if s.urgent else ''})",
-        f"work units: {p.work_units_done}/{p.work_units_total}   "
-        f"nodes: {p.nodes_done} done, {p.nodes_running} running, {p.nodes_failed} failed "
-        f"of {p.nodes_total}",
+        f"work units: {p.work_units_done}/{p.work_units_total}   nodes: {nodes(s)}",
     ]
     if s.staging is not None and s.staging.rule_id is not None and s.staging.state != "OK":
         st = s.staging
@@ -59,15 +73,27 @@ def details(s: RequestState) -> str:
         lines.append(f"run {s.run} (submitted again with --rerun)")
     if s.hold is not None:
         lines.append(f"held out of admission until release: {s.hold}")
+    elif s.status is RequestStatus.QUEUED:
+        lines.append(
+            "waiting for admission: the wms2-admission workflow's page (or `starter.py "
+            "admission`) shows its place in the queue and whether admission is paused"
+        )
     if s.priority_changes:
         c = s.priority_changes[-1]
         lines.append(f"priority {c.previous} -> {c.priority} by {c.by} at {c.at:%Y-%m-%d %H:%M}")
     if s.dag is not None:
         lines.append(f"DAG: cluster {s.dag.cluster_id} on {s.dag.schedd} (attempt {s.dag_attempt})")
     if s.outputs_by_state:
-        lines.append(
-            "outputs: " + ", ".join(f"{k} {v}" for k, v in sorted(s.outputs_by_state.items()))
-        )
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(s.outputs_by_state.items()))
+        if s.status.is_terminal:
+            # A closed workflow's page cannot change; its outputs can (an invalidation
+            # starts their output workflows again): say where the current state is.
+            lines.append(
+                f"outputs when the request ended: {counts} (an invalidation since shows on "
+                "each output workflow's page, Relationships, and in `starter.py status`)"
+            )
+        else:
+            lines.append(f"outputs: {counts}")
     if s.production_steps:
         steps = ", ".join(f"{st.fraction:.0%}->{st.priority}" for st in s.production_steps)
         lines.append(f"production steps left: {steps}")
@@ -78,4 +104,21 @@ def details(s: RequestState) -> str:
         lines.append(f"reason: {s.failure_reason}")
     if s.superseded_by_request:
         lines.append(f"superseded by {s.superseded_by_request}")
+    return "\n".join(lines)
+
+
+def admission_details(a: AdmissionState, shown: int = 10) -> str:
+    """The admission workflow's page: limit, pause, the queue's head, the slot holders."""
+    lines = [
+        f"**admission**: {len(a.active)}/{a.limit} slots taken, {len(a.queue)} queued, "
+        f"{a.admitted_total} admitted so far",
+    ]
+    if a.paused:
+        lines.append(f"PAUSED: {a.paused} (no one is admitted until resume)")
+    for i, e in enumerate(a.queue[:shown], 1):
+        lines.append(f"{i}. {e.request_name} (priority {e.priority})")
+    if len(a.queue) > shown:
+        lines.append(f"... and {len(a.queue) - shown} more (`starter.py admission`)")
+    if a.active:
+        lines.append("active: " + ", ".join(a.active[:shown]))
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from wms2.models import SiteStatus, utcnow
 from wms2.site_manager import SiteManager
 from wms2.sites.availability import site_status_path
 from wms2.sites.health import ledger_path
-from wms2.sites.messages import SiteAction, SiteChangeInput, SiteSyncInput
+from wms2.sites.messages import SiteAction, SiteChangeInput, SiteChangeRefused, SiteSyncInput
 
 CATALOG_SITES = {"T0_CH_CERN", "T1_IT_CNAF", "T1_US_FNAL", "T2_CH_CERN", "T2_DE_DESY"}
 
@@ -57,7 +57,7 @@ def test_change_is_recorded_reaches_the_status_file_and_unknown_sites_fail(
     acts.change_site(SiteChangeInput(site="T2_DE_DESY", action=SiteAction.UNBAN, by="bob"))
     assert deps.repo.sites.get("T2_DE_DESY").status_until is None
     assert [c.by for c in deps.repo.sites.changes("T2_DE_DESY")][-2:] == ["alice", "bob"]
-    with pytest.raises(ApplicationError, match="T3_XX_Nowhere") as err:
+    with pytest.raises(ApplicationError, match="unknown site 'T3_XX_Nowhere'") as err:
         acts.change_site(SiteChangeInput(site="T3_XX_Nowhere", action=SiteAction.DRAIN))
     assert err.value.non_retryable
     with pytest.raises(ValueError, match="not a CMS site name"):
@@ -143,3 +143,23 @@ def test_alert_only_without_auto_ban(deps: ActivityDeps) -> None:
     )
     (alert,) = manager.sync("sync").alerts
     assert not alert.banned and deps.repo.sites.get("T2_CH_CERN").status is SiteStatus.ENABLED
+
+
+def test_sync_counts_each_site_once(deps: ActivityDeps) -> None:
+    """The local pool's sites that the catalog lists too are one site, not two."""
+    deps.backend.sites["T2_DE_DESY"] = 2  # a pool site the catalog lists as well
+    result = SiteActivities(deps).sync_sites(SiteSyncInput())
+    assert result.sites == len(deps.repo.sites.list())
+    assert result.sites == len(set(result.added)) and "T2_DE_DESY" in result.added
+
+
+def test_refused_changes_record_nothing(deps: ActivityDeps) -> None:
+    manager = SiteManager(deps.repo, deps.backend, deps.settings, deps.services.sites)
+    manager.sync("sync")
+    before = deps.repo.sites.changes("T2_DE_DESY")
+    with pytest.raises(SiteChangeRefused, match="'T2_DE_DESY' is enabled, not banned"):
+        manager.change(SiteChangeInput(site="T2_DE_DESY", action=SiteAction.UNBAN))
+    past = utcnow() - timedelta(minutes=5)
+    with pytest.raises(SiteChangeRefused, match="is in the past"):
+        manager.change(SiteChangeInput(site="T2_DE_DESY", action=SiteAction.BAN, until=past))
+    assert deps.repo.sites.changes("T2_DE_DESY") == before

@@ -3,7 +3,7 @@ expiry of drains and bans, counts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -67,3 +67,13 @@ def test_change_records_who_why_until_and_expires(repo: Repository) -> None:
     assert repo.sites.count_by_status() == {"enabled": 1}
     with pytest.raises(RecordNotFound, match="T3_XX_Nowhere"):
         repo.sites.change("T3_XX_Nowhere", SiteStatus.BANNED, "ban", "", "bob")
+
+
+def test_an_until_with_an_offset_is_read_back_as_the_same_instant(repo: Repository) -> None:
+    """08:00+02:00 is 06:00 UTC on both databases (SQLite keeps no offset)."""
+    repo.sites.sync([("T2_DE_DESY", {})], "catalog", "sync")
+    until = datetime(2030, 1, 1, 8, 0, tzinfo=timezone(timedelta(hours=2)))
+    repo.sites.change("T2_DE_DESY", SiteStatus.BANNED, "ban", "", "bob", until)
+    stored = repo.sites.get("T2_DE_DESY").status_until
+    assert stored == until and stored.astimezone(UTC).hour == 6
+    assert repo.sites.changes("T2_DE_DESY")[-1].until == until

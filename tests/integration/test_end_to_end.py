@@ -165,6 +165,11 @@ async def test_pilot_request_completes_with_merged_outputs(
     done = run_starter(site, "invalidate", GEN, "--reason", "bad tune")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"invalidated {units}" in done.stdout
+    # `status` says so, though the request ended before (issue 28): the outputs as their
+    # output workflows have them now.
+    shown = run_starter(site, "status", GEN, env={"COLUMNS": "200"}).stdout
+    assert re.search(rf"outputs invalidated\s+│\s+{units}\b", shown), shown
+    assert not re.search(r"│ outputs announced\s+│", shown) and "bad tune" in shown
     blocks, rules = catalog_state(site).recorded_blocks(), catalog_state(site).recorded_rules()
     for o in r.list_outputs(wf.id):
         assert o.status is OutputStatus.INVALIDATED and o.invalidation_reason == "bad tune"

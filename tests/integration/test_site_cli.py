@@ -57,8 +57,11 @@ async def test_site_commands_at_80_columns(
     assert "enabled -> banned" in history and "(starter.py)" in history
 
     for args, message in [
-        (("drain", "T3_XX_Nowhere"), "error: drain T3_XX_Nowhere: site 'T3_XX_Nowhere'"),
+        (("drain", "T3_XX_Nowhere"), "error: unknown site 'T3_XX_Nowhere': not in the site"),
         (("ban", "T2_DE_DESY", "--until", "yesterday"), "error: --until 'yesterday' is"),
+        (("ban", "T2_DE_DESY", "--until", "-5m"), "error: --until '-5m' ("),
+        (("ban", "T2_DE_DESY", "--until", "2020-01-01T00:00"), "error: --until '2020-01-01"),
+        (("unban", "T2_CH_CERN"), "error: unban T2_CH_CERN: site 'T2_CH_CERN' is enabled, not"),
         (("disable", "not/a/site"), "error: site 'not/a/site' is not a CMS site name"),
         (("history", "T1_XX_Never"), "error: site 'T1_XX_Never' has no recorded change"),
     ]:
@@ -66,8 +69,23 @@ async def test_site_commands_at_80_columns(
         assert out.returncode == 1 and out.stderr.startswith(message), (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
+    # The mistyped name was refused before any site workflow started.
+    client = dev_server.client
+    nowhere = [w async for w in client.list_workflows("WorkflowId = 'wms2-site-T3_XX_Nowhere'")]
+    assert nowhere == []
+
+    # A time with an offset is the instant it names: 08:00+02:00 is 06:00 UTC.
+    banned = run_starter(
+        site, "site", "ban", "T1_IT_CNAF", "--until", "2030-01-01T08:00+02:00", env=at_80
+    )
+    assert "banned until 2030-01-01 06:00 UTC" in banned.stdout, banned.stdout + banned.stderr
+    listing = run_starter(site, "site", "list", env=at_80).stdout
+    assert "2030-01-01 06:00" in next(r for r in listing.splitlines() if "T1_IT_CNAF" in r)
+
     synced = run_starter(site, "site", "sync", env=at_80)
     assert synced.returncode == 0 and "sites from catalog" in synced.stdout
+    listed = sum(1 for r in listing.splitlines() if r.strip("│ ").startswith("T"))
+    assert synced.stdout.startswith(f"{listed} sites from catalog"), (listed, synced.stdout)
 
 
 async def test_readme_site_lines_work_as_written(

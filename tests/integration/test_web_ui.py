@@ -24,7 +24,8 @@ async def test_summaries_a_request_and_its_outputs_show(
     h = dev_server.client.get_workflow_handle(request_workflow_id(GEN))
     s = await until(h, lambda s: s.status is RequestStatus.COMPLETED, 180)
     desc = await h.describe()
-    assert await desc.static_summary() == "StepChain RunIII2024Summer24GS priority 90000"
+    # No priority in the fixed summary: it would be stale after a change (issue 28).
+    assert await desc.static_summary() == "StepChain RunIII2024Summer24GS"
     details = await desc.static_details()
     assert details is not None and details.startswith(f"**{GEN}**")
     assert "/MinBias_TuneCP5_13p6TeV-pythia8/" in details

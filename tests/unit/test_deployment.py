@@ -83,8 +83,38 @@ def test_structure_healthchecks_volumes_and_scaling() -> None:
     assert "/var/lib/wms2:/var/lib/wms2" in worker["volumes"]
     env = worker["environment"]
     assert env["WMS2_SUBMIT_DIR"].startswith("/var/lib/wms2/")
-    assert SERVICES["temporal-ui"]["ports"] == ["8080:8080"]
-    assert SERVICES["temporal"]["ports"] == ["7233:7233"]
+    # Loopback unless the operator opens them (no TLS or login as configured here).
+    assert SERVICES["temporal-ui"]["ports"] == ["${TEMPORAL_UI_BIND:-127.0.0.1}:8080:8080"]
+    assert SERVICES["temporal"]["ports"] == ["${TEMPORAL_BIND:-127.0.0.1}:7233:7233"]
+
+
+def test_no_secret_is_written_in_the_files() -> None:
+    """Passwords come from the environment or .env (deploy/env.example), required."""
+    text = (REPO / "docker-compose.yml").read_text()
+    assert "PASSWORD: temporal" not in text and "PWD: temporal" not in text
+    assert "wms2:wms2@" not in text and "PASSWORD '" not in (REPO / "deploy/wms2-db.sh").read_text()
+    for var in ("TEMPORAL_DB_PASSWORD", "WMS2_DB_PASSWORD", "WMS2_UID", "WMS2_GID"):
+        assert f"${{{var}:?" in text, var
+        assert f"\n{var}=" in (REPO / "deploy/env.example").read_text(), var
+    assert (
+        SERVICES["wms2-worker"]["user"]
+        == "${WMS2_UID:?set WMS2_UID in .env}:${WMS2_GID:?set WMS2_GID in .env}"
+    )
+
+
+def test_images_are_the_dev_servers_versions() -> None:
+    """The same Temporal server and UI as `make install`'s temporal CLI runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).with_name("temporal")
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True).stdout
+    server = re.search(r"Server (\S+?),", version).group(1)  # type: ignore[union-attr]
+    ui = re.search(r"UI (\S+?)\)", version).group(1)  # type: ignore[union-attr]
+    text = (REPO / "docker-compose.yml").read_text()
+    assert text.count(f"${{TEMPORAL_VERSION:-{server}}}") == 3
+    assert f"temporalio/ui:${{TEMPORAL_UI_VERSION:-{ui}}}" in text
 
 
 def test_dockerfile_builds_the_same_package() -> None:

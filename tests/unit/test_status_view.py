@@ -104,7 +104,7 @@ def test_the_demos_merged_files_table_fits_80_columns() -> None:
     text = out.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80
     for i in range(3):
-        assert f"mg_{i:06d}" in text and "3f2b9c1e….root" in text
+        assert f"mg_{i:06d}" in text and "3f2b9c1e…" in text
     assert "GEN-SIM" in text and "123.5" in text and "announced" in text
     # Longer than a line: folded, never cut.
     joined = "".join(line.strip() for line in text.splitlines())
@@ -126,3 +126,16 @@ def test_status_shows_the_dags_memory_raises(tmp_path: Path) -> None:
     assert "2 memory raise(s) of 2 job(s): 1 evicted, 1 released" in text
     assert "proc_000001 evicted: 2000 -> 3000 MB, used 2400 MB" in text
     assert "proc_000002 released: 2000 -> 3000 MB" in text
+
+
+def test_the_merged_files_state_is_whole_for_the_longest_tier() -> None:
+    """MINIAODSIM, the longest tier the demo writes, left "announc…" at 80 columns."""
+    rows = [
+        {"unit": "mg_000001", "dataset": "/QCD/Run3Summer23MiniAODv4-v1/MINIAODSIM",
+         "lfn": "/store/mc/x/774c4d62-1111-2222-3333-444455556666.root", "size": 300_000,
+         "events": 5988, "adler32": "4edcae53", "state": "announced"}
+    ]  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=80).print(merged_files_table("req", rows))
+    row = next(line for line in out.getvalue().splitlines() if "mg_000001" in line)
+    assert "MINIAODSIM" in row and "announced" in row and len(row) <= 80, row

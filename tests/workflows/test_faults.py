@@ -210,6 +210,11 @@ async def test_a_stop_racing_the_dag_end_completes_without_resubmission(
             "completed",
         ]
         assert sorted(s.completed_work_units) == [f"mg_{i:06d}" for i in range(4)]
+        # `status` says what became of the stop (issue 28: it left no trace).
+        assert any(
+            "stop (operator stop): the DAG finished before the removal" in r
+            for r in s.rejected_signals
+        ), s.rejected_signals
 
 
 async def test_units_without_a_usable_output_leave_the_request_partial(

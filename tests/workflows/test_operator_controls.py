@@ -31,9 +31,12 @@ async def test_stop_hold_keeps_a_request_out_until_release(env: WorkflowEnvironm
         await asyncio.sleep(1)
         s = await until(h, lambda s: s.status is S.QUEUED)
         assert s.hold == "site downtime" and not s.admitted and w.submissions["held"] == [1]
+        # Held is in the memo: `list` and `admission` tell it from plain queued.
+        assert await (await h.describe()).memo_value("held") == "site downtime"
         await h.signal(RequestWorkflow.release)
         result = await finish(h)
         assert result.status is S.COMPLETED and w.submissions["held"] == [1, 2]
+        assert await (await h.describe()).memo_value("held") == ""
 
 
 async def test_a_release_of_a_request_not_held_is_ignored(env: WorkflowEnvironment) -> None:

@@ -236,6 +236,10 @@ async def test_catastrophic_restart_creates_the_linked_next_version(
         cs = await child.query(RequestWorkflow.status)
         assert cs.previous_version_request == name
         assert (await child.describe()).parent_id == f"request-{name}"  # linked in the Web UI too
+        # The new version has a summary and details on its page, as a submitted request has.
+        child_desc = await child.describe()
+        assert (await child_desc.static_summary() or "").endswith("(next version)")
+        assert f"next processing version of {name}" in (await child_desc.static_details() or "")
 
 
 async def test_out_of_place_signals_are_recorded_not_fatal(env: WorkflowEnvironment) -> None:

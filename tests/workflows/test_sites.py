@@ -76,7 +76,7 @@ async def test_sync_then_a_change_as_the_cli_starts_it(
     [
         ({"site": "T2_DE_DESY", "action": "explode"}, "action: Input should be 'drain'"),
         ({"site": "rm -rf", "action": "ban"}, "is not a CMS site name"),
-        ({"site": "T3_XX_Nowhere", "action": "ban"}, "site 'T3_XX_Nowhere'"),
+        ({"site": "T3_XX_Nowhere", "action": "ban"}, "unknown site 'T3_XX_Nowhere'"),
     ],
 )
 async def test_a_refused_change_fails_with_one_line(
@@ -92,6 +92,9 @@ async def test_a_refused_change_fails_with_one_line(
     while getattr(cause, "cause", None) is not None:
         cause = cause.cause
     assert message in str(cause) and "\n" not in str(cause)
+    # The refusal is the workflow's own one line, not an activity's failure with the
+    # activity's stack trace under it.
+    assert err.value.cause is cause and "activities/" not in (cause.failure or "").__str__()
 
 
 async def test_the_worker_sets_up_the_scheduled_sync(

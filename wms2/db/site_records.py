@@ -7,7 +7,7 @@ source stopped listing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,7 +43,8 @@ class SiteRecords:
 
     def get(self, name: str) -> Site:
         with self.session() as s:
-            row = one(s, select(SiteRow).where(SiteRow.name == name), f"site {name!r}")
+            what = f"unknown site {name!r}: not in the site list (starter.py site list)"
+            row = one(s, select(SiteRow).where(SiteRow.name == name), what)
             return self._model(row)
 
     def list(self) -> list[Site]:
@@ -116,6 +117,8 @@ class SiteRecords:
         until: datetime | None,
         now: datetime,
     ) -> None:
+        if until is not None and until.tzinfo is not None:
+            until = until.astimezone(UTC)  # SQLite drops the offset and reads back UTC
         s.add(
             SiteChangeRow(
                 site=row.name, action=action, from_status=row.status, to_status=status.value,
@@ -138,7 +141,9 @@ class SiteRecords:
         its previous status."""
         with self.session() as s:
             row = one(
-                s, select(SiteRow).where(SiteRow.name == name).with_for_update(), f"site {name!r}"
+                s,
+                select(SiteRow).where(SiteRow.name == name).with_for_update(),
+                f"unknown site {name!r}: not in the site list (starter.py site list)",
             )
             previous = SiteStatus(row.status)
             self._set(s, row, status, action, reason, by, until, utcnow())

@@ -52,21 +52,43 @@ def check_site_name(value: str, field: str = "site") -> str:
     return value
 
 
+class SiteChangeRefused(ValueError):
+    """A site change that makes no sense now (an unban of a site that is not banned, an
+    `until` already past): refused with one line, nothing recorded."""
+
+
+def as_utc(when: datetime) -> datetime:
+    """UTC, whatever zone the operator wrote: SQLite keeps no offset (it reads every time
+    back as UTC), so a time must be UTC before it is stored."""
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def parse_until(value: str, now: datetime) -> datetime:
     """`--until`: an ISO time (UTC unless it says otherwise) or a duration such as 30m,
-    12h, 2d. One-line error naming the value otherwise."""
+    12h, 2d, in UTC. One-line error naming the value otherwise, or when it is past."""
     text = value.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
-        return now + timedelta(seconds=float(text[:-1]) * units[text[-1]])
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"--until {value!r} is neither an ISO time (2026-12-01T08:00) nor a duration "
-            "(30m, 12h, 2d)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    number = text[:-1].removeprefix("-")
+    if text[-1:] in units and number.replace(".", "", 1).isdigit():
+        when = now + timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    else:
+        try:
+            when = as_utc(datetime.fromisoformat(text))
+        except ValueError:
+            raise ValueError(
+                f"--until {value!r} is neither an ISO time (2026-12-01T08:00) nor a duration "
+                "(30m, 12h, 2d)"
+            ) from None
+    check_until(when, now, value)
+    return when
+
+
+def check_until(when: datetime, now: datetime, written: object = None) -> None:
+    if when <= now:
+        shown = (
+            f"{written!r} ({when:%Y-%m-%d %H:%M} UTC)" if written else f"{when:%Y-%m-%d %H:%M} UTC"
+        )
+        raise SiteChangeRefused(f"--until {shown} is in the past: give a later time")
 
 
 class SiteChangeInput(BaseModel):
@@ -82,6 +104,11 @@ class SiteChangeInput(BaseModel):
     @classmethod
     def _site(cls, v: str) -> str:
         return check_site_name(v)
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else as_utc(v)
 
 
 class SiteChanged(BaseModel):

@@ -128,6 +128,9 @@ class DagRun:
                 s.stop_for_step = True
                 continue
             if res.finished:
+                if s.stop_reason is not None and not s.stop_for_step:
+                    # The stop came as the DAG ended: say so (no command, replays alike).
+                    steps.reject(f"stop ({s.stop_reason}): the DAG finished first; nothing stopped")
                 await self.finished(res)
                 return
             if steps.overdue():

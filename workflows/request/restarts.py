@@ -30,6 +30,7 @@ from workflows.request.steps import RequestSteps
 S = RequestStatus
 ABORT_RECORDS_DAG_END = "abort-records-dag-end"  # workflow.patched id
 STOP_RACING_DAG_END = "stop-racing-dag-end"  # workflow.patched id: a DAG done while stopping
+VERSION_SUMMARY = "next-version-summary"  # workflow.patched id: the new version's Web UI texts
 
 
 class Restarts:
@@ -75,6 +76,12 @@ class Restarts:
             Activity.MONITOR_DAG, steps.monitor_input(), MonitorResult, **steps.monitor_opts()
         )
         await self.dag.record_progress(res)
+        if s.stop_reason is not None and not s.stop_for_step:
+            # No resubmission follows: the stop's trace is here and STOPPING -> COMPLETED.
+            steps.reject(
+                f"stop ({s.stop_reason}): the DAG finished before the removal reached it; "
+                "nothing to resubmit"
+            )
         s.stop_reason, s.stop_for_step = None, False
         workflow.logger.info("request %s: DAG finished while stopping", s.request_name)
         await self.dag.finished(res)
@@ -119,6 +126,22 @@ class Restarts:
 
     # ── abort and catastrophic restart ───────────────────────────────────────
 
+    def _version_texts(self, new_name: str, policy: str) -> dict[str, str]:
+        """The new version's summary and details in the Web UI, as starter.py gives a
+        request it submits (a request started without them showed none)."""
+        s = self.s
+        if not workflow.patched(VERSION_SUMMARY):
+            return {}
+        kind, campaign = s.request_type or "request", s.campaign or "-"
+        return {
+            "static_summary": f"{kind} {campaign} (next version)",
+            "static_details": (
+                f"**{new_name}**\n{kind} of campaign {campaign}, the next processing version "
+                f"of {s.request_name} (catastrophic restart, {policy})\n"
+                f"outputs: {', '.join(s.output_datasets) or '-'} (of the previous version)"
+            ),
+        }
+
     async def abort(self) -> None:
         s, steps = self.s, self.steps
         assert s.abort_reason is not None
@@ -153,6 +176,7 @@ class Restarts:
             ),
             id=request_workflow_id(new_name),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            **self._version_texts(new_name, policy.value),
         )
         s.superseded_by_request = new_name
         await steps.transition(
