@@ -110,7 +110,11 @@ def test_sites_are_matched_and_slots_shared_by_dags(kit: Path, tmp_path: Path) -
 
 def test_higher_priority_jobs_of_a_later_dag_start_first(kit: Path, tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "state", "T2_XX_Unused", 8, 0.2, {"T2_A": 1})
-    early = dag(kit, "early", [(f"e{i}", 0.4, "T2_A", 1) for i in range(4)], "early")
+    # e0 runs long enough for the edit to land while it holds the one slot, even on a
+    # loaded machine (0.4 s was once too short: e1 had started before the edit).
+    early = dag(
+        kit, "early", [(f"e{i}", 3.0 if i == 0 else 0.2, "T2_A", 1) for i in range(4)], "early"
+    )
     h1 = backend.submit_dag(early)
     wait_for(lambda: "e0" in ran(kit) or _running(backend) == 1)
     late = dag(kit, "late", [(f"l{i}", 0.1, "T2_A", 1) for i in range(2)], "late")
