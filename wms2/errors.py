@@ -2,7 +2,7 @@
 
 Retrying cannot help them: an activity raises them as non-retryable ApplicationErrors named
 after the raised type (activities/deps.py), the workflows' retry policies list those names
-(NON_RETRYABLE_NAMES, via wms2.messages), and the CLI reports them as one line. No Temporal
+(NON_RETRYABLE_NAMES, in workflows/options.py), and the CLI reports them as one line. No Temporal
 import here: wms2 is the domain library."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from wms2.planning.inputs import InputOnTape
 from wms2.planning.pilot import PilotReportError
 from wms2.planning.splitting import SplittingError
 from wms2.records import RecordNotFound
+from wms2.recovery.work import RecoveryError
 from wms2.reqmgr.errors import RequestImportError
 from wms2.services.errors import ServiceRequestError
 from wms2.sites.cric import CricAnswerError
@@ -35,6 +36,9 @@ NON_RETRYABLE: tuple[type[Exception], ...] = (
     CricAnswerError,
     SiteChangeRefused,
 )
+# Subclasses count by their own name (type_names); those defined in modules nothing above
+# imports are listed here so that their names are in the list.
+SUBCLASSES_ELSEWHERE: tuple[type[Exception], ...] = (RecoveryError,)
 
 
 def type_names(types: Iterable[type[BaseException]]) -> list[str]:

@@ -7,7 +7,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
@@ -250,6 +256,11 @@ class RequestInput(BaseModel):
     cleanup_policy: CleanupPolicy | None = None
     rerun: bool = False  # run a request name that ran before (starter.py submit --rerun)
     state: RequestState | None = None  # set by continue-as-new only
+
+    @model_serializer(mode="wrap")
+    def _given_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the fields given: the Web UI's input panel showed a column of nulls."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class RequestResult(BaseModel):
