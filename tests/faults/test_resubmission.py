@@ -159,10 +159,12 @@ async def test_a_resubmission_reruns_only_the_failed_units_into_the_original_dat
         block = blocks[name]
         assert block["dataset"] == o.dataset_name and block["open_for_writing"] == 0
         assert set(block["files"]) == {o.lfn}
-        assert (
-            block["processing_version"]
-            == original_blocks[next(iter(original_blocks))]["processing_version"]
-        )
+        # The same provenance as the original's blocks of the dataset.
+        assert {
+            (b["processing_version"], b["release_version"], b["global_tag"])
+            for b in original_blocks.values()
+            if b["dataset"] == o.dataset_name
+        } == {(block["processing_version"], block["release_version"], block["global_tag"])}
     assert {b["dataset"] for b in blocks.values()} == set(datasets)
     assert len(blocks) == len(original_blocks) + len(appended)
     assert not {o.lfn for o in original_outputs} & {o.lfn for o in recovered}
