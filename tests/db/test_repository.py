@@ -22,6 +22,7 @@ from wms2.models import (
     Workflow,
     utcnow,
 )
+from wms2.recovery_spec import Recovery
 
 
 def workflow_for(repo: Repository, name: str = "req_a") -> Workflow:
@@ -155,6 +156,37 @@ def test_update_request_and_missing_request(repo: Repository) -> None:
         repo.update_request("nope", priority=1)
     with pytest.raises(RecordNotFound):
         repo.record_transition("nope", RequestStatus.QUEUED)
+
+
+def test_recoveries_of_an_original_are_found_by_the_recovery_in_the_request_data(
+    repo: Repository,
+) -> None:
+    """The JSON-path query the import uses to refuse a second recovery of one original."""
+
+    def recovering(name: str, original: str) -> Recovery:
+        repo.upsert_request(
+            make_request(
+                request_name=name,
+                recovery=Recovery(
+                    original_request=original,
+                    original_type="StepChain",
+                    task_path=f"/{original}/Step1",
+                    collection=original,
+                ),
+            )
+        )
+        return repo.get_request(name).recovery  # type: ignore[return-value]
+
+    repo.upsert_request(make_request(request_name="orig_a"))
+    assert recovering("acdc_a1", "orig_a").original_request == "orig_a"
+    recovering("acdc_b1", "orig_b")
+    recovering("acdc_a2", "orig_a")
+    repo.record_transition("acdc_a2", RequestStatus.QUEUED, "imported")
+    assert repo.recoveries_of("orig_a") == [("acdc_a1", "submitted"), ("acdc_a2", "queued")]
+    assert repo.recoveries_of("orig_b") == [("acdc_b1", "submitted")]
+    # Neither a request without a recovery nor a name that is only a prefix matches.
+    assert repo.recoveries_of("orig") == []
+    assert repo.recoveries_of("acdc_a1") == []
 
 
 def test_workflow_upsert_one_per_request_with_pilot_metrics(repo: Repository) -> None:
