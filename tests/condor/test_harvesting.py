@@ -98,6 +98,7 @@ def test_dqmharvest_by_run_with_selection_uploads_once(
         "5e1f2a3b4c5d6e7f8a9b0c1d2e3f4a51/configFile"
     )
     assert summary.node_counts == {"Harvest": 1} and summary.output_datasets == []
+    assert summary.work_units == 0  # its jobs are nodes; work units are merge groups
     run_dag(settings, Path(summary.dag_file), summary.request_name)
     tweak = json.loads((root / "harvest" / "harvest_R000379415.tweak.json").read_text())
     assert tweak["process.source.lumisToProcess"] == ["379415:1-379415:20"]
@@ -171,7 +172,7 @@ def test_chain_harvesting_runs_after_every_dqmio_merge(
     s = settings.model_copy(update={"target_merged_size_bytes": 1, "synthetic_max_seconds": 0.05})
     summary = plan_request(request_from_reqmgr(doc), catalog, catalog, s)
     root = Path(summary.dag_dir)
-    assert summary.work_units == 4
+    assert summary.work_units == 4 and summary.node_counts["Harvest"] == 1
     dag = (root / "workflow.dag").read_text()
     assert "PARENT mg_000000 mg_000001 mg_000002 mg_000003 CHILD harvest_R000000001" in dag
     job = manifests(root)["harvest_R000000001"]
