@@ -61,6 +61,7 @@ class Activity(StrEnum):
     CHANGE_SITE = "change_site"
     SYNC_SITES = "sync_sites"
     REPRIORITIZE_DAG = "reprioritize_dag"
+    UPLOAD_DQM = "upload_dqm_files"  # harvesting: DQM files to the DQM GUI after the DAG
 
 
 # ── the request workflow ────────────────────────────────────────────────────
