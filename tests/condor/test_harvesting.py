@@ -38,9 +38,8 @@ LUMIS = [
 F = [f"{BASE}/dqm{i}.root" for i in range(4)]
 
 
-@pytest.fixture
-def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
-    root = tmp_path / "catalog"
+def write_dqm_catalog(root: Path) -> Path:
+    """The sample catalog at `root` with the DQMIO dataset above (four files)."""
     shutil.copytree(SAMPLE_CATALOG, root)
     files = [
         {"lfn": F[i], "size": 1000 + i, "events": 100, "adler32": "00000001",
@@ -49,7 +48,12 @@ def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
     ]  # fmt: skip
     doc = {"dataset": DQMIO, "blocks": [{"name": f"{DQMIO}#b1", "files": files}]}
     (root / "datasets" / "jetmet0_dqmio.json").write_text(json.dumps(doc))
-    return OfflineCatalog(root, tmp_path / "catalog-state")
+    return root
+
+
+@pytest.fixture
+def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
+    return OfflineCatalog(write_dqm_catalog(tmp_path / "catalog"), tmp_path / "catalog-state")
 
 
 def harvest_doc(**change: Any) -> dict[str, Any]:
