@@ -190,4 +190,5 @@ def resume_point(repo: Repository, request_name: str) -> ResumePoint | None:
         work_units=dag.total_work_units or 0,
         total_nodes=dag.total_nodes or 0,
         handed_over=sorted(handed_over),
+        harvest_jobs=(dag.node_counts or {}).get("Harvest", 0),
     )

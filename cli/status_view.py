@@ -73,6 +73,8 @@ def render_state(s: RequestState, invalidated: dict[str, str] | None = None) -> 
             table.add_row("[red]output failed[/]", f)
         if dataset in (invalidated or {}):
             table.add_row("[red]invalidated[/]", f"{dataset}: {(invalidated or {})[dataset]}")
+    if s.harvest_jobs or s.dqm_uploads:
+        add_dqm_uploads(table, s)
     if s.production_steps:
         table.add_row(
             "steps left", ", ".join(f"{x.fraction:.0%}->{x.priority}" for x in s.production_steps)
@@ -91,6 +93,22 @@ def render_state(s: RequestState, invalidated: dict[str, str] | None = None) -> 
     if s.previous_version_request:
         table.add_row("previous version", s.previous_version_request)
     return table
+
+
+MAX_DQM_FILES = 20  # of a byRun harvest of hundreds of runs: the count says the rest
+
+
+def add_dqm_uploads(table: Table, s: RequestState) -> None:
+    """What the harvesting jobs' DQM files became: uploaded (once the DAG is done) to
+    which DQM GUI, file by file."""
+    ups = s.dqm_uploads
+    urls = ", ".join(sorted({u.url for u in ups}))
+    where = f" to {urls}" if urls else ""
+    table.add_row("DQM uploads", f"{len(ups)} file(s) of {s.harvest_jobs} harvesting job(s){where}")
+    for u in ups[:MAX_DQM_FILES]:
+        table.add_row("DQM file", f"{u.file} ({u.size} bytes)")
+    if len(ups) > MAX_DQM_FILES:
+        table.add_row("DQM file", f"... and {len(ups) - MAX_DQM_FILES} more")
 
 
 LIST_COLUMNS = (

@@ -18,7 +18,7 @@ from pydantic import (
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
-from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
+from wms2.outputs.messages import DqmUpload, OutputConfig, OutputProgress, WorkUnitFile
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
@@ -67,6 +67,7 @@ class Activity(StrEnum):
     CHANGE_SITE = "change_site"
     SYNC_SITES = "sync_sites"
     REPRIORITIZE_DAG = "reprioritize_dag"
+    UPLOAD_DQM = "upload_dqm_files"  # harvesting: DQM files to the DQM GUI after the DAG
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -173,6 +174,10 @@ class RequestState(BaseModel):
     # Units for an output workflow that had ended (terminated, invalidated by hand): kept
     # for the restart that starts it again. By dataset.
     undelivered: dict[str, list[WorkUnitFile]] = Field(default_factory=dict)
+    # Harvesting: how many jobs the DAG has (its DQM files are uploaded after it), and
+    # every DQM file the DQM GUI has from it.
+    harvest_jobs: int = 0
+    dqm_uploads: list[DqmUpload] = Field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:
@@ -376,6 +381,7 @@ class ResumePoint(BaseModel):
     work_units: int
     total_nodes: int
     handed_over: list[str]
+    harvest_jobs: int = 0  # its harvesting jobs (their DQM files uploaded after it)
 
 
 class ImportResult(BaseModel):

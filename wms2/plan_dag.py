@@ -120,7 +120,9 @@ def plan_request(
             total_nodes=h.jobs,
             total_edges=0,
             node_counts={"Harvest": h.jobs},
-            work_units=h.jobs,
+            # No merge group, no output: its jobs are nodes, its result the DQM upload
+            # the request makes after the DAG (work units are merge groups alone).
+            work_units=0,
             events=h.events,
             input_files=h.input_files,
             output_datasets=[],

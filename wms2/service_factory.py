@@ -7,6 +7,7 @@ from wms2.services.acdc import ACDCClient
 from wms2.services.catalog import OfflineCatalog
 from wms2.services.cric import CricClient
 from wms2.services.dbs import DBSClient, DBSWriterClient
+from wms2.services.dqm import DQMGUIClient
 from wms2.services.http import ServiceClient
 from wms2.services.protocols import Services
 from wms2.services.reqmgr import ReqMgrClient
@@ -23,6 +24,7 @@ def build_services(settings: Settings) -> Services:
             registry=catalog,
             sites=catalog,
             acdc=catalog,
+            dqm=catalog,
         )
 
     def client(name: str, url: str) -> ServiceClient:
@@ -45,4 +47,6 @@ def build_services(settings: Settings) -> Services:
         sites=CricClient(client("cric", settings.cric_url)),
         # ACDCServer is the request's: one client per server it names.
         acdc=ACDCClient(lambda server: client("acdc", server)),
+        # Each upload names its GUI in full (the request's DQMUploadUrl).
+        dqm=DQMGUIClient(client("dqm", "https://cmsweb.cern.ch")),
     )

@@ -83,6 +83,21 @@ OUTPUT_STEP = {
     ),
 }
 
+# DQM GUI uploads after a harvesting DAG: files are sent one by one, heartbeating, so a
+# worker that died is noticed in 30 s and the retry sends only what the ledger lacks. A
+# GUI outage is waited out for about an hour; a refusal (non-retryable) at once.
+DQM_UPLOAD = {
+    "start_to_close_timeout": timedelta(minutes=30),
+    "heartbeat_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=10),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        maximum_attempts=10,
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}
+
 
 def continue_as_new_due(after_events: int | None) -> bool:
     """When the server suggests it, or (tests) once the history reaches `after_events`."""

@@ -83,6 +83,9 @@ def details(s: RequestState) -> str:
         lines.append(f"priority {c.previous} -> {c.priority} by {c.by} at {c.at:%Y-%m-%d %H:%M}")
     if s.dag is not None:
         lines.append(f"DAG: cluster {s.dag.cluster_id} on {s.dag.schedd} (attempt {s.dag_attempt})")
+    if s.dqm_uploads:
+        urls = ", ".join(sorted({u.url for u in s.dqm_uploads}))
+        lines.append(f"DQM files uploaded: {len(s.dqm_uploads)} to {urls}")
     if s.outputs_by_state:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(s.outputs_by_state.items()))
         if s.status.is_terminal:

@@ -213,6 +213,7 @@ def test_a_rerun_resumes_the_dag_an_earlier_run_planned(
         "work_units": 4,
         "total_nodes": 40,
         "handed_over": ["mg_000000"],
+        "harvest_jobs": 0,  # its plan has no harvesting job
     }
     # Its DAG directory gone, a rerun would redo recorded work: refused, named.
     dag_file.unlink()

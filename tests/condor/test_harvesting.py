@@ -38,9 +38,8 @@ LUMIS = [
 F = [f"{BASE}/dqm{i}.root" for i in range(4)]
 
 
-@pytest.fixture
-def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
-    root = tmp_path / "catalog"
+def write_dqm_catalog(root: Path) -> Path:
+    """The sample catalog at `root` with the DQMIO dataset above (four files)."""
     shutil.copytree(SAMPLE_CATALOG, root)
     files = [
         {"lfn": F[i], "size": 1000 + i, "events": 100, "adler32": "00000001",
@@ -49,7 +48,12 @@ def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
     ]  # fmt: skip
     doc = {"dataset": DQMIO, "blocks": [{"name": f"{DQMIO}#b1", "files": files}]}
     (root / "datasets" / "jetmet0_dqmio.json").write_text(json.dumps(doc))
-    return OfflineCatalog(root, tmp_path / "catalog-state")
+    return root
+
+
+@pytest.fixture
+def dqm_catalog(tmp_path: Path) -> OfflineCatalog:
+    return OfflineCatalog(write_dqm_catalog(tmp_path / "catalog"), tmp_path / "catalog-state")
 
 
 def harvest_doc(**change: Any) -> dict[str, Any]:
@@ -98,6 +102,7 @@ def test_dqmharvest_by_run_with_selection_uploads_once(
         "5e1f2a3b4c5d6e7f8a9b0c1d2e3f4a51/configFile"
     )
     assert summary.node_counts == {"Harvest": 1} and summary.output_datasets == []
+    assert summary.work_units == 0  # its jobs are nodes; work units are merge groups
     run_dag(settings, Path(summary.dag_file), summary.request_name)
     tweak = json.loads((root / "harvest" / "harvest_R000379415.tweak.json").read_text())
     assert tweak["process.source.lumisToProcess"] == ["379415:1-379415:20"]
@@ -171,7 +176,7 @@ def test_chain_harvesting_runs_after_every_dqmio_merge(
     s = settings.model_copy(update={"target_merged_size_bytes": 1, "synthetic_max_seconds": 0.05})
     summary = plan_request(request_from_reqmgr(doc), catalog, catalog, s)
     root = Path(summary.dag_dir)
-    assert summary.work_units == 4
+    assert summary.work_units == 4 and summary.node_counts["Harvest"] == 1
     dag = (root / "workflow.dag").read_text()
     assert "PARENT mg_000000 mg_000001 mg_000002 mg_000003 CHILD harvest_R000000001" in dag
     job = manifests(root)["harvest_R000000001"]

@@ -155,3 +155,26 @@ def test_a_unit_that_failed_then_succeeded_is_news_once_it_succeeded(sim: Simula
     assert res is not None and [u.name for u in res.new_work_units] == ["mg_000003"]
     assert watch.jobstate.in_state(State.FAILED) == []
     assert watch.jobstate.nodes["mg_000003"].retries == 1
+
+
+def test_harvesting_nodes_are_nodes_not_work_units(tmp_path: Path) -> None:
+    """An outer DAG with harvesting jobs (EnableHarvesting, or a DQMHarvest's jobs
+    alone): they are counted as nodes by their own status, never as work units, so a
+    chain is not left one unit short at its end and a failed harvest counts as failed."""
+    from wms2.dagfiles.layout import DagLayout
+    from wms2.dagman.status import DONE, ERROR, SUBMITTED, DagSnapshot, NodeInfo
+    from wms2.tracking.watch import GroupCounts, progress_of
+
+    def snapshot(nodes: dict[str, int]) -> DagSnapshot:
+        return DagSnapshot(0, {}, {n: NodeInfo(s) for n, s in nodes.items()}, 0, None)
+
+    layout = DagLayout(tmp_path)
+    groups = {"mg_000000": GroupCounts(4, 4, 0, 0), "mg_000001": GroupCounts(4, 4, 0, 0)}
+    chain = snapshot({"mg_000000": DONE, "mg_000001": DONE, "harvest_R000000001": SUBMITTED})
+    p = progress_of(layout, chain, dict(groups))
+    assert (p.work_units_total, p.work_units_done) == (2, 2)
+    assert (p.nodes_total, p.nodes_done, p.nodes_running) == (9, 8, 1)
+    # A DQMHarvest DAG: no work unit, its jobs are its nodes.
+    alone = snapshot({"harvest_R000379415": DONE, "harvest_R000379416": ERROR})
+    p = progress_of(layout, alone, {})
+    assert (p.work_units_total, p.nodes_total, p.nodes_done, p.nodes_failed) == (0, 2, 1, 1)

@@ -46,7 +46,7 @@ from wms2.messages import (
     WorkUnitOutput,
 )
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep
-from wms2.outputs.messages import OutputUnit
+from wms2.outputs.messages import DqmUpload, DqmUploadInput, DqmUploadResult, OutputUnit
 
 METRICS = PilotMetrics(
     time_per_event_sec=2.0,
@@ -96,6 +96,9 @@ class RequestScript:
     datasets: list[str] = field(default_factory=lambda: ["/A/Era-Proc-v1/AODSIM"])
     no_site_plans: int = 0  # plans that find every usable site taken out (site manager)
     hang_transition: str | None = None  # recording the move to this status hangs
+    harvest_jobs: int = 0  # harvesting jobs in the DAG (their DQM files uploaded after it)
+    dqm_refusals: int = 0  # uploads the DQM GUI refuses before it takes them
+    dqm_missing: dict[str, str] = field(default_factory=dict)  # jobs that left no DQM file
 
 
 class FakeWorld:
@@ -242,7 +245,8 @@ class FakeWorld:
             return PlanResult(
                 dag_file=f"/s/{inp.request_name}/workflow.dag",
                 work_units=sc.work_units,
-                node_counts={"Processing": sc.work_units * (sc.nodes_per_unit - 3)},
+                node_counts={"Processing": sc.work_units * (sc.nodes_per_unit - 3)}
+                | ({"Harvest": sc.harvest_jobs} if sc.harvest_jobs else {}),
                 total_nodes=sc.work_units * sc.nodes_per_unit,
             )
 
@@ -404,7 +408,27 @@ class FakeWorld:
         async def ping_backend() -> bool:
             return all(sc.backend_reachable for sc in w.scripts.values())
 
+        @activity.defn(name=Activity.UPLOAD_DQM)
+        async def upload_dqm_files(inp: DqmUploadInput) -> DqmUploadResult:
+            w.calls.append((Activity.UPLOAD_DQM.value, inp.request_name))
+            sc = w.script(inp.request_name)
+            if sc.dqm_refusals > 0:
+                sc.dqm_refusals -= 1
+                raise ApplicationError(
+                    "dqm: upload of DQM_1.root refused (400): bad file",
+                    type="ServiceRequestError",
+                    non_retryable=True,
+                )
+            url = "https://gui/dqm/offline"
+            files = [f"DQM_{i}.root" for i in range(sc.harvest_jobs - len(sc.dqm_missing))]
+            return DqmUploadResult(
+                uploads=[DqmUpload(url=url, file=f, size=10) for f in files],
+                sent=len(files),
+                missing=sc.dqm_missing,
+            )
+
         return [
+            upload_dqm_files,
             import_request,
             record_transition,
             update_request,

@@ -375,6 +375,7 @@ def write_dag_directory(
     )
 
     n_proc = sum(len(g.nodes) for g in groups)
+    n_harvest = sum(1 for line in harvest if line.startswith("JOB "))
     return WrittenDag(
         dag_file=layout.dag_file,
         files_written=len(list(layout.bin_dir.iterdir())) + len(submit_files) + 3 + 2 * len(groups),
@@ -383,6 +384,8 @@ def write_dag_directory(
             "Processing": n_proc,
             "Merge": len(groups),
             "Cleanup": len(groups),
+            # EnableHarvesting: the request uploads their DQM files after the DAG.
+            **({"Harvest": n_harvest} if n_harvest else {}),
         },
         total_edges=2 * n_proc + len(groups),
         outputs=outputs,

@@ -191,3 +191,25 @@ class CleanupInput(BaseModel):
     datasets: list[str] = Field(default_factory=list)  # empty: from its records
     config: OutputConfig = Field(default_factory=OutputConfig)
     run: int | None = None  # whose output workflows act; None: the request's latest run
+
+
+class DqmUploadInput(BaseModel):
+    """Upload the DQM files of a request's finished harvesting jobs."""
+
+    request_name: str
+    dag_file: str
+
+
+class DqmUpload(BaseModel):
+    """One DQM file the DQM GUI has (as the request's state and `status` show it)."""
+
+    url: str
+    file: str
+    size: int
+
+
+class DqmUploadResult(BaseModel):
+    uploads: list[DqmUpload] = Field(default_factory=list)  # every one so far, by file name
+    sent: int = 0  # of them, sent by this call (the rest were sent before)
+    # Harvesting jobs with nothing to upload, and why: the request is not COMPLETED.
+    missing: dict[str, str] = Field(default_factory=dict)

@@ -175,3 +175,4 @@ class Services:
     registry: OutputRegistry
     sites: SiteList | None = None
     acdc: FailedWorkSource | None = None
+    dqm: DQMUploader | None = None  # the DQM GUI a harvesting request uploads to

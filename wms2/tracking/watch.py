@@ -68,12 +68,21 @@ def progress_of(
     layout: DagLayout, outer: DagSnapshot, groups: dict[str, GroupCounts]
 ) -> DagProgress:
     """Counts over the outer DAG and its groups; `groups` holds each group's last
-    readable counts (updated in place by the caller, or read here when absent)."""
+    readable counts (updated in place by the caller, or read here when absent). Work
+    units are the merge groups (mg_ SUBDAGs) alone; any other outer node (a harvesting
+    job) is one node of its own, counted by its outer status, never a work unit."""
+    units = {n: info for n, info in outer.nodes.items() if n.startswith(WORK_UNIT_PREFIX)}
     progress = DagProgress(
-        work_units_total=len(outer.nodes),
-        work_units_done=sum(n.status == DONE for n in outer.nodes.values()),
+        work_units_total=len(units),
+        work_units_done=sum(n.status == DONE for n in units.values()),
     )
-    for name in outer.nodes:
+    for name, info in outer.nodes.items():
+        if name not in units:
+            progress.nodes_total += 1
+            progress.nodes_done += info.status == DONE
+            progress.nodes_failed += info.status == ERROR
+            progress.nodes_running += info.status in (PRERUN, SUBMITTED, POSTRUN)
+            continue
         counts = groups.get(name)
         if counts is None:
             counts = group_counts(layout.group_dir(name) / "group.dag.status")
@@ -224,6 +233,8 @@ class DagWatch:
     def _refresh_groups(self, layout: DagLayout, outer: DagSnapshot) -> None:
         """Re-read a group's status file only when it changed (or never was read)."""
         for name, node in outer.nodes.items():
+            if not name.startswith(WORK_UNIT_PREFIX):
+                continue  # a plain job node (harvesting): no group status file
             previous = self.outer_status.get(name)
             self.outer_status[name] = node.status
             idle = node.status not in (PRERUN, SUBMITTED, POSTRUN)

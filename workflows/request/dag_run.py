@@ -244,7 +244,10 @@ class DagRun:
             )
         elif outcome is DagOutcome.COMPLETED:
             s.dag_completed = True
-            await self.outputs.complete(f"all {p.work_units_total} work units done")
+            done = f"all {p.work_units_total} work units done"
+            if s.harvest_jobs and not p.work_units_total:  # a DQMHarvest: its jobs alone
+                done = f"all {s.harvest_jobs} harvesting job(s) done"
+            await self.outputs.complete(done)
         elif outcome is DagOutcome.RESCUE:
             s.auto_rescues += 1
             workflow.logger.warning(

@@ -60,6 +60,7 @@ class Intake:
         s.dag_file, s.dag_attempt = r.dag_file, r.attempt
         s.completed_work_units = list(r.handed_over)
         s.progress.work_units_total, s.progress.nodes_total = r.work_units, r.total_nodes
+        s.harvest_jobs = r.harvest_jobs
         s.progress.work_units_done = len(s.completed_work_units)
         await steps.transition(
             S.QUEUED,

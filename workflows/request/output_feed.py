@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows import options
+from workflows.request.dqm_uploads import DqmUploads
 from workflows.request.steps import RequestSteps
 from workflows.visibility import publish
 
@@ -35,6 +36,7 @@ class OutputFeed:
     def __init__(self, steps: RequestSteps) -> None:
         self.steps = steps
         self.s = steps.s
+        self.dqm = DqmUploads(steps)
 
     async def complete(self, dag_summary: str) -> None:
         """COMPLETED only once every output is ANNOUNCED; a refused output (or an output
@@ -42,9 +44,17 @@ class OutputFeed:
         s = self.s
         await self.close()
         publish(s)
+        # The DAG is done: its DQM files go to the DQM GUI while the outputs finish.
+        not_uploaded = await self.dqm.upload()
         if not await self.steps.wait(self.finished):
             return  # abort or catastrophic restart: the main loop handles it
         failures = self.failures()
+        if not_uploaded and not failures:
+            await self.steps.transition(
+                S.PARTIAL,
+                f"{dag_summary}, but {not_uploaded} (restart uploads again, abort gives up)",
+            )
+            return
         if failures:
             failed = sum(p.counts.get(OutputStatus.FAILED.value, 0) for p in s.outputs.values())
             what = f"{failed} output(s) failed" if failed else "outputs were not delivered"
@@ -52,12 +62,14 @@ class OutputFeed:
                 S.PARTIAL,
                 f"{dag_summary}, but {what}: "
                 + "; ".join(failures[:5])
+                + (f"; and {not_uploaded}" if not_uploaded else "")
                 + " (restart retries them, invalidate or abort gives up)",
             )
             return
         note = await self._clean_previous_version()
         await self.steps.transition(
-            S.COMPLETED, f"{dag_summary}; {self.announced()} outputs announced{note}"
+            S.COMPLETED,
+            f"{dag_summary}; {self.announced()} outputs announced{self.dqm.summary()}{note}",
         )
 
     async def retry_failed(self) -> None:

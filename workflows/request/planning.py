@@ -59,6 +59,7 @@ class Planning:
         s.dag_file = plan.dag_file
         s.progress.work_units_total = plan.work_units
         s.progress.nodes_total = plan.total_nodes
+        s.harvest_jobs = plan.node_counts.get("Harvest", 0)
         await self.dag.submit(f"planned {plan.work_units} work units, {plan.total_nodes} nodes")
 
     async def _wait_for_a_site(self, why: str) -> None:
