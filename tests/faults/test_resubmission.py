@@ -25,7 +25,7 @@ from tests.integration.test_end_to_end import (
     start,
 )
 from tests.workflows.harness import until
-from wms2.condor.jobstate import read_jobstate_log
+from wms2.dagman.jobstate import read_jobstate_log
 from wms2.messages import RequestState, request_workflow_id
 from wms2.models import OutputStatus, RequestStatus
 from wms2.outputs import unit_block_name
