@@ -25,7 +25,7 @@ from tests.integration.test_end_to_end import (
     start,
 )
 from tests.workflows.harness import until
-from wms2.dagman.jobstate import read_jobstate_log
+from wms2.dagman.jobstate import JobstateLog, State
 from wms2.messages import RequestState, request_workflow_id
 from wms2.models import OutputStatus, RequestStatus
 from wms2.outputs import unit_block_name
@@ -55,8 +55,9 @@ def ran(node: dict[str, Any], name: str) -> bool:
 
 def unit_outcomes(dag_file: str) -> tuple[list[str], list[str]]:
     """(succeeded, failed) work units by the DAG's JOBSTATE_LOG, as DAGMan wrote it."""
-    news = read_jobstate_log(Path(dag_file + ".jobstate.log"))
-    return sorted(news.succeeded), sorted(news.failed)
+    log = JobstateLog(Path(dag_file + ".jobstate.log"))
+    log.read()
+    return sorted(log.in_state(State.SUCCEEDED)), sorted(log.in_state(State.FAILED))
 
 
 def all_announced(s: RequestState) -> bool:
