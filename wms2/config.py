@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     # task replays its whole history. Sized for thousands of active requests.
     worker_cached_workflows: int = Field(default=5000, ge=0)
     tracker_window_sec: float = Field(default=600.0, ge=1)
+    # Tracking is split in this many shards (a tracker workflow and activity each; a DAG
+    # belongs to one by its schedd and request): the task queue's workers share them, a
+    # shard whose worker dies resumes on another. Every worker of a queue must agree.
+    tracker_shards: int = Field(default=4, ge=1, le=256)
+    # A worker holding its fair share of shards (shards / live workers) declines another
+    # this many times, so another worker takes it; then it takes it anyway (takeover).
+    tracker_decline_attempts: int = Field(default=5, ge=0)
+    # How often a shard's activity asks whether its worker holds more than its share
+    # (another worker joined): then it ends its window, and the next call lands elsewhere.
+    tracker_rebalance_sec: float = Field(default=30.0, gt=0)
     tracker_heartbeat_sec: float = Field(default=30.0, gt=0)
     # A request that heard nothing from the tracker for this long checks its DAG itself.
     dag_check_sec: float = Field(default=1800.0, gt=0)
