@@ -182,7 +182,7 @@ class DagActivities:
         activity, possibly after the tracker's) never replaces a newer one nor records
         a unit or the DAG's end twice (Repository.record_dag_observation)."""
         layout = DagLayout(Path(inp.dag.dag_file).parent)
-        res = observe_dag(layout, inp.dag, set(inp.known_work_units), self.deps.backend)
+        res = observe_dag(layout, inp.dag, inp.known(), self.deps.backend)
         self._log_end(inp.request_name, res)
         record_observation(self.deps.repo, inp.request_name, inp.attempt, res)
         return res
@@ -198,7 +198,7 @@ class DagActivities:
         details = activity.info().heartbeat_details
         state = dict(details[0]) if details else {}
         started = float(state.get("window_started", time.time()))
-        known = set(inp.known_work_units)
+        known = inp.known()
         layout = DagLayout(Path(inp.dag.dag_file).parent)
         while True:
             res = observe_dag(layout, inp.dag, known, self.deps.backend)

@@ -14,6 +14,7 @@ from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
 from wms2.errors import NON_RETRYABLE_NAMES
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
+from wms2.unit_names import PackedNames, unpack
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
@@ -145,6 +146,9 @@ class RequestState(BaseModel):
     staging: StagingRule | None = None  # input being staged from tape (PLANNING)
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
+    # completed_work_units as a run carries them to the next (continue-as-new): packed,
+    # unpacked into completed_work_units when the next run starts.
+    completed_packed: PackedNames | None = None
     dag_news: list[DagNews] = Field(default_factory=list)  # from the tracker, not yet read
     config: LifecycleConfig | None = None  # the worker's settings, as last received
     transitions: list[TransitionView] = Field(default_factory=list)
@@ -458,9 +462,15 @@ class MonitorInput(BaseModel):
     dag: DagHandle
     attempt: int
     known_work_units: list[str] = Field(default_factory=list)
+    known_packed: PackedNames | None = None  # the same, packed (requests of many units)
     max_seconds: float = 300.0
     poll_seconds: float = 5.0
     aborted: bool = False  # await_dag_exit after an abort: the DAG's end is REMOVED
+
+    def known(self) -> set[str]:
+        """Every unit the workflow has recorded, however it was sent."""
+        packed = unpack(self.known_packed) if self.known_packed is not None else []
+        return {*self.known_work_units, *packed}
 
 
 class WorkUnitOutput(BaseModel):
