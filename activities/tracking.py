@@ -149,13 +149,22 @@ class TrackerActivities:
                 )
                 watches[row.dag_id] = watch
             handles[row.dag_id] = watch.handle
-        statuses = backend.query_many(list(handles.values()))
+        # One query per schedd: cluster ids are the schedd's own (two schedds may both
+        # run a cluster 4101).
+        by_schedd: dict[str, list[DagHandle]] = {}
+        for h in handles.values():
+            by_schedd.setdefault(h.schedd, []).append(h)
+        statuses = {
+            (schedd, cluster): status
+            for schedd, mine in by_schedd.items()
+            for cluster, status in backend.query_many(mine).items()
+        }
         now = time.monotonic()
         progress_sec = self.deps.settings.tracker_progress_sec
         urgent, progress = [], []
         for dag_id, handle in handles.items():
             watch = watches[dag_id]
-            status = statuses.get(handle.cluster_id)
+            status = statuses.get((handle.schedd, handle.cluster_id))
             if status is None:
                 continue
             try:

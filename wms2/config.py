@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wms2.capacity import ScheddLimits
 from wms2.models import DEFAULT_CATEGORY_THROTTLES, RequestStatus
 from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, REQMGR_STATES
 
@@ -84,6 +85,17 @@ class Settings(BaseSettings):
 
     collector_host: str | None = None
     schedd_name: str | None = None
+    # What each schedd lets WMS2's owner run (wms2.capacity), by schedd name ("*": any):
+    # {"*": {"scheduler_jobs_per_owner": 200}}. Unset fields: the schedd's configuration
+    # where the backend reads it, else HTCondor's defaults.
+    schedd_limits: dict[str, ScheddLimits] = Field(default_factory=dict)
+    # Several submit hosts: the schedds requests are spread over (htcondor: schedd
+    # names; local: names of "schedds", each a state directory under state_dir/schedds).
+    # Empty: the one schedd (schedd_name, or the local one).
+    submit_schedds: list[str] = Field(default_factory=list)
+    # Which schedd a new DAG goes to: the one with the most free scheduler jobs
+    # ("most_free", spreading requests), or the first listed with room ("first_fit").
+    schedd_policy: str = Field(default="most_free", pattern="^(most_free|first_fit)$")
 
     payload_mode: str = Field(default="synthetic", pattern="^(synthetic|cmssw)$")
     synthetic_time_scale: float = Field(default=0.01, ge=0)

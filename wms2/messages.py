@@ -156,6 +156,7 @@ class RequestState(BaseModel):
     stuck: bool = False
     rejected_signals: list[str] = Field(default_factory=list)
     stop_reason: str | None = None
+    waiting_for: str | None = None  # QUEUED: why admission does not let it in yet
     stop_for_step: bool = False  # the stop was a partial-production step
     hold: str | None = None  # why a stopped request stays out of admission (until release)
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
@@ -283,6 +284,11 @@ class AdmissionEntry(BaseModel):
     request_name: str
     priority: int
     enqueued_at: datetime
+    # Scheduler jobs the request's DAG holds at most (wms2.capacity.dag_scheduler_jobs),
+    # and the schedds' scheduler jobs for WMS2 as the enqueuing worker knows them (None:
+    # no such limit, as on the local backend without WMS2_SCHEDD_LIMITS).
+    cost: int = 1
+    capacity: int | None = None
 
 
 class AdmissionState(BaseModel):
@@ -291,6 +297,10 @@ class AdmissionState(BaseModel):
     active: list[str] = Field(default_factory=list)
     admitted_total: int = 0
     paused: str | None = None  # why admission is paused (starter.py admission --pause)
+    capacity: int | None = None  # scheduler jobs the schedds allow WMS2 (None: no limit)
+    costs: dict[str, int] = Field(default_factory=dict)  # scheduler jobs per active request
+    waiting_for: str | None = None  # why the next request waits (the snapshot fills it)
+    told_waiting: str | None = None  # the queue head last told why it waits
 
 
 class PauseAdmission(SignalInput):

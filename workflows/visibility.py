@@ -47,6 +47,8 @@ def details(s: RequestState) -> str:
         f"nodes: {p.nodes_done} done, {p.nodes_running} running, {p.nodes_failed} failed "
         f"of {p.nodes_total}",
     ]
+    if s.waiting_for and s.status.value == "queued":
+        lines.append(f"waiting: {s.waiting_for}")
     if s.staging is not None and s.staging.rule_id is not None and s.staging.state != "OK":
         st = s.staging
         lines.append(

@@ -223,8 +223,17 @@ class RequestWorkflow:
     def admitted(self) -> None:
         if self.s.status is S.QUEUED:
             self.s.admitted = True
+            self.s.waiting_for = None
         else:
             self.steps.reject(f"admitted while {self.s.status.value}")
+
+    @workflow.signal
+    def admission_wait(self, why: str) -> None:
+        """From admission: why this request, next in its queue, is not admitted yet (schedd
+        capacity); shown by its status and in the Web UI until it is admitted."""
+        if self.s.status is S.QUEUED:
+            self.s.waiting_for = why
+            publish(self.s)
 
     @workflow.signal
     def stop(self, raw: Any = None) -> None:

@@ -74,15 +74,17 @@ class LocalBackend:
         slots: int,
         status_interval: float = 2.0,
         sites: dict[str, int] | None = None,
+        schedd_name: str | None = None,
     ) -> None:
         """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
-        `site` with `slots` slots that takes any job."""
+        `site` with `slots` slots that takes any job. `schedd_name`: this "schedd"'s name
+        in handles (several local schedds, each its own state directory)."""
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
         self.site, self.status_interval = site, status_interval
         self.sites = dict(sites) if sites else {site: slots}
-        self.schedd = f"local@{socket.gethostname()}"
+        self.schedd = schedd_name or f"local@{socket.gethostname()}"
         self.pool = PoolFile(self.root / "pool")
         self.pool.configure(self.sites, any_site=not sites, host=socket.gethostname())
 
