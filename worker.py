@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
@@ -29,7 +31,7 @@ from cli.common import connect
 from wms2.condor import Backend, build_backend
 from wms2.config import Settings
 from wms2.db import Repository, open_repository
-from wms2.messages import TrackerInput, tracker_workflow_id
+from wms2.messages import TrackerInput, tracker_workflow_id, tracker_workflow_ids
 from wms2.service_factory import build_services
 from workflows.admission import AdmissionWorkflow
 from workflows.dag_tracker import DagTrackerWorkflow
@@ -67,18 +69,35 @@ def build_deps(
 
 
 async def ensure_tracker(client: Client, settings: Settings) -> None:
-    """Start this task queue's DAG tracker unless it runs (every worker asks; one runs)."""
-    await client.start_workflow(
-        DagTrackerWorkflow.run,
-        TrackerInput(
+    """Start this task queue's DAG tracker shards unless they run (every worker asks; one
+    of each runs), and end the trackers of another shard count (a changed setting):
+    they would track the same DAGs twice."""
+    shards = settings.tracker_shards
+    wanted = tracker_workflow_ids(settings.task_queue, shards)
+    for shard, wf_id in enumerate(wanted):
+        await client.start_workflow(
+            DagTrackerWorkflow.run,
+            TrackerInput(
+                task_queue=settings.task_queue,
+                window_sec=settings.tracker_window_sec,
+                heartbeat_sec=settings.tracker_heartbeat_sec,
+                shard=shard,
+                shards=shards,
+            ),
+            id=wf_id,
             task_queue=settings.task_queue,
-            window_sec=settings.tracker_window_sec,
-            heartbeat_sec=settings.tracker_heartbeat_sec,
-        ),
-        id=tracker_workflow_id(settings.task_queue),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    ours = re.compile(rf"{re.escape(tracker_workflow_id(settings.task_queue))}(-\d+of\d+)?")
+    query = "WorkflowType = 'DagTrackerWorkflow' AND ExecutionStatus = 'Running'"
+    try:
+        async for wf in client.list_workflows(query):
+            if ours.fullmatch(wf.id) and wf.id not in wanted:
+                await client.get_workflow_handle(wf.id).terminate(
+                    f"tracker shards are now {shards} (WMS2_TRACKER_SHARDS)"
+                )
+    except RPCError as e:  # visibility is late or away: the next worker start retries
+        logging.warning("stale tracker shards not checked: %s", e)
 
 
 async def ensure_site_sync(client: Client, settings: Settings) -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import ActivityDeps
+from wms2.capacity import (
+    ScheddLimits,
+    dag_scheduler_jobs,
+    limits_of,
+    planned_throttles,
+    total_scheduler_jobs,
+)
+from wms2.condor.several import SeveralSchedds
+from wms2.config import ExecutionBackend
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     Activity,
@@ -35,6 +46,26 @@ async def ended_requests(client: Client, names: list[str]) -> list[str]:
     return ended
 
 
+def scheduler_job_budget(deps: ActivityDeps) -> tuple[int, int | None]:
+    """(scheduler jobs a request's DAG holds, the schedds' total for WMS2 or None). The
+    local backend has no scheduler-universe limit unless WMS2_SCHEDD_LIMITS sets one."""
+    settings, backend = deps.settings, deps.backend
+    several = isinstance(backend, SeveralSchedds)
+    names = backend.schedds if several else [settings.schedd_name or "*"]
+
+    def read(name: str) -> ScheddLimits | None:
+        if several:
+            return backend.read_limits(name)
+        reader = getattr(backend, "read_limits", None)
+        return reader() if reader is not None else None
+
+    limits = [limits_of(n, settings.schedd_limits, read(n)) for n in names]
+    throttle = planned_throttles(settings.category_throttles, settings.schedd_limits, names)
+    cost = dag_scheduler_jobs(throttle["MergeGroup"])
+    limited = settings.execution_backend is ExecutionBackend.HTCONDOR or settings.schedd_limits
+    return cost, total_scheduler_jobs(limits) if limited else None
+
+
 class AdmissionActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.deps = deps
@@ -46,8 +77,13 @@ class AdmissionActivities:
             raise ApplicationError(
                 "worker has no Temporal client for admission", non_retryable=True
             )
+        cost, capacity = await asyncio.to_thread(scheduler_job_budget, self.deps)
         entry = AdmissionEntry(
-            request_name=inp.request_name, priority=inp.priority, enqueued_at=inp.submitted_at
+            request_name=inp.request_name,
+            priority=inp.priority,
+            enqueued_at=inp.submitted_at,
+            cost=cost,
+            capacity=capacity,
         )
         # Signal-with-start: starts the single admission workflow if it is not running.
         await client.start_workflow(

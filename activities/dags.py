@@ -13,8 +13,10 @@ from temporalio import activity
 
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
+from wms2.capacity import choose_schedd, dag_scheduler_jobs, limits_of, merge_group_throttle
 from wms2.condor import IdleEdit, JobState, JobStatus
 from wms2.condor.handles import DagHandle, JobHandle
+from wms2.condor.several import SeveralSchedds
 from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import DagDirectoryInUse
 from wms2.dagfiles.writer import write_priority_file
@@ -108,7 +110,35 @@ class DagActivities:
         already queued get theirs edited (condor_qedit / the local pool)."""
         with domain_errors():
             write_priority_file(DagLayout(Path(inp.dag_file).parent), inp.priority)
-            return self.deps.backend.edit_idle_jobs(inp.request_name, priority=inp.priority)
+            backend = self.deps.backend
+            if isinstance(backend, SeveralSchedds):  # only the schedd its DAG runs on
+                wf = self.deps.repo.get_workflow_by_request(inp.request_name)
+                dag = self.deps.repo.latest_dag(wf.id)
+                schedd = (dag.schedd_name if dag is not None else None) or ""
+                return backend.edit_idle_jobs(inp.request_name, inp.priority, schedd=schedd)
+            return backend.edit_idle_jobs(inp.request_name, priority=inp.priority)
+
+    def _submit(self, dag_file: Path, request_name: str, schedd: str | None) -> DagHandle:
+        """To the schedd of the DAG's earlier attempt (a rescue stays where its DAG ran),
+        else to the one capacity and the policy choose (several submit hosts)."""
+        backend = self.deps.backend
+        if not isinstance(backend, SeveralSchedds):
+            return backend.submit_dag(dag_file, batch_name=request_name)
+        if schedd not in backend.schedds:
+            settings = self.deps.settings
+            limits = {
+                name: limits_of(name, settings.schedd_limits, backend.read_limits(name))
+                for name in backend.schedds
+            }
+            throttle = settings.category_throttles.get("MergeGroup", 10)
+            used: dict[str, int] = {}
+            for row in self.deps.repo.tracked_dags():
+                if row.schedd in limits:
+                    lim = limits[row.schedd]
+                    cost = dag_scheduler_jobs(merge_group_throttle(throttle, lim))
+                    used[row.schedd] = used.get(row.schedd, 0) + cost
+            schedd = choose_schedd(backend.schedds, limits, used, settings.schedd_policy)
+        return backend.submit_dag(dag_file, batch_name=request_name, schedd=schedd or "")
 
     @activity.defn(name=Activity.SUBMIT_DAG)
     def submit_dag(self, inp: SubmitDagInput) -> DagHandle:
@@ -147,7 +177,7 @@ class DagActivities:
                     )
                 )
             live = backend.find_dag(dag_file)
-            handle = live or backend.submit_dag(dag_file, batch_name=inp.request_name)
+            handle = live or self._submit(dag_file, inp.request_name, previous.schedd_name)
             repo.update_dag(
                 record.id,
                 dagman_cluster_id=handle.cluster_id,
@@ -182,7 +212,7 @@ class DagActivities:
         activity, possibly after the tracker's) never replaces a newer one nor records
         a unit or the DAG's end twice (Repository.record_dag_observation)."""
         layout = DagLayout(Path(inp.dag.dag_file).parent)
-        res = observe_dag(layout, inp.dag, set(inp.known_work_units), self.deps.backend)
+        res = observe_dag(layout, inp.dag, inp.known(), self.deps.backend)
         self._log_end(inp.request_name, res)
         record_observation(self.deps.repo, inp.request_name, inp.attempt, res)
         return res
@@ -198,7 +228,7 @@ class DagActivities:
         details = activity.info().heartbeat_details
         state = dict(details[0]) if details else {}
         started = float(state.get("window_started", time.time()))
-        known = set(inp.known_work_units)
+        known = inp.known()
         layout = DagLayout(Path(inp.dag.dag_file).parent)
         while True:
             res = observe_dag(layout, inp.dag, known, self.deps.backend)

@@ -16,7 +16,10 @@ dag_check_sec, about 12 events each: measured with --check-sec 60).
 With --local-runners, the DAGs are real: each is run by a local-backend runner (the
 embedded DAGMan) whose work units are one job that sleeps, then writes its merge report;
 the runners' memory per DAG is printed as well.
+With --workers N, N worker processes share the tracker's --shards shards; which worker
+tracked which shard and each worker's CPU time are printed.
 Run: .venv/bin/python bench/tracking.py [--dags 300 1000 3000] [--units 4] [--active 180]
+     .venv/bin/python bench/tracking.py --workers 2 --shards 4 --dags 1000
      .venv/bin/python bench/tracking.py --local-runners --dags 300 [--sleep 60]
 """
 
@@ -38,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from temporalio.api.enums.v1 import EventType  # noqa: E402
+from temporalio.api.enums.v1 import EventType, PendingActivityState  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
@@ -59,7 +62,7 @@ from wms2.messages import (  # noqa: E402
     RequestState,
     TransitionView,
     request_workflow_id,
-    tracker_workflow_id,
+    tracker_workflow_ids,
 )
 from wms2.models import RequestStatus  # noqa: E402
 from workflows.request import RequestWorkflow  # noqa: E402
@@ -210,6 +213,20 @@ async def history_figures(
     return latencies, timeouts, retries
 
 
+async def shard_owners(client: Client, shards: int) -> dict[int, str]:
+    """The worker identity (pid@host) running each shard's tracking call now."""
+    owners = {}
+    for k, wf_id in enumerate(tracker_workflow_ids(QUEUE, shards)):
+        desc = await client.get_workflow_handle(wf_id).describe()
+        started = [
+            p.last_worker_identity
+            for p in desc.raw_description.pending_activities
+            if p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        ]
+        owners[k] = started[0] if started else ""
+    return owners
+
+
 async def history_lengths(client: Client, names: list[str]) -> int:
     limit = asyncio.Semaphore(50)
 
@@ -241,13 +258,24 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
         print(f"\nN = {n}: {n} {kind} DAGs x {args.units} work units set up in {laid_out:.0f} s")
         async with await dev_server() as env:
             env_vars = worker_env(
-                env, root, database_url=db_url, task_queue=QUEUE, tracker_poll_sec=str(args.poll)
+                env,
+                root,
+                database_url=db_url,
+                task_queue=QUEUE,
+                tracker_poll_sec=str(args.poll),
+                tracker_shards=str(args.shards),
+                tracker_rebalance_sec="10",
             )
-            log = open(root / "worker.log", "wb")  # noqa: SIM115
             command = [str(ROOT / "worker.py")] if args.local_runners else [__file__, "--worker"]
-            worker = subprocess.Popen(
-                [sys.executable, *command], env=env_vars, stdout=log, stderr=log
-            )
+            workers = []
+            for k in range(args.workers):
+                log = open(root / f"worker{k}.log", "wb")  # noqa: SIM115
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, *command], env=env_vars, stdout=log, stderr=log
+                    )
+                )
+            worker = workers[0]
             config = LifecycleConfig(dag_check_sec=args.check_sec)
             sem = asyncio.Semaphore(50)
 
@@ -283,6 +311,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             else:
                 await drive(dags, args.active, rng, completed_at)
             cpu_active, rss = proc_usage(worker.pid)
+            cpu_each = [proc_usage(w.pid)[0] for w in workers]
+            shards_of = await shard_owners(env.client, args.shards)
             # Quiet: nothing changes. The last progress news (status files are rewritten
             # every 30 s; counts alone are signalled at most every 60 s) settles first.
             await asyncio.sleep(args.settle)
@@ -293,9 +323,14 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             cpu_quiet = proc_usage(worker.pid)[0]
             rss = max(rss, proc_usage(worker.pid)[1])
             latencies, timeouts, retries = await history_figures(env.client, names, completed_at)
-            tracker = await env.client.get_workflow_handle(tracker_workflow_id(QUEUE)).describe()
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=30)
+            tracker_events = 0
+            for wf_id in tracker_workflow_ids(QUEUE, args.shards):
+                desc = await env.client.get_workflow_handle(wf_id).describe()
+                tracker_events += desc.history_length
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            for w in workers:
+                w.wait(timeout=30)
             print(f"  units completed      {len(completed_at)} over {args.active:.0f} s")
             print(f"  units recorded       {len(latencies)} (from the tracker's signals)")
             print(
@@ -303,11 +338,18 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                 f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies or [0]):.2f} s"
             )
             print(f"  activity timeouts    {timeouts} (requests); retried attempts {retries}")
-            print(f"  tracker history      {tracker.history_length} events")
+            print(f"  tracker history      {tracker_events} events ({args.shards} shards)")
             print(
                 f"  worker CPU           {cpu_active:.1f} s in the active window, "
-                f"{cpu_quiet - cpu_active:.1f} s in the quiet one"
+                f"{cpu_quiet - cpu_active:.1f} s in the quiet one (worker 0)"
             )
+            if args.workers > 1:
+                for k, w in enumerate(workers):
+                    mine = sorted(s for s, who in shards_of.items() if who.startswith(f"{w.pid}@"))
+                    print(
+                        f"  worker {k}             shards {mine}, CPU {cpu_each[k]:.1f} s "
+                        "in the active window"
+                    )
             print(f"  worker peak RSS      {rss} MB")
             if args.local_runners:
                 count, total = runners
@@ -371,10 +413,15 @@ async def main() -> int:
     )
     p.add_argument("--check-sec", type=float, default=1800, help="dag_check_sec of the requests")
     p.add_argument("--poll", type=float, default=1.0, help="WMS2_TRACKER_POLL_SEC")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--shards", type=int, default=4, help="WMS2_TRACKER_SHARDS")
     p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     p.add_argument("--local-runners", action="store_true", help="real local-backend runners")
     args = p.parse_args()
-    print(f"tracking benchmark, {os.cpu_count()} cores, tracker poll {args.poll} s")
+    print(
+        f"tracking benchmark, {os.cpu_count()} cores, tracker poll {args.poll} s, "
+        f"{args.workers} worker(s), {args.shards} shard(s)"
+    )
     for n in args.dags:
         await run_one(n, args)
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wms2.capacity import ScheddLimits
 from wms2.models import DEFAULT_CATEGORY_THROTTLES, RequestStatus
 from wms2.reqmgr.states import DEFAULT_RUNNABLE_STATES, REQMGR_STATES
 
@@ -93,6 +94,17 @@ class Settings(BaseSettings):
 
     collector_host: str | None = None
     schedd_name: str | None = None
+    # What each schedd lets WMS2's owner run (wms2.capacity), by schedd name ("*": any):
+    # {"*": {"scheduler_jobs_per_owner": 200}}. Unset fields: the schedd's configuration
+    # where the backend reads it, else HTCondor's defaults.
+    schedd_limits: dict[str, ScheddLimits] = Field(default_factory=dict)
+    # Several submit hosts: the schedds requests are spread over (htcondor: schedd
+    # names; local: names of "schedds", each a state directory under state_dir/schedds).
+    # Empty: the one schedd (schedd_name, or the local one).
+    submit_schedds: list[str] = Field(default_factory=list)
+    # Which schedd a new DAG goes to: the one with the most free scheduler jobs
+    # ("most_free", spreading requests), or the first listed with room ("first_fit").
+    schedd_policy: str = Field(default="most_free", pattern="^(most_free|first_fit)$")
 
     payload_mode: str = Field(default="synthetic", pattern="^(synthetic|cmssw)$")
     synthetic_time_scale: float = Field(default=0.01, ge=0)
@@ -114,6 +126,16 @@ class Settings(BaseSettings):
     # task replays its whole history. Sized for thousands of active requests.
     worker_cached_workflows: int = Field(default=5000, ge=0)
     tracker_window_sec: float = Field(default=600.0, ge=1)
+    # Tracking is split in this many shards (a tracker workflow and activity each; a DAG
+    # belongs to one by its schedd and request): the task queue's workers share them, a
+    # shard whose worker dies resumes on another. Every worker of a queue must agree.
+    tracker_shards: int = Field(default=4, ge=1, le=256)
+    # A worker holding its fair share of shards (shards / live workers) declines another
+    # this many times, so another worker takes it; then it takes it anyway (takeover).
+    tracker_decline_attempts: int = Field(default=5, ge=0)
+    # How often a shard's activity asks whether its worker holds more than its share
+    # (another worker joined): then it ends its window, and the next call lands elsewhere.
+    tracker_rebalance_sec: float = Field(default=30.0, gt=0)
     tracker_heartbeat_sec: float = Field(default=30.0, gt=0)
     # A request that heard nothing from the tracker for this long checks its DAG itself.
     dag_check_sec: float = Field(default=1800.0, gt=0)

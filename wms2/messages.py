@@ -19,6 +19,7 @@ from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import DqmUpload, OutputConfig, OutputProgress, WorkUnitFile
+from wms2.unit_names import PackedNames, unpack
 
 ADMISSION_WORKFLOW_ID = "wms2-admission"
 
@@ -148,6 +149,9 @@ class RequestState(BaseModel):
     staging: StagingRule | None = None  # input being staged from tape (PLANNING)
     progress: DagProgress = Field(default_factory=DagProgress)
     completed_work_units: list[str] = Field(default_factory=list)
+    # completed_work_units as a run carries them to the next (continue-as-new): packed,
+    # unpacked into completed_work_units when the next run starts.
+    completed_packed: PackedNames | None = None
     dag_news: list[DagNews] = Field(default_factory=list)  # from the tracker, not yet read
     config: LifecycleConfig | None = None  # the worker's settings, as last received
     transitions: list[TransitionView] = Field(default_factory=list)
@@ -155,6 +159,7 @@ class RequestState(BaseModel):
     stuck: bool = False
     rejected_signals: list[str] = Field(default_factory=list)
     stop_reason: str | None = None
+    waiting_for: str | None = None  # QUEUED: why admission does not let it in yet
     stop_for_step: bool = False  # the stop was a partial-production step
     hold: str | None = None  # why a stopped request stays out of admission (until release)
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
@@ -292,6 +297,11 @@ class AdmissionEntry(BaseModel):
     request_name: str
     priority: int
     enqueued_at: datetime
+    # Scheduler jobs the request's DAG holds at most (wms2.capacity.dag_scheduler_jobs),
+    # and the schedds' scheduler jobs for WMS2 as the enqueuing worker knows them (None:
+    # no such limit, as on the local backend without WMS2_SCHEDD_LIMITS).
+    cost: int = 1
+    capacity: int | None = None
 
 
 class AdmissionState(BaseModel):
@@ -300,6 +310,10 @@ class AdmissionState(BaseModel):
     active: list[str] = Field(default_factory=list)
     admitted_total: int = 0
     paused: str | None = None  # why admission is paused (starter.py admission --pause)
+    capacity: int | None = None  # scheduler jobs the schedds allow WMS2 (None: no limit)
+    costs: dict[str, int] = Field(default_factory=dict)  # scheduler jobs per active request
+    waiting_for: str | None = None  # why the next request waits (the snapshot fills it)
+    told_waiting: str | None = None  # the queue head last told why it waits
 
 
 class PauseAdmission(SignalInput):
@@ -473,9 +487,15 @@ class MonitorInput(BaseModel):
     dag: DagHandle
     attempt: int
     known_work_units: list[str] = Field(default_factory=list)
+    known_packed: PackedNames | None = None  # the same, packed (requests of many units)
     max_seconds: float = 300.0
     poll_seconds: float = 5.0
     aborted: bool = False  # await_dag_exit after an abort: the DAG's end is REMOVED
+
+    def known(self) -> set[str]:
+        """Every unit the workflow has recorded, however it was sent."""
+        packed = unpack(self.known_packed) if self.known_packed is not None else []
+        return {*self.known_work_units, *packed}
 
 
 class WorkUnitOutput(BaseModel):
@@ -511,11 +531,14 @@ class DagNews(BaseModel):
 
 
 class TrackerInput(BaseModel):
-    """The DAG tracker workflow's timing, from the settings of the worker that starts it."""
+    """The DAG tracker workflow's timing, from the settings of the worker that starts it,
+    and which shard of the task queue's DAGs it tracks (wms2.tracking.shards.shard_of)."""
 
     task_queue: str
     window_sec: float = 600.0  # one track_dags call; then the workflow calls it again
     heartbeat_sec: float = 30.0
+    shard: int = 0
+    shards: int = 1
 
 
 class TrackerWindow(BaseModel):
@@ -523,10 +546,18 @@ class TrackerWindow(BaseModel):
     dags: int = 0  # active DAGs at the window's end
     news_sent: int = 0
     send_failures: int = 0
+    declined: bool = False  # this worker has its share: another worker should take it
+    worker: str = ""  # the worker that tracked the window (its identity)
 
 
-def tracker_workflow_id(task_queue: str) -> str:
-    return f"wms2-dag-tracker-{task_queue}"
+def tracker_workflow_id(task_queue: str, shard: int = 0, shards: int = 1) -> str:
+    """One shard keeps the id of the single tracker that came before shards."""
+    base = f"wms2-dag-tracker-{task_queue}"
+    return base if shards <= 1 else f"{base}-{shard}of{shards}"
+
+
+def tracker_workflow_ids(task_queue: str, shards: int) -> list[str]:
+    return [tracker_workflow_id(task_queue, k, shards) for k in range(shards)]
 
 
 class RemoveInput(BaseModel):

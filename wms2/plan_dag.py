@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from wms2.capacity import planned_throttles
 from wms2.config import Settings
 from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_directory
 from wms2.dagfiles.layout import PILOT_DIR
@@ -165,7 +166,12 @@ def plan_request(
         resources,
         payload_options(settings),
         Path(settings.output_dir).resolve(),
-        settings.category_throttles,
+        # MergeGroup within what a schedd lets one owner run (wms2.capacity).
+        planned_throttles(
+            settings.category_throttles,
+            settings.schedd_limits,
+            settings.submit_schedds or [settings.schedd_name or "*"],
+        ),
         [p.manifest() for p in pileup],
     )
     summary = PlanSummary(

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.visibility import admission_details
 
 HOLDER_CHECK = "admission-frees-ended-holders"  # workflow.patched id
+SCHEDD_CAPACITY = "admission-schedd-capacity"  # workflow.patched id: scheduler-job budget
 LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
 
 
@@ -42,6 +43,24 @@ class AdmissionWorkflow:
         # `enqueue` in the very first activation.
         self.state = inp.state or AdmissionState(limit=inp.limit)
         self.queue = AdmissionQueue(self.state.queue)  # the live queue; state.queue at rest
+        self.capacity_on = False  # patched SCHEDD_CAPACITY, decided when the run starts
+
+    def _used(self) -> int:
+        return sum(self.state.costs.get(name, 1) for name in self.state.active)
+
+    def _capacity_wait(self) -> str | None:
+        """Why the next request waits for schedd capacity (None: it does not)."""
+        s = self.state
+        head = self.queue.peek()
+        if not self.capacity_on or s.capacity is None or head is None:
+            return None
+        used = self._used()
+        if used + head.cost <= s.capacity or not s.active:
+            return None  # fits (or nothing runs: one request always may)
+        return (
+            f"schedd capacity: {used} of {s.capacity} scheduler jobs in use; "
+            f"{head.request_name} needs {head.cost} (its DAGMan and MergeGroup throttle)"
+        )
 
     def _show(self) -> None:
         """The Web UI's current details: limit, pause, the queue's head, who holds slots
@@ -62,6 +81,7 @@ class AdmissionWorkflow:
     async def run(self, inp: AdmissionInput) -> None:
         s = self.state
         admitted_here = 0
+        self.capacity_on = workflow.patched(SCHEDD_CAPACITY)
 
         def continue_as_new_due() -> bool:
             limit = inp.continue_as_new_after
@@ -73,12 +93,29 @@ class AdmissionWorkflow:
 
             def ready() -> bool:
                 can_admit = s.paused is None and len(s.active) < s.limit
+                if can_admit and self.capacity_on and self._capacity_wait() is not None:
+                    can_admit = False
                 return (len(self.queue) > 0 and can_admit) or continue_as_new_due()
 
+            def head_untold() -> bool:
+                """The head waits for capacity and was not told yet."""
+                head = self.queue.peek()
+                return (
+                    self._capacity_wait() is not None
+                    and head is not None
+                    and head.request_name != s.told_waiting
+                )
+
+            def ready_or_tell() -> bool:
+                return ready() or head_untold()
+
             if workflow.patched(HOLDER_CHECK):
-                await self._wait_or_free_ended_holders(ready, inp.holder_check_sec)
+                await self._wait_or_free_ended_holders(ready_or_tell, inp.holder_check_sec)
             else:
                 await workflow.wait_condition(ready)
+            if not ready():
+                await self._tell_waiting()
+                continue
             if continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -93,6 +130,10 @@ class AdmissionWorkflow:
             entry = self.queue.pop()
             assert entry is not None  # ready() saw a non-empty queue
             s.active.append(entry.request_name)
+            if self.capacity_on:
+                s.costs[entry.request_name] = entry.cost
+                s.told_waiting = None
+                workflow.set_current_details("")
             s.admitted_total += 1
             admitted_here += 1
             try:
@@ -105,7 +146,25 @@ class AdmissionWorkflow:
             except Exception as e:  # the request workflow is gone: free the slot again
                 workflow.logger.warning("could not admit %s: %s", entry.request_name, e)
                 s.active.remove(entry.request_name)
+                s.costs.pop(entry.request_name, None)
             self._publish()
+
+    async def _tell_waiting(self) -> None:
+        """The queue's head waits for schedd capacity: say so where operators look (the
+        Web UI's current details, the snapshot) and to the request (its status)."""
+        why = self._capacity_wait()
+        head = self.queue.peek()
+        if why is None or head is None:
+            return
+        self.state.told_waiting = head.request_name
+        workflow.set_current_details(f"**waiting**: {why}")
+        workflow.logger.info("admission waits: %s", why)
+        try:
+            await workflow.get_external_workflow_handle(
+                request_workflow_id(head.request_name)
+            ).signal("admission_wait", why)
+        except Exception as e:  # the request is gone: it leaves the queue on release
+            workflow.logger.warning("could not tell %s why it waits: %s", head.request_name, e)
 
     async def _wait_or_free_ended_holders(self, ready: Callable[[], bool], every: float) -> None:
         """Wait until a request can be admitted. While requests wait and every slot is
@@ -134,6 +193,8 @@ class AdmissionWorkflow:
     @workflow.signal
     def enqueue(self, entry: AdmissionEntry) -> None:
         s = self.state
+        if entry.capacity is not None:
+            s.capacity = entry.capacity  # the latest worker's view of the schedds
         if entry.request_name in s.active:
             return  # a retried enqueue of an admitted request
         self.queue.put(entry)
@@ -144,6 +205,7 @@ class AdmissionWorkflow:
         s = self.state
         if request_name in s.active:
             s.active.remove(request_name)
+        s.costs.pop(request_name, None)
         self.queue.remove(request_name)
         self._publish()
 
@@ -181,6 +243,14 @@ class AdmissionWorkflow:
                 f"from 1 to {LIMIT_MAX}"
             )
 
+    @workflow.update
+    def set_capacity(self, capacity: int | None) -> AdmissionState:
+        """The schedds' scheduler jobs for WMS2 (None: no limit), as an operator knows it."""
+        self.state.capacity = capacity
+        return self.snapshot()
+
     @workflow.query
     def snapshot(self) -> AdmissionState:
-        return self.state.model_copy(update={"queue": self.queue.entries()})
+        return self.state.model_copy(
+            update={"queue": self.queue.entries(), "waiting_for": self._capacity_wait()}
+        )

@@ -51,7 +51,7 @@ def request_activity(name: Activity, arg: Any) -> str:
     if name is A.SUBMIT_DAG:
         return f"submit DAG attempt {arg.attempt}"
     if name in (A.CHECK_DAG, A.MONITOR_DAG):
-        known = len(arg.known_work_units)
+        known = len(arg.known())
         return f"check DAG attempt {arg.attempt} ({_cluster(arg)}; {known} units known)"
     if name is A.REMOVE_DAG:
         return f"remove {_cluster(arg)}: {arg.reason}"

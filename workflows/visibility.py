@@ -61,6 +61,8 @@ def details(s: RequestState) -> str:
         f"status: **{s.status.value}** (priority {s.priority}{', urgent' if s.urgent else ''})",
         f"work units: {p.work_units_done}/{p.work_units_total}   nodes: {nodes(s)}",
     ]
+    if s.waiting_for and s.status.value == "queued":
+        lines.append(f"waiting: {s.waiting_for}")
     if s.staging is not None and s.staging.rule_id is not None and s.staging.state != "OK":
         st = s.staging
         lines.append(

@@ -21,6 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.dag_records import record_observation
 from activities.dags import DagActivities
 from activities.deps import ActivityDeps
+from activities.tracker_balance import ShardBalance
 from activities.tracking import TrackerActivities
 from tests.db.conftest import bare_engine, engine, repo
 from wms2.condor import DagHandle
@@ -28,6 +29,7 @@ from wms2.condor.simulated import SimulatedBackend, SimulatedDag, record_simulat
 from wms2.db import Repository
 from wms2.messages import MonitorInput
 from wms2.models import DAGStatus, utcnow
+from wms2.tracking.shards import shard_of
 from wms2.tracking.watch import observe_dag
 
 __all__ = ["bare_engine", "engine", "repo"]  # every test here runs on both databases
@@ -263,3 +265,62 @@ def test_the_requests_own_check_records_nothing_twice_nor_stale(world: Any) -> N
         ("progress", ["mg_000000"]),
         ("finished", ["mg_000001", "mg_000002"]),
     ]
+
+
+def test_shards_split_the_dags_and_together_tell_each_unit_once(world: Any) -> None:
+    """Two shards (as on two workers) each watch their own DAGs; a DAG's shard is stable
+    (its schedd and request), and every completed unit is signalled by exactly one."""
+    tracker, dags = world
+    signals, deps = tracker.deps.client, tracker.deps
+    trackers = [TrackerActivities(deps), TrackerActivities(deps)]
+
+    def both() -> None:
+        for k, t in enumerate(trackers):
+
+            async def go(t: TrackerActivities = t, k: int = k) -> None:
+                await t._send(await asyncio.to_thread(t.cycle, k, 2))
+                t.record_signalled(k)
+
+            asyncio.run(go())
+
+    both()
+    owners = [{w.request_name for w in t.watches.values()} for t in trackers]
+    assert owners == [{"req0", "req2"}, {"req1"}]
+    assert all(shard_of("simulated", n, 2) == k for k, names in enumerate(owners) for n in names)
+    signals.sent.clear()
+    for sim in dags:
+        sim.complete_unit("mg_000001")
+    both()
+    assert sorted(units_sent(signals)) == [(f"request-req{i}", "mg_000001") for i in range(3)]
+    both()  # nothing new: nothing told twice
+    assert len(units_sent(signals)) == 3
+
+
+class Balance(ShardBalance):
+    def __init__(self, workers: int, decline_attempts: int = 3) -> None:
+        super().__init__(None, decline_attempts)
+        self.workers = workers
+
+    async def live_workers(self, task_queue: str) -> int:
+        return self.workers
+
+
+def test_a_worker_takes_its_share_of_the_shards_and_any_shard_nobody_else_takes() -> None:
+    async def go() -> None:
+        b = Balance(workers=2)
+        assert await b.take(0, 4, "q", attempt=1) and await b.take(1, 4, "q", attempt=1)
+        assert not await b.take(2, 4, "q", attempt=1)  # two of four: its share
+        assert not await b.take(2, 4, "q", attempt=3)
+        assert await b.take(2, 4, "q", attempt=4)  # nobody else took it: tracked anyway
+        assert not await b.hand_back(2, 4, "q")  # forced: kept for its window
+        b.done(2)
+        b.workers = 1  # the other worker died: this one takes everything
+        assert await b.take(2, 4, "q", attempt=1) and await b.take(3, 4, "q", attempt=1)
+        b.workers = 2  # it came back: the highest shards are handed back
+        assert [await b.hand_back(k, 4, "q") for k in range(4)] == [False, False, True, True]
+        # One shard only: never declined, never handed back.
+        single = Balance(workers=5)
+        assert await single.take(0, 1, "q", attempt=1)
+        assert not await single.hand_back(0, 1, "q")
+
+    asyncio.run(go())

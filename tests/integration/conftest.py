@@ -19,8 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import REPO, SAMPLE_CATALOG
 from tests.db.conftest import PG_URL
+from wms2.config import Settings
 from wms2.db import make_engine
-from wms2.messages import ADMISSION_WORKFLOW_ID, tracker_workflow_id
+from wms2.messages import ADMISSION_WORKFLOW_ID, tracker_workflow_id, tracker_workflow_ids
 from wms2.sites.messages import site_sync_schedule_id
 
 
@@ -34,6 +35,7 @@ class WorkerSite:
     procs: list[subprocess.Popen[bytes]]
     database_url: str = ""
     catalog_dir: Path = SAMPLE_CATALOG
+    tracker_shards: int = 1  # besides the default's: the shards a test's workers run
 
     @property
     def db_url(self) -> str:
@@ -101,9 +103,11 @@ async def site(
     try:
         yield s
     finally:
-        # The admission workflow and the DAG tracker run on this site's task queue: end
-        # them with the site.
-        for wf_id in (ADMISSION_WORKFLOW_ID, tracker_workflow_id(s.task_queue)):
+        # The admission workflow and the DAG tracker's shards run on this site's task
+        # queue: end them with the site.
+        shards = {*tracker_workflow_ids(s.task_queue, Settings().tracker_shards)}
+        shards |= {*tracker_workflow_ids(s.task_queue, s.tracker_shards)}
+        for wf_id in (ADMISSION_WORKFLOW_ID, tracker_workflow_id(s.task_queue), *shards):
             with contextlib.suppress(Exception):
                 await dev_server.client.get_workflow_handle(wf_id).terminate("test over")
         # Its workers made the site sync's schedule: it would outlive the test.

@@ -115,6 +115,9 @@ class FakeWorld:
         self.admitted_order: list[str] = []
         self.reprioritized: list[tuple[str, int]] = []
         self.data = FakeDataServices(client=client)
+        # What the enqueue activity tells admission: each request's scheduler jobs and
+        # the schedds' capacity (None: no limit), as activities.admission computes them.
+        self.admission_cost, self.admission_capacity = 1, None
 
     def script(self, name: str) -> RequestScript:
         return self.scripts.setdefault(name, RequestScript())
@@ -190,6 +193,8 @@ class FakeWorld:
                         request_name=inp.request_name,
                         priority=inp.priority,
                         enqueued_at=inp.submitted_at,
+                        cost=w.admission_cost,
+                        capacity=w.admission_capacity,
                     )
                 ],
             )

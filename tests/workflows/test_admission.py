@@ -163,3 +163,37 @@ async def test_admission_continues_as_new_with_its_queue(env: WorkflowEnvironmen
         assert snap.admitted_total == 5 and snap.queue == [] and snap.active == []
         assert (await h.describe()).run_id != first_run  # it continued as new, state intact
         await h.terminate("test over")
+
+
+async def test_schedd_capacity_limits_admission_and_the_waiting_request_is_told(
+    env: WorkflowEnvironment,
+) -> None:
+    """25 scheduler jobs, 11 per request (its DAGMan + MergeGroup 10): two run, the third
+    waits for capacity, says so (admission's snapshot, the request's status) and is
+    admitted when one of the two ends."""
+    async with fake_world(env) as w:
+        w.admission_cost, w.admission_capacity = 11, 25
+        handles = {}
+        for name in ["cap_a", "cap_b", "cap_c"]:
+            w.script(name).monitor_forever = True
+            handles[name] = await start(w, env, name, urgent=True)
+            await asyncio.sleep(0.3)  # admission order: a, b, c
+        await wait_for_status(handles["cap_a"], S.ACTIVE)
+        await wait_for_status(handles["cap_b"], S.ACTIVE)
+        admission = env.client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
+        for _ in range(100):
+            s = await state_of(handles["cap_c"])
+            if s.waiting_for:
+                break
+            await asyncio.sleep(0.05)
+        assert s.status is S.QUEUED and "22 of 25 scheduler jobs" in (s.waiting_for or "")
+        snap: AdmissionState = await admission.query(AdmissionWorkflow.snapshot)
+        assert snap.active == ["cap_a", "cap_b"] and snap.costs == {"cap_a": 11, "cap_b": 11}
+        assert "cap_c needs 11" in (snap.waiting_for or "")
+        await handles["cap_a"].signal(RequestWorkflow.abort, AbortSignal(reason="make room"))
+        s = await wait_for_status(handles["cap_c"], S.ACTIVE)
+        assert s.waiting_for is None
+        snap = await admission.query(AdmissionWorkflow.snapshot)
+        assert sorted(snap.active) == ["cap_b", "cap_c"] and snap.waiting_for is None
+        for name in ["cap_b", "cap_c"]:
+            await handles[name].signal(RequestWorkflow.abort, AbortSignal(reason="test over"))

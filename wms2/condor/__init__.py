@@ -59,20 +59,33 @@ class Backend(Protocol):
 
 
 def build_backend(settings: Settings) -> Backend:
+    """The configured backend; with WMS2_SUBMIT_SCHEDDS, one per schedd behind a router
+    (wms2.condor.several) that sends each call to the DAG's own schedd."""
+    if settings.submit_schedds:
+        from wms2.condor.several import SeveralSchedds
+
+        return SeveralSchedds(
+            {name: _one_backend(settings, name) for name in settings.submit_schedds}
+        )
+    return _one_backend(settings, None)
+
+
+def _one_backend(settings: Settings, schedd: str | None) -> Backend:
     if settings.execution_backend is ExecutionBackend.HTCONDOR:
         from wms2.condor.htcondor import HTCondorBackend
 
-        return HTCondorBackend(settings.collector_host, settings.schedd_name)
+        return HTCondorBackend(settings.collector_host, schedd or settings.schedd_name)
     from wms2.condor.local.backend import LocalBackend
 
     return LocalBackend(
-        settings.state_dir,
+        settings.state_dir if schedd is None else settings.state_dir / "schedds" / schedd,
         settings.local_site,
         settings.local_slots,
         settings.local_status_interval_sec,
         settings.local_sites or None,
         settings.local_memory_limits,
         {site: g.model_dump() for site, g in settings.local_gpus.items()},
+        schedd_name=schedd,
     )
 
 

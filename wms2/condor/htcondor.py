@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from wms2.capacity import SCHEDD_KNOBS, ScheddLimits, parse_knob
 from wms2.condor.handles import DagHandle, HeldJob, IdleEdit, JobHandle, JobState, JobStatus
 from wms2.memory.policy import (
     HOLD_OUT_OF_RESOURCES,
@@ -97,6 +98,22 @@ class HTCondorBackend:
 
     def _schedd_label(self) -> str:
         return self.schedd_name or "local"
+
+    def read_limits(self) -> ScheddLimits:
+        """What the schedd's configuration sets of the knobs WMS2 plans by
+        (wms2.capacity.SCHEDD_KNOBS): the local configuration for the local schedd, the
+        remote one (RemoteParam) for a named one. Unset or unreadable: None each."""
+        h = self.htcondor
+        try:
+            if self.schedd_name is None:
+                config: Any = h.param
+            else:
+                coll = h.Collector(self.collector) if self.collector else h.Collector()
+                config = h.RemoteParam(coll.locate(h.DaemonType.Schedd, self.schedd_name))
+            values = {field: parse_knob(config.get(knob)) for knob, field in SCHEDD_KNOBS.items()}
+        except Exception:  # an unreachable schedd: the settings and defaults decide
+            return ScheddLimits()
+        return ScheddLimits(**values)
 
     def ping(self) -> bool:
         try:

@@ -60,6 +60,16 @@ class AdmissionQueue:
                 return entry
         return None
 
+    def peek(self) -> AdmissionEntry | None:
+        """The request to admit next, left in the queue (None when empty)."""
+        while self._heap:
+            key, name = self._heap[0]
+            entry = self._entries.get(name)
+            if entry is not None and admission_order(entry) == key:
+                return entry
+            heapq.heappop(self._heap)  # superseded: never surfaces again
+        return None
+
     def entries(self) -> list[AdmissionEntry]:
         """The queue in admission order (for queries and continue-as-new)."""
         return sorted(self._entries.values(), key=admission_order)

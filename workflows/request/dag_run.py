@@ -57,6 +57,16 @@ class DagRun:
         self.outputs = outputs
         self.priority = priority
         self.s = steps.s
+        self._known_units: set[str] = set()
+        self._known_for: list[str] | None = None
+
+    def _known(self) -> set[str]:
+        """completed_work_units as a set (a list scan per unit costs O(n^2) over a
+        10,000-unit DAG), rebuilt whenever the list was replaced or grew elsewhere."""
+        units = self.s.completed_work_units
+        if self._known_for is not units or len(self._known_units) != len(units):
+            self._known_units, self._known_for = set(units), units
+        return self._known_units
 
     def take_news(self, news: DagNews) -> None:
         """The tracker's signal. Kept from the moment the attempt is submitted: the
@@ -186,10 +196,12 @@ class DagRun:
             "wms2_work_units_completed", "work units (merge groups) completed"
         )
         new = []
+        known = self._known()
         for wu in res.new_work_units:
-            if wu.name in s.completed_work_units or any(w.name == wu.name for w in new):
+            if wu.name in known:
                 continue  # already recorded: never processed twice
             new.append(wu)
+            known.add(wu.name)
             completed.add(1)
         s.completed_work_units.extend(wu.name for wu in new)
         s.progress.work_units_done = len(s.completed_work_units)

@@ -30,11 +30,14 @@ with workflow.unsafe.imports_passed_through():
         TransitionView,
     )
     from wms2.models import RequestStatus
+    from wms2.unit_names import pack
 
 from workflows import options
 from workflows.errors import error_type, innermost, reason
 from workflows.summaries import request_activity
 from workflows.visibility import publish
+
+PACK_KNOWN_ABOVE = 1000  # work units a DAG check is told by name; more go packed
 
 T = TypeVar("T")
 S = RequestStatus
@@ -319,11 +322,15 @@ class RequestSteps:
         """What monitoring (and waiting for DAGMan to exit) needs, from the state."""
         s = self.s
         assert s.dag is not None
+        # Many units go packed: each check's input is in the history (activity inputs are
+        # not part of replay, so this needs no patch).
+        many = len(s.completed_work_units) > PACK_KNOWN_ABOVE
         return MonitorInput(
             request_name=s.request_name,
             dag=s.dag,
             attempt=s.dag_attempt,
-            known_work_units=s.completed_work_units,
+            known_work_units=[] if many else s.completed_work_units,
+            known_packed=pack(s.completed_work_units) if many else None,
             max_seconds=self.cfg.monitor_window_sec,
             poll_seconds=self.cfg.poll_sec,
         )

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from wms2.models import RequestStatus, check_priority
     from wms2.outputs.messages import OutputProgress
+    from wms2.unit_names import pack, unpack
 
 from workflows import options
 from workflows.errors import innermost, reason
@@ -50,6 +51,7 @@ S = RequestStatus
 FAILED_FAILS_WORKFLOW = "failed-fails-workflow"  # workflow.patched id
 CANCEL_IN_ANY_ACTIVITY = "cancel-in-any-activity"  # workflow.patched id
 ABORT_ALWAYS_WINS = "abort-always-wins"  # workflow.patched id: absorbed cancellations seen
+PACK_CARRIED_UNITS = "pack-carried-units"  # workflow.patched id: continue-as-new packs names
 
 
 @workflow.defn
@@ -59,6 +61,13 @@ class RequestWorkflow:
         # State exists before any signal, query or update is handled.
         self.inp = inp
         self.resumed = inp.state is not None
+        if inp.state is not None and inp.state.completed_packed is not None:
+            # What the previous run carried packed (PACK_CARRIED_UNITS).
+            inp.state.completed_work_units = [
+                *unpack(inp.state.completed_packed),
+                *inp.state.completed_work_units,
+            ]
+            inp.state.completed_packed = None
         self.s: RequestState = inp.state or RequestState(
             request_name=inp.request_name,
             urgent=bool(inp.urgent),
@@ -142,11 +151,21 @@ class RequestWorkflow:
             await handlers[s.status]()
             if self.steps.continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                carried = s
+                if workflow.patched(PACK_CARRIED_UNITS):
+                    # The unit names packed: a 10,000-unit request's next run starts with
+                    # bytes, not the 130 kB the names weigh.
+                    carried = s.model_copy(
+                        update={
+                            "completed_work_units": [],
+                            "completed_packed": pack(s.completed_work_units),
+                        }
+                    )
                 workflow.continue_as_new(
                     RequestInput(
                         request_name=s.request_name,
                         config=None if self.steps.config_from_worker else self.steps.cfg,
-                        state=s,
+                        state=carried,
                     )
                 )
 
@@ -204,8 +223,17 @@ class RequestWorkflow:
     def admitted(self) -> None:
         if self.s.status is S.QUEUED:
             self.s.admitted = True
+            self.s.waiting_for = None
         else:
             self.steps.reject(f"admitted while {self.s.status.value}")
+
+    @workflow.signal
+    def admission_wait(self, why: str) -> None:
+        """From admission: why this request, next in its queue, is not admitted yet (schedd
+        capacity); shown by its status and in the Web UI until it is admitted."""
+        if self.s.status is S.QUEUED:
+            self.s.waiting_for = why
+            publish(self.s)
 
     @workflow.signal
     def stop(self, raw: Any = None) -> None:

@@ -77,18 +77,21 @@ class LocalBackend:
         sites: dict[str, int] | None = None,
         memory_limits: bool = True,
         gpus: dict[str, dict[str, Any]] | None = None,
+        schedd_name: str | None = None,
     ) -> None:
         """`sites`: the pool's sites and their slots (WMS2_LOCAL_SITES); without, one site
         `site` with `slots` slots that takes any job. `memory_limits`: jobs are stopped
         past their request_memory (WMS2_LOCAL_MEMORY_LIMITS). `gpus`: the GPU sites among
-        them (WMS2_LOCAL_GPUS), whose GPUs only jobs asking for them use."""
+        them (WMS2_LOCAL_GPUS), whose GPUs only jobs asking for them use. `schedd_name`:
+        this "schedd"'s name in handles (several local schedds, each its own state
+        directory)."""
         self.memory_limits = memory_limits
         self.root = Path(state_dir).resolve() / "local-condor"
         self.jobs = self.root / "jobs"
         self.jobs.mkdir(parents=True, exist_ok=True)
         self.site, self.status_interval = site, status_interval
         self.sites = dict(sites) if sites else {site: slots}
-        self.schedd = f"local@{socket.gethostname()}"
+        self.schedd = schedd_name or f"local@{socket.gethostname()}"
         self.pool = PoolFile(self.root / "pool")
         unknown = sorted(set(gpus or {}) - set(self.sites))
         if unknown:
