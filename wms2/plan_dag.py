@@ -160,6 +160,8 @@ def _plan(
     result = split(inp)
     if pileup and inp.params.get("deterministic_pileup"):
         assign_pileup_slices(result.nodes, inp.algo, inp.params, inp.generation)
+    input_files = len(inp.files)
+    del inp  # the input files and their lumis: the nodes hold what the writer needs
     groups = plan_merge_groups(
         result.nodes, resources.size_per_event_kb, settings.target_merged_size_bytes
     )
@@ -193,7 +195,7 @@ def _plan(
         node_counts=written.node_counts,
         work_units=len(groups),
         events=sum(n.events for n in result.nodes),
-        input_files=len(inp.files),
+        input_files=input_files,
         output_datasets=list(request.output_datasets),
         files_written=written.files_written,
         seconds=round(time.monotonic() - started, 3),
