@@ -169,3 +169,24 @@ def test_replanning_starts_from_a_clean_directory(
     with pytest.raises(DagDirectoryInUse, match="1 merged work unit"):
         plan_request(request, catalog, catalog, settings)
     assert (root / "mg_000001" / "merge_output.json").exists()
+
+
+def test_planning_pauses_the_collector_and_gives_it_back() -> None:
+    import gc
+
+    from wms2.planning.gc_pause import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # a second plan at once (another worker thread)
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first is still planning
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice is kept
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

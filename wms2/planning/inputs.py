@@ -41,8 +41,12 @@ def located_files(
                 f"{query.dataset} with their failed lumis, e.g. {min(missing)}"
             )
     locations = replicas_svc.replicas([f.lfn for f in files]) if files else {}
+    # Files share a few location sets: files with the same one share its list (read,
+    # never mutated), 100,000 files hold a handful of lists instead of one each.
+    shared: dict[tuple[str, ...], list[str]] = {}
     for f in files:
-        f.locations = locations.get(f.lfn, [])
+        where = locations.get(f.lfn, [])
+        f.locations = shared.setdefault(tuple(where), where)
     return files
 
 

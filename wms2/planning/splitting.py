@@ -7,7 +7,7 @@ slotted dataclass, because a large request has 100,000 of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,14 @@ def _by_location(files: list[InputFile]) -> Iterator[list[InputFile]]:
 
 def _file_based(inp: SplitInput, out: SplitResult, make: _NodeFactory) -> None:
     per_job = _positive_int(inp.params, "files_per_job", 1)
+    lumis_of = inp.lumis
+    if per_job == 1:
+        # One file a job: the node shares the file's lumi list (as EventBased's do),
+        # nothing is summed or copied.
+        for group in _by_location(inp.files):
+            for f in group:
+                make([f], f.events or 0, lumis_of.get(f.lfn) or [])
+        return
     for group in _by_location(inp.files):
         for i in range(0, len(group), per_job):
             batch = group[i : i + per_job]
@@ -282,6 +290,26 @@ def split(inp: SplitInput) -> SplitResult:
             raise SplittingError(f"{inp.algo.value} splitting needs lumis, and no file has any")
     res = inp.resources
     out = SplitResult(nodes=[])
+    nodes = out.nodes
+    time_per_event, size_per_event = res.time_per_event_sec, res.size_per_event_kb
+    # Where a node may run depends only on its input's common locations: worked out once
+    # per location set. Nodes with the same sites share the list (never mutated), so
+    # 100,000 nodes hold a handful of site lists.
+    sites_of: dict[Hashable, list[str]] = {}
+
+    def placed(key: Hashable, locations: Iterable[str], has_input: bool) -> list[str]:
+        sites = sites_of.get(key)
+        if sites is None:
+            sites = sites_of[key] = choose_sites(
+                locations,
+                inp.site_whitelist,
+                inp.site_blacklist,
+                inp.trust_sitelists,
+                inp.pileup_sites,
+                has_input=has_input,
+                unavailable=inp.unavailable_sites,
+            )
+        return sites
 
     def make(
         files: list[InputFile],
@@ -290,37 +318,45 @@ def split(inp: SplitInput) -> SplitResult:
         first: int | None = None,
         last: int | None = None,
     ) -> ProcessingNode:
-        locations = set(files[0].locations) if files else set()
-        for f in files[1:]:
-            locations &= set(f.locations)
-        input_kb = sum(f.size_bytes for f in files) // 1024
+        if len(files) == 1:  # most nodes: no intersection, no sums
+            f0 = files[0]
+            sites = placed(tuple(f0.locations), f0.locations, True)
+            input_kb = f0.size_bytes // 1024
+            lfns = [f0.lfn]
+            parents = list(f0.parent_lfns)
+        elif files:
+            f0 = files[0]
+            locations = set(f0.locations)
+            for f in files[1:]:
+                locations &= set(f.locations)
+            sites = placed(frozenset(locations), locations, True)
+            input_kb = sum(f.size_bytes for f in files) // 1024
+            lfns = [f.lfn for f in files]
+            parents = [p for f in files for p in f.parent_lfns]
+        else:
+            sites = placed(None, (), False)
+            input_kb = 0
+            lfns, parents = [], []
         if first is not None and files and files[0].events:
             input_kb = input_kb * events // files[0].events  # a slice of one file
         node = ProcessingNode(
-            index=len(out.nodes),
-            files=[f.lfn for f in files],
-            events=events,
-            lumis=lumis,
-            first_event=first,
-            last_event=last,
-            parents=[p for f in files for p in f.parent_lfns],
-            sites=choose_sites(
-                locations,
-                inp.site_whitelist,
-                inp.site_blacklist,
-                inp.trust_sitelists,
-                inp.pileup_sites,
-                has_input=bool(files),
-                unavailable=inp.unavailable_sites,
-            ),
+            len(nodes),
+            lfns,
+            events,
+            lumis,
+            first,
+            last,
+            sites,
+            parents,
+            None,
             # TimePerEvent is the job's wall time per event with all its cores (WMCore
             # EventBased: jobTime = eventsPerJob * timePerEvent; spec: time_per_job =
             # time_per_event_sec * events_per_job): never divided by the cores.
-            est_time_sec=max(1, round(events * res.time_per_event_sec)),
-            est_memory_mb=res.memory_mb,
-            est_disk_kb=input_kb + round(events * res.size_per_event_kb) + 1,
+            max(1, round(events * time_per_event)),
+            res.memory_mb,
+            input_kb + round(events * size_per_event) + 1,
         )
-        out.nodes.append(node)
+        nodes.append(node)
         return node
 
     splitter = _generation if inp.generation else SPLITTERS[inp.algo]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wms2.services.errors import ServiceRequestError
-from wms2.services.http import ServiceClient
+
+if TYPE_CHECKING:  # an annotation only: the offline catalog reads these without httpx
+    from wms2.services.http import ServiceClient
 
 VIEW = "_design/ACDC/_view/coll_fileset_docs"
 # CouchDB database names (WMCore Lexicon.identifier for ACDCDatabase is stricter still).

@@ -37,6 +37,7 @@ from typing import Any
 
 from wms2.models import InputFile
 from wms2.services.acdc import check_location, view_docs
+from wms2.services.catalog_files import CatalogFile, as_record, dataset_decoder
 from wms2.services.dqm import upload_form
 from wms2.services.errors import NotFoundError, ServiceRequestError
 from wms2.services.protocols import FileQuery, Rule, RuleState
@@ -46,21 +47,6 @@ from wms2.services.rucio import sites_of
 @functools.lru_cache(maxsize=4096)
 def _has_tape(rses: tuple[str, ...]) -> bool:
     return any(r.endswith("_Tape") for r in rses)
-
-
-def _input_file(f: dict[str, Any]) -> InputFile:
-    try:
-        return InputFile(
-            lfn=f["lfn"],
-            size_bytes=f["size"],
-            events=f.get("events"),
-            checksums={"adler32": str(f["adler32"])} if f.get("adler32") else {},
-            block=f["block"],
-        )
-    except KeyError as e:
-        raise ServiceRequestError("catalog", f"file {f.get('lfn')!r} has no {e}") from e
-    except ValueError as e:
-        raise ServiceRequestError("catalog", str(e)) from e
 
 
 class OfflineCatalog:
@@ -100,13 +86,18 @@ class OfflineCatalog:
             raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
 
     def _read_dataset_file(self, path: Path) -> Any:
+        """A dataset file with its files as compact records (wms2.services.catalog_files)."""
         try:
             st = path.stat()
         except OSError as e:
             raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
         key = (path, st.st_mtime_ns, st.st_size)
         if self._last is None or self._last[0] != key:
-            self._last = (key, self._read(path))
+            self._last = None  # the previous dataset goes before the next is parsed
+            try:
+                self._last = (key, dataset_decoder()(path.read_text()))
+            except (OSError, ValueError) as e:
+                raise ServiceRequestError("catalog", f"cannot read {path}: {e}") from e
         return self._last[1]
 
     @cached_property
@@ -134,17 +125,20 @@ class OfflineCatalog:
             raise NotFoundError("dbs", f"dataset {dataset} does not exist")
         return self._read_dataset_file(path)
 
-    def _files(self, dataset: str, query: FileQuery | None = None) -> Iterator[dict[str, Any]]:
+    def _files(self, dataset: str, query: FileQuery | None = None) -> Iterator[CatalogFile]:
         for block in self._dataset(dataset)["blocks"]:
-            if query is None or query.keeps_block(block["name"]):
+            name = block["name"]
+            if query is None or query.keeps_block(name):
                 for f in block["files"]:
-                    yield {**f, "block": block["name"]}
+                    yield (
+                        f if isinstance(f, CatalogFile) and f.block == name else as_record(f, name)
+                    )
 
     def forget_cached(self) -> None:
-        """The parsed dataset and the indexes over all files (~1 kB per file) are kept
-        only while one plan gathers its input; the next plan reads the files afresh."""
+        """The parsed dataset and the index over all files are kept only while one plan
+        gathers its input; the next plan reads the files afresh."""
         self._last = None
-        for name in ("_dataset_paths", "_replica_index", "_parent_index"):
+        for name in ("_dataset_paths", "_by_lfn"):
             self.__dict__.pop(name, None)
 
     # ── ReqMgr2 ────────────────────────────────────────────────────────────
@@ -179,65 +173,57 @@ class OfflineCatalog:
         return [b["name"] for b in self._dataset(dataset)["blocks"]]
 
     @cached_property
-    def _parent_index(self) -> dict[str, list[str]]:
-        return {
-            f["lfn"]: list(f.get("parents", []))
-            for dataset in self._dataset_paths
-            for f in self._files(dataset)
-        }
+    def _by_lfn(self) -> dict[str, CatalogFile]:
+        """Every file of every dataset by LFN (parents, replicas)."""
+        return {f.lfn: f for dataset in self._dataset_paths for f in self._files(dataset)}
 
     def file_parents(self, lfns: list[str]) -> dict[str, list[str]]:
-        return {lfn: list(self._parent_index.get(lfn, [])) for lfn in lfns}
+        index = self._by_lfn
+        return {lfn: list(f.parents) if (f := index.get(lfn)) else [] for lfn in lfns}
 
     def file_lumis(self, query: FileQuery) -> dict[str, list[tuple[int, int]]]:
         keep = query.lumi_filter()
         result = {}
         for f in self._files(query.dataset, query):
-            pairs = sorted(
-                (int(run), int(lumi)) for run, lumis in f.get("lumis", {}).items() for lumi in lumis
-            )
+            pairs = f.lumi_pairs()
             if keep.active:
-                pairs = [p for p in pairs if keep(*p)]
+                pairs = tuple(p for p in pairs if keep(*p))
             if pairs:
-                result[f["lfn"]] = pairs
+                result[f.lfn] = list(pairs)
         return result
 
     def list_files(self, query: FileQuery) -> list[InputFile]:
         kept = self.file_lumis(query) if query.lumi_filter().active else None
         return sorted(
             (
-                _input_file(f)
+                f.input_file()
                 for f in self._files(query.dataset, query)
-                if f.get("valid", True) and (kept is None or f["lfn"] in kept)
+                if f.valid and (kept is None or f.lfn in kept)
             ),
             key=lambda f: f.lfn,
         )
 
     # ── Rucio ──────────────────────────────────────────────────────────────
 
-    @cached_property
-    def _replica_index(self) -> dict[str, tuple[list[str], bool, str]]:
-        """LFN -> (disk sites, has a tape copy, block)."""
-        index: dict[str, tuple[list[str], bool, str]] = {}
-        for dataset in self._dataset_paths:
-            for f in self._files(dataset):
-                rses = tuple(f.get("replicas", []))
-                index[f["lfn"]] = (sites_of(rses), _has_tape(rses), f["block"])
-        return index
-
     def replicas(self, lfns: list[str]) -> dict[str, list[str]]:
         """Disk sites of each file: the catalog's, plus the RSEs of the rules WMS2 made
         that are OK (a staged block now has a disk copy)."""
         copies = self._rule_copies()
+        index = self._by_lfn
         found = {}
         for lfn in lfns:
-            sites, _, block = self._replica_index.get(lfn, ([], False, ""))
-            made = copies.get(lfn, set()) | copies.get(block, set())
-            found[lfn] = sorted(set(sites) | made)
+            f = index.get(lfn)
+            # sites_of: sorted, each site once, mapped once per replica set.
+            sites = sites_of(f.replicas) if f is not None else []
+            if copies:
+                made = copies.get(lfn, set()) | copies.get(f.block if f else "", set())
+                sites = sorted(set(sites) | made)
+            found[lfn] = sites
         return found
 
     def on_tape(self, lfns: list[str]) -> set[str]:
-        return {lfn for lfn in lfns if self._replica_index.get(lfn, ([], False, ""))[1]}
+        index = self._by_lfn
+        return {lfn for lfn in lfns if (f := index.get(lfn)) is not None and _has_tape(f.replicas)}
 
     def _rule_copies(self) -> dict[str, set[str]]:
         """DID -> sites of the finished rules that name it (single-RSE expressions)."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wms2.services.errors import ServiceRequestError
-from wms2.services.http import ServiceClient
+
+if TYPE_CHECKING:  # an annotation only: the offline catalog reads these without httpx
+    from wms2.services.http import ServiceClient
 
 
 def upload_form(path: Path) -> dict[str, str]:

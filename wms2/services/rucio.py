@@ -10,12 +10,14 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from wms2.services.errors import ServiceRequestError
-from wms2.services.http import ServiceClient
 from wms2.services.protocols import Rule, RuleState
+
+if TYPE_CHECKING:  # an annotation only: the offline catalog maps RSEs without httpx
+    from wms2.services.http import ServiceClient
 
 SCOPE = "cms"
 REPLICA_BATCH = 1000
