@@ -202,7 +202,10 @@ class GroupDagText:
             else None
         )
         cooloff = (payload.cooloff_transient, payload.cooloff_site, payload.cooloff_max)
-        ledger = (payload.outcome_ledger, request_name) if payload.outcome_ledger else ()
+        # $CLUSTERID: the POST script finds where the job ran in the group's event log.
+        ledger = (
+            (payload.outcome_ledger, request_name, "$CLUSTERID") if payload.outcome_ledger else ()
+        )
         post = Script(
             bin_dir / "post_script.py",
             ("$JOB", "$RETURN", "$RETRY", *(f"{c:g}" for c in cooloff), *ledger),
