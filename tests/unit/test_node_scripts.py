@@ -166,7 +166,10 @@ def test_post_script_logs_the_site_the_job_ran_at_not_the_elected_one(
         "001 (013.000.000) 2026-01-01 00:00:02 Job executing on host: <local>\n"
         '\tGLIDEIN_CMSSite = "T2_CH_CERN"\n...\n'
     )
-    (tmp_path / "group.dag.rescue001").write_text("DONE landing\n")  # a first rescue round
+    (tmp_path / "group.dag.jobstate.log").write_text(  # a first rescue round
+        "1 INTERNAL *** DAGMAN_STARTED 7.0 ***\n1 INTERNAL *** DAGMAN_FINISHED 1 ***\n"
+        "2 INTERNAL *** DAGMAN_STARTED 9.0 ***\n"
+    )
     args = ("1", "0", "0", "0", str(ledger), "req_a")
     assert (
         run(bin_dir / "post_script.py", "proc_1", "69", *args, "12", cwd=tmp_path).returncode == 1

@@ -86,8 +86,20 @@ def executed_site(cluster: str, log: Path = Path(EVENT_LOG)) -> str:
 
 
 def rescue_round() -> int:
-    """Rescue DAGs of this group so far: 0 in the first run, 1 in the first rescue, ..."""
-    return len(list(Path(".").glob("*.rescue[0-9][0-9][0-9]")))
+    """The group DAG's runs before this one (0 in the first run, 1 in the first rescue):
+    its DAGMans' starts in the JOBSTATE_LOG, less the restarts that recovered a run."""
+    starts = 0
+    for path in Path(".").glob("*.jobstate.log"):
+        try:
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if " INTERNAL *** DAGMAN_STARTED" in line:
+                        starts += 1
+                    elif " INTERNAL *** RECOVERY_STARTED" in line:
+                        starts -= 1
+        except OSError:
+            continue
+    return max(starts - 1, 0)
 
 
 def append(path: str | Path, text: str) -> None:
