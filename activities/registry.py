@@ -10,6 +10,7 @@ from typing import Any
 from activities.admission import AdmissionActivities
 from activities.dags import DagActivities
 from activities.deps import ActivityDeps
+from activities.failures import FailureActivities
 from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
@@ -27,6 +28,7 @@ ACTIVITY_CLASSES: tuple[Callable[[ActivityDeps], object], ...] = (
     OutputActivities,
     StagingActivities,
     SiteActivities,
+    FailureActivities,
 )
 
 

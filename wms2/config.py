@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     post_cooloff_site_sec: float = Field(default=300.0, ge=0)
     post_cooloff_max_sec: float = Field(default=1800.0, ge=0)
     dagman_max_post_scripts: int = Field(default=20, ge=1)
+    # A node whose every rescue round ends in the same failure (class and exit code) is
+    # not rescued again after this many rounds: the request goes to review (PARTIAL).
+    rescue_round_cap: int = Field(default=2, ge=1)
     # ReqMgr2 states a request is imported and run in (wms2.reqmgr.states explains the
     # default); any other state is refused at import, naming it.
     reqmgr_runnable_states: list[str] = Field(

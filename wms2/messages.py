@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
+from wms2.failures.model import FailureReport
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import OutputConfig, OutputProgress, WorkUnitFile
 
@@ -61,6 +62,7 @@ class Activity(StrEnum):
     CHANGE_SITE = "change_site"
     SYNC_SITES = "sync_sites"
     REPRIORITIZE_DAG = "reprioritize_dag"
+    FAILURE_REPORT = "failure_report"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -162,6 +164,10 @@ class RequestState(BaseModel):
     outputs: dict[str, OutputProgress] = Field(default_factory=dict)  # by dataset
     outputs_closed: bool = False
     dag_completed: bool = False  # only outputs were left (a restart retries failed ones)
+    # At each DAG end with failures: the failure report (query `failure_report`) and its
+    # one line for the Web UI's current details and `starter.py status`.
+    failure_report: FailureReport | None = None
+    failure_summary: str | None = None
     # Units for an output workflow that had ended (terminated, invalidated by hand): kept
     # for the restart that starts it again. By dataset.
     undelivered: dict[str, list[WorkUnitFile]] = Field(default_factory=dict)
@@ -179,6 +185,12 @@ class SignalInput(BaseModel):
     """A signal's input: unknown fields and wrong types are refused, never defaulted."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FailureReportInput(BaseModel):
+    request_name: str
+    dag_file: str
+    decision: str = ""  # what the request does about it (rescue, review, failed)
 
 
 class RestartRequest(SignalInput):

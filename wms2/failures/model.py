@@ -54,6 +54,7 @@ class FailureReport(BaseModel):
     hopeless: list[str] = Field(default_factory=list)  # unit/node that fail every round
     exclusions: dict[str, list[str]] = Field(default_factory=dict)  # unit -> sites it avoids
     decision: str = ""  # the request's: rescue, review, failed (set at the DAG's end)
+    round_cap: int = 0  # the setting the hopeless nodes were judged by
 
     def summary_line(self, width: int = 120) -> str:
         """One line for the Web UI's current details and `starter.py status`."""

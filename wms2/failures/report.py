@@ -69,7 +69,12 @@ def build_report(
     layout: DagLayout, request_name: str, round_cap: int, decision: str = ""
 ) -> FailureReport:
     causes: dict[tuple[str, int | None, str, str], _Acc] = defaultdict(_Acc)
-    report = FailureReport(request_name=request_name, generated_at=time.time(), decision=decision)
+    report = FailureReport(
+        request_name=request_name,
+        generated_at=time.time(),
+        decision=decision,
+        round_cap=round_cap,
+    )
     hopeless: set[str] = set()
     for gdir in sorted(p for p in layout.root.glob(WORK_UNIT_GLOB) if p.is_dir()):
         tries = read_tries(gdir)
