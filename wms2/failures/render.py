@@ -48,12 +48,9 @@ def _group_lines(n: int, g: FailureGroup, width: int) -> list[str]:
 
 def render_report(r: FailureReport, width: int = 80) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.generated_at))
-    title = f"Failure report: {r.request_name}"
-    lines = (
-        [title + " " * (width - len(title) - len(stamp)) + stamp]
-        if len(title) + 2 + len(stamp) <= width
-        else [*_wrap(title, width), stamp]
-    )
+    title = "Failure report"
+    lines = [title + " " * max(width - len(title) - len(stamp), 2) + stamp]
+    lines += _wrap(r.request_name, width)
     lines += _wrap(
         f"rounds {r.rounds} | nodes failed {r.nodes_failed} | held {r.nodes_held} | "
         f"recovered {r.nodes_recovered} | failed tries {r.tries_failed}",
