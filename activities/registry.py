@@ -15,6 +15,7 @@ from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
 from activities.sites import SiteActivities
+from activities.sizing import SizingActivities
 from activities.staging import StagingActivities
 from activities.tracking import TrackerActivities
 
@@ -29,6 +30,7 @@ ACTIVITY_CLASSES: tuple[Callable[[ActivityDeps], object], ...] = (
     StagingActivities,
     SiteActivities,
     FailureActivities,
+    SizingActivities,
 )
 
 

@@ -34,6 +34,7 @@ from workflows.errors import innermost, reason
 from workflows.request.output_feed import OutputFeed
 from workflows.request.priority import RequestPriority
 from workflows.request.steps import RequestSteps
+from workflows.request.tuning import RunTuning
 from workflows.visibility import publish
 
 S = RequestStatus
@@ -71,6 +72,7 @@ class DagRun:
         self.steps = steps
         self.outputs = outputs
         self.priority = priority
+        self.tuning = RunTuning(steps, priority)  # sizing rounds, the tail's boost
         self.s = steps.s
 
     def take_news(self, news: DagNews) -> None:
@@ -128,6 +130,8 @@ class DagRun:
                     return
                 continue  # a stop arrived: handled at the top of the loop
             await self.record_progress(res)
+            if not res.finished:
+                await self.tuning.after_progress()
             step = production_step_reached(
                 s.production_steps, len(s.completed_work_units), s.progress.work_units_total
             )
