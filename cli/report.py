@@ -49,5 +49,6 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             "host and its DAG has not ended with failures"
         )
     # Plain text: the report's brackets and stderr lines are not rich markup.
-    console.print(render_report(report, args.width), markup=False, highlight=False, soft_wrap=True)
+    text = render_report(report, args.width, state.sizing_changes)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
     return 0

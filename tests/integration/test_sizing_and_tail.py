@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import GEN
 from tests.integration.conftest import WorkerSite
-from tests.integration.test_end_to_end import start
+from tests.integration.test_end_to_end import run_starter, start
 from wms2.models import RequestStatus
 from wms2.sizing.measure import job_reports
 from workflows.request import RequestWorkflow
@@ -82,3 +82,9 @@ async def test_later_units_are_resized_and_the_tail_is_boosted(
     assert set(prios[first_boosted:]) == {PRIORITY + BOOST}  # never lowered again
     assert s.priority == PRIORITY  # the request's own priority (admission) is unchanged
     assert re.search(r"tail: 3/5 units done", tail[0])
+
+    # Shown: `starter.py report` lists what changed, at 80 columns.
+    out = run_starter(site, "report", GEN)
+    assert out.returncode == 0, out.stderr
+    assert "no failed or held jobs" in out.stdout and "changed on the way:" in out.stdout
+    assert "events/job 1000 -> 500" in out.stdout and max(map(len, out.stdout.splitlines())) <= 80

@@ -67,8 +67,10 @@ def test_rendering_fits_80_columns_with_long_values() -> None:
         hopeless=[f"mg_{i:06d}/proc_{i:06d}" for i in range(12)],
         exclusions={"mg_000001": ["T2_US_Wisconsin", "T2_DE_DESY", "T1_US_FNAL"]},
     )
-    text = render_report(report, 80)
+    change = "2026-12-06 05:00 after 2 units: 3 unit(s): events/job 1000 -> 500, " + long
+    text = render_report(report, 80, [change])
     assert max(map(len, text.splitlines())) <= 80, text
+    assert "changed on the way:\n  2026-12-06 05:00 after 2 units: 3 unit(s)" in text
     assert "held: Job has gone over memory limit" in text and "(+22 more)" in text
     assert "      | Traceback xxx" in text and text.count("...") >= 1
     line = report.summary_line()

@@ -46,7 +46,8 @@ def _group_lines(n: int, g: FailureGroup, width: int) -> list[str]:
     return lines
 
 
-def render_report(r: FailureReport, width: int = 80) -> str:
+def render_report(r: FailureReport, width: int = 80, changes: list[str] | None = None) -> str:
+    """`changes`: what WMS2 changed on the way (sizing rounds, the tail's boost)."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.generated_at))
     title = "Failure report"
     lines = [title + " " * max(width - len(title) - len(stamp), 2) + stamp]
@@ -70,4 +71,8 @@ def render_report(r: FailureReport, width: int = 80) -> str:
         lines += _wrap("same failure every round (review): " + " ".join(r.hopeless), width)
     for unit, sites in sorted(r.exclusions.items()):
         lines += _wrap(f"{unit} avoids {', '.join(sites)} (site errors there)", width)
+    if changes:
+        lines += ["-" * width, "changed on the way:"]
+        for c in changes:
+            lines += _wrap(c, width, "  ")
     return "\n".join(lines)
