@@ -10,9 +10,11 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import GEN
+from tests.conftest import GEN, SAMPLE_CATALOG
 from tests.integration.conftest import WorkerSite
 from tests.integration.test_end_to_end import run_starter, start
 from tests.workflows.harness import until
@@ -20,6 +22,16 @@ from wms2.models import RequestStatus
 from workflows.request import RequestWorkflow
 
 CERN, WISC = "T2_CH_CERN", "T2_US_Wisconsin"
+# The GEN request under a name of this test's own: the session's dev server may still run
+# another test's GEN workflows (its output workflows finish after an abort).
+NAME = "wms2test_failures_gen"
+
+
+def gen_document() -> dict:
+    doc = json.loads((SAMPLE_CATALOG / "requests" / f"{GEN}.json").read_text())
+    return {**doc, "RequestName": NAME}
+
+
 ALWAYS = "proc_000002"
 S = RequestStatus
 
@@ -43,7 +55,7 @@ async def test_report_rescue_avoiding_the_site_and_review_of_a_hopeless_node(
             "WMS2_SYNTHETIC_MAX_SECONDS": "0.05",
         }
     )
-    h = await start(dev_server, site, GEN, urgent=True)
+    h = await start(dev_server, site, NAME, urgent=True, request_document=gen_document())
     first = await until(h, lambda s: s.status in (S.PARTIAL, S.FAILED), 90)
     assert first.status is S.PARTIAL, first.transitions[-1].reason
     dag_dir = Path(first.dag_file or "").parent
@@ -57,15 +69,15 @@ async def test_report_rescue_avoiding_the_site_and_review_of_a_hopeless_node(
     assert causes[f"site exit 69 at {WISC}"].units == wisc_units
     assert first.failure_summary == kept.summary_line()
 
-    out = run_starter(site, "report", GEN)
+    out = run_starter(site, "report", NAME)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert max(map(len, lines)) <= 80, out.stdout
-    assert lines[0].startswith("Failure report") and lines[1] == GEN
+    assert lines[0].startswith("Failure report") and lines[1] == NAME
     assert f"site exit 69 at {WISC}" in out.stdout and "transient exit 1" in out.stdout
     assert f"{ALWAYS} on request (WMS2_FAIL_NODES)" in out.stdout  # its stderr's last line
 
-    restarted = run_starter(site, "restart", GEN, "--reason", "look at the report")
+    restarted = run_starter(site, "restart", NAME, "--reason", "look at the report")
     assert restarted.returncode == 0, restarted.stderr
     s = await until(h, lambda s: s.status is S.PARTIAL and s.dag_attempt == 2, 90)
     assert "failed the same way in 2 rounds" in s.transitions[-1].reason
@@ -79,4 +91,10 @@ async def test_report_rescue_avoiding_the_site_and_review_of_a_hopeless_node(
     assert all(t["site"] == CERN and t["class"] == "success" for t in second
                if t["node"] != ALWAYS)  # fmt: skip
     assert s.alerts[-1].kind == "failures_need_review"
-    assert await asyncio.wait_for(h.query(RequestWorkflow.status), 10)
+    # The operator's call: abort (the session's dev server serves later tests of GEN).
+    aborted = run_starter(site, "abort", NAME, "--reason", "payload bug")
+    assert aborted.returncode == 0, aborted.stderr
+    s = await until(h, lambda s: s.status is S.ABORTED, 60)
+    assert s.failure_report is not None  # the report stays with the request
+    with pytest.raises(WorkflowFailureError):  # ends Canceled
+        await asyncio.wait_for(h.result(), 60)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import GEN
+from tests.conftest import GEN, SAMPLE_CATALOG
 from tests.integration.conftest import WorkerSite
 from tests.integration.test_end_to_end import run_starter, start
 from wms2.models import RequestStatus
@@ -22,6 +22,16 @@ from wms2.sizing.measure import job_reports
 from workflows.request import RequestWorkflow
 
 CERN, WISC = "T2_CH_CERN", "T2_US_Wisconsin"
+# The GEN request under a name of this test's own: the session's dev server may still run
+# another test's GEN workflows (its output workflows finish after an abort).
+NAME = "wms2test_sizing_gen"
+
+
+def gen_document() -> dict:
+    doc = json.loads((SAMPLE_CATALOG / "requests" / f"{GEN}.json").read_text())
+    return {**doc, "RequestName": NAME}
+
+
 PRIORITY, BOOST = 90000, 5000  # the GEN request's RequestPriority; the setting
 
 
@@ -43,7 +53,9 @@ async def test_later_units_are_resized_and_the_tail_is_boosted(
             "WMS2_TAIL_PRIORITY_BOOST": str(BOOST),
         }
     )
-    h = await start(dev_server, site, GEN, urgent=True, config=None)  # the worker's settings
+    h = await start(
+        dev_server, site, NAME, urgent=True, config=None, request_document=gen_document()
+    )  # the worker's settings
     result = await asyncio.wait_for(h.result(), 90)
     assert result.status is RequestStatus.COMPLETED, result.reason
     s = await h.query(RequestWorkflow.status)
@@ -84,7 +96,7 @@ async def test_later_units_are_resized_and_the_tail_is_boosted(
     assert re.search(r"tail: 3/5 units done", tail[0])
 
     # Shown: `starter.py report` lists what changed, at 80 columns.
-    out = run_starter(site, "report", GEN)
+    out = run_starter(site, "report", NAME)
     assert out.returncode == 0, out.stderr
     assert "no failed or held jobs" in out.stdout and "changed on the way:" in out.stdout
     assert "events/job 1000 -> 500" in out.stdout and max(map(len, out.stdout.splitlines())) <= 80
