@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from wms2.dagfiles import DagLayout
+from wms2.sizing import sizing_round
 from wms2.sizing.decide import Limits, Sizing, decide
 from wms2.sizing.resplit import redag, resplit
 
@@ -87,3 +91,11 @@ def test_resplit_numbers_events_on_and_redag_rewrites_the_processing_nodes() -> 
         f"PARENT {' '.join(names)} CHILD merge",
         "PARENT merge CHILD cleanup",
     ]  # fmt: skip
+
+
+def test_a_dag_without_the_apply_script_is_not_sized(tmp_path: Path) -> None:
+    """A DAG planned before sizing: a prepared sizing would never be applied."""
+    (tmp_path / "workflow.dag").write_text("SUBDAG EXTERNAL mg_000000 group.dag DIR mg\n")
+    limits = Limits(500, 2500, 3600.0, 0.2)
+    result = sizing_round(DagLayout(tmp_path), limits, min_finished=0)
+    assert result.resized == [] and "no apply_sizing.py PRE scripts" in result.skipped["*"]

@@ -30,6 +30,7 @@ from wms2.sizing.resplit import (
 
 SIZING_LOG = "sizing.jsonl"
 LOCK = "sizing.lock"  # shared with the unit's PRE script (apply_sizing.py)
+APPLY_SCRIPT = "apply_sizing.py"
 
 
 @dataclass
@@ -57,6 +58,9 @@ def _describe(d: Decision) -> str:
 
 
 def sizing_round(layout: DagLayout, limits: Limits, min_finished: int) -> RoundResult:
+    if APPLY_SCRIPT not in layout.dag_file.read_text():
+        # Planned before sizing existed: nothing would apply a prepared sizing.
+        return RoundResult(skipped={"*": f"its outer DAG has no {APPLY_SCRIPT} PRE scripts"})
     units = sorted(p for p in layout.root.glob("mg_*") if p.is_dir())
     finished = [u for u in units if layout.merge_output(u.name).exists()]
     result = RoundResult(finished_units=len(finished))
