@@ -10,11 +10,13 @@ from typing import Any
 from activities.admission import AdmissionActivities
 from activities.dags import DagActivities
 from activities.deps import ActivityDeps
+from activities.failures import FailureActivities
 from activities.harvest import HarvestActivities
 from activities.outputs import OutputActivities
 from activities.pilot import PilotActivities
 from activities.requests import RequestActivities
 from activities.sites import SiteActivities
+from activities.sizing import SizingActivities
 from activities.staging import StagingActivities
 from activities.tracking import TrackerActivities
 
@@ -29,6 +31,8 @@ ACTIVITY_CLASSES: tuple[Callable[[ActivityDeps], object], ...] = (
     HarvestActivities,
     StagingActivities,
     SiteActivities,
+    FailureActivities,
+    SizingActivities,
 )
 
 

@@ -2,7 +2,7 @@
 
 python starter.py submit NAME [--urgent] [--rerun] [--file request.json]
 python starter.py list [--status S] [--campaign C]
-python starter.py status NAME | watch NAME
+python starter.py status NAME | watch NAME | report NAME [--width N]
 python starter.py stop NAME --reason TEXT [--hold] | release NAME | abort NAME [--reason TEXT]
 python starter.py restart NAME [--catastrophic --cleanup-policy P]
 python starter.py invalidate NAME [--reason TEXT] [--no-wait]
@@ -21,7 +21,7 @@ import sys
 
 from rich.markup import escape
 
-from cli import admission, controls, db, outputs, planning, requests, sites, submit
+from cli import admission, controls, db, outputs, planning, report, requests, sites, submit
 from cli.common import CommandError, errors
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Each command group adds its own subcommands, in the order `--help` lists them.
     submit.add_commands(sub)
     requests.add_commands(sub)
+    report.add_commands(sub)
     controls.add_commands(sub)
     outputs.add_commands(sub)
     controls.add_priority_command(sub)

@@ -152,6 +152,22 @@ class Settings(BaseSettings):
     post_cooloff_site_sec: float = Field(default=300.0, ge=0)
     post_cooloff_max_sec: float = Field(default=1800.0, ge=0)
     dagman_max_post_scripts: int = Field(default=20, ge=1)
+    # A node whose every rescue round ends in the same failure (class and exit code) is
+    # not rescued again after this many rounds: the request goes to review (PARTIAL).
+    rescue_round_cap: int = Field(default=2, ge=1)
+    # Right-sized jobs (wms2.sizing): a sizing round each time this many more work units
+    # finished (0: never), once at least sizing_min_finished_units have; events per job
+    # toward target_job_length_sec, memory toward the measured peak plus the margin,
+    # between sizing_min_memory_mb and cores x sizing_max_memory_per_core_mb.
+    sizing_every_units: int = Field(default=2, ge=0)
+    sizing_min_finished_units: int = Field(default=2, ge=1)
+    sizing_memory_margin: float = Field(default=0.2, ge=0, le=2)
+    sizing_min_memory_mb: int = Field(default=500, ge=1)
+    sizing_max_memory_per_core_mb: int = Field(default=2500, ge=1)
+    # The tail: once this fraction of a request's work units is done, its remaining idle
+    # jobs get JobPrio + tail_priority_boost (0: never).
+    tail_fraction: float = Field(default=0.9, ge=0, le=1)
+    tail_priority_boost: int = Field(default=10000, ge=0)
     # ReqMgr2 states a request is imported and run in (wms2.reqmgr.states explains the
     # default); any other state is refused at import, naming it.
     reqmgr_runnable_states: list[str] = Field(

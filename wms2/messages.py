@@ -17,6 +17,7 @@ from pydantic import (
 
 from wms2.condor.handles import DagHandle, JobHandle, JobStatus
 from wms2.config import DEFAULT_STUCK_TIMEOUTS, Settings
+from wms2.failures.model import FailureReport
 from wms2.models import CleanupPolicy, PilotMetrics, ProductionStep, RequestStatus
 from wms2.outputs.messages import DqmUpload, OutputConfig, OutputProgress, WorkUnitFile
 from wms2.unit_names import PackedNames, unpack
@@ -69,6 +70,8 @@ class Activity(StrEnum):
     SYNC_SITES = "sync_sites"
     REPRIORITIZE_DAG = "reprioritize_dag"
     UPLOAD_DQM = "upload_dqm_files"  # harvesting: DQM files to the DQM GUI after the DAG
+    FAILURE_REPORT = "failure_report"
+    SIZE_PENDING_UNITS = "size_pending_units"
 
 
 # ── the request workflow ────────────────────────────────────────────────────
@@ -176,6 +179,14 @@ class RequestState(BaseModel):
     outputs: dict[str, OutputProgress] = Field(default_factory=dict)  # by dataset
     outputs_closed: bool = False
     dag_completed: bool = False  # only outputs were left (a restart retries failed ones)
+    # At each DAG end with failures: the failure report (query `failure_report`) and its
+    # one line for the Web UI's current details and `starter.py status`.
+    failure_report: FailureReport | None = None
+    failure_summary: str | None = None
+    # Right-sizing rounds (what changed, when, why; the last 10) and the tail boost.
+    sizing_checked_at: int = 0  # work units done at the last sizing round
+    sizing_changes: list[str] = Field(default_factory=list)
+    tail_boosted: bool = False
     # Units for an output workflow that had ended (terminated, invalidated by hand): kept
     # for the restart that starts it again. By dataset.
     undelivered: dict[str, list[WorkUnitFile]] = Field(default_factory=dict)
@@ -197,6 +208,24 @@ class SignalInput(BaseModel):
     """A signal's input: unknown fields and wrong types are refused, never defaulted."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SizingInput(BaseModel):
+    request_name: str
+    dag_file: str
+
+
+class SizingResult(BaseModel):
+    finished_units: int = 0
+    measurement: str = ""
+    resized: list[str] = Field(default_factory=list)
+    change: str = ""  # "" when nothing changed
+
+
+class FailureReportInput(BaseModel):
+    request_name: str
+    dag_file: str
+    decision: str = ""  # what the request does about it (rescue, review, failed)
 
 
 class RestartRequest(SignalInput):
@@ -225,6 +254,11 @@ class LifecycleConfig(BaseModel):
     site_recheck_sec: float = 300.0
     continue_as_new_after_events: int | None = None  # None: when the server suggests it
     output: OutputConfig = Field(default_factory=OutputConfig)
+    # Off unless the worker's settings turn them on (requests started with a fixed config
+    # keep the behaviour they were written for).
+    sizing_every_units: int = 0
+    tail_fraction: float = 0.0
+    tail_priority_boost: int = 0
 
     def timeout(self, status: RequestStatus) -> int | None:
         return self.stuck_timeouts.get(status)
@@ -239,6 +273,9 @@ class LifecycleConfig(BaseModel):
             dag_check_sec=settings.dag_check_sec,
             max_active_dags=settings.max_active_dags,
             site_recheck_sec=settings.site_recheck_sec,
+            sizing_every_units=settings.sizing_every_units,
+            tail_fraction=settings.tail_fraction,
+            tail_priority_boost=settings.tail_priority_boost,
             output=OutputConfig(
                 transfer_poll_sec=settings.transfer_poll_interval_sec,
                 transfer_copies=settings.transfer_copies,

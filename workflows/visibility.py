@@ -102,6 +102,10 @@ def details(s: RequestState) -> str:
     if s.production_steps:
         steps = ", ".join(f"{st.fraction:.0%}->{st.priority}" for st in s.production_steps)
         lines.append(f"production steps left: {steps}")
+    if s.failure_summary:
+        lines.append(f"failures: {s.failure_summary}")
+    if s.sizing_changes:
+        lines.append(f"changed: {s.sizing_changes[-1]}")
     if s.alerts:
         a = s.alerts[-1]
         lines.append(f"ALERT {a.kind}: {a.message}")

@@ -12,6 +12,7 @@ COMMANDS = {
     "list": "cli.requests",
     "status": "cli.requests",
     "watch": "cli.requests",
+    "report": "cli.report",
     "stop": "cli.controls",
     "release": "cli.controls",
     "abort": "cli.controls",

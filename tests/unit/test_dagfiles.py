@@ -84,7 +84,7 @@ def test_group_dag(gen_plan: PlanSummary) -> None:
         )
         post = f"SCRIPT POST {p} {bin_dir / 'post_script.py'} $JOB $RETURN $RETRY "
         (post_line,) = [x for x in g if x.startswith(post)]
-        assert post_line.endswith(f" {ledger} {gen_plan.request_name}")
+        assert post_line.endswith(f" {ledger} {gen_plan.request_name} $CLUSTERID")
         assert f"CATEGORY {p} Processing" in g
     assert f"PARENT {' '.join(procs)} CHILD merge" in g
     assert "RETRY merge 2 UNLESS-EXIT 2" in g and "CATEGORY merge Merge" in g

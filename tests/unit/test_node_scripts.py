@@ -151,6 +151,47 @@ def test_post_script_appends_the_outcome_ledger(plan: PlanSummary, tmp_path: Pat
     ]
 
 
+def test_post_script_logs_the_site_the_job_ran_at_not_the_elected_one(
+    plan: PlanSummary, tmp_path: Path
+) -> None:
+    """After a re-election the group's elected site is another one: the job's own execute
+    event (its slot's GLIDEIN_CMSSite) says where it ran and failed."""
+    bin_dir = Path(plan.dag_dir) / "bin"
+    ledger = tmp_path / "site_outcomes.log"
+    (tmp_path / "elected_site").write_text("T2_CH_CERN\n")  # re-elected after the job ran
+    (tmp_path / "group.log").write_text(
+        "000 (012.000.000) 2026-01-01 00:00:00 Job submitted from host: <local>\n...\n"
+        "001 (012.000.000) 2026-01-01 00:00:01 Job executing on host: <local>\n"
+        '\tSlotName: slot1@T2_US_Wisconsin.local\n\tGLIDEIN_CMSSite = "T2_US_Wisconsin"\n...\n'
+        "001 (013.000.000) 2026-01-01 00:00:02 Job executing on host: <local>\n"
+        '\tGLIDEIN_CMSSite = "T2_CH_CERN"\n...\n'
+    )
+    (tmp_path / "group.dag.jobstate.log").write_text(  # a first rescue round
+        "1 INTERNAL *** DAGMAN_STARTED 7.0 ***\n1 INTERNAL *** DAGMAN_FINISHED 1 ***\n"
+        "2 INTERNAL *** DAGMAN_STARTED 9.0 ***\n"
+    )
+    args = ("1", "0", "0", "0", str(ledger), "req_a")
+    assert (
+        run(bin_dir / "post_script.py", "proc_1", "69", *args, "12", cwd=tmp_path).returncode == 1
+    )
+    assert run(bin_dir / "post_script.py", "proc_2", "0", *args, "13", cwd=tmp_path).returncode == 0
+    assert run(bin_dir / "post_script.py", "proc_3", "1", *args, "99", cwd=tmp_path).returncode == 1
+    lines = [x.split()[1:3] for x in ledger.read_text().splitlines()]
+    # No execute event for job 99 (it never ran): the elected site stands in.
+    assert lines == [
+        ["T2_US_Wisconsin", "site"],
+        ["T2_CH_CERN", "success"],
+        ["T2_CH_CERN", "transient"],
+    ]
+    records = [json.loads(x) for x in (tmp_path / "node_outcomes.jsonl").read_text().splitlines()]
+    assert [(r["node"], r["exit"], r["class"], r["site"], r["elected"], r["round"], r["cluster"])
+            for r in records] == [
+        ("proc_1", 69, "site", "T2_US_Wisconsin", "T2_CH_CERN", 1, "12"),
+        ("proc_2", 0, "success", "T2_CH_CERN", "T2_CH_CERN", 1, "13"),
+        ("proc_3", 1, "transient", "T2_CH_CERN", "T2_CH_CERN", 1, "99"),
+    ]  # fmt: skip
+
+
 def test_payload_fails_with_a_site_error_at_a_broken_site(
     plan: PlanSummary, tmp_path: Path
 ) -> None:

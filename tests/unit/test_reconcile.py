@@ -16,6 +16,7 @@ from wms2.dagman.jobstate import JobstateWriter
 from wms2.dagman.records import (
     DONE,
     ERROR,
+    FUTILE,
     READY,
     SUBMITTED,
     NodeRecord,
@@ -199,6 +200,37 @@ def test_the_status_file_and_an_earlier_rescue_count_and_a_started_node_vouches_
     procs = {f"proc_{i:06d}" for i in range(4, 8)}
     assert group_rescue_done(layout, unit) == {"landing", *procs}
     assert len(rescue_files(group_dag)) == 2  # the earlier one is kept, the new one wins
+
+
+def test_a_failed_groups_futile_nodes_vouch_for_nobody_and_its_sites_are_learned(
+    layout: DagLayout,
+) -> None:
+    """A group DAG that failed: one node ERROR, merge and cleanup FUTILE (never started).
+    Its rescue keeps what succeeded; the site that failed it for site reasons is excluded."""
+    unit = planned_work_units(layout)[1]
+    gdir = layout.group_dir(unit)
+    procs = [f"proc_{i:06d}" for i in range(4, 8)]
+    done = ["landing", *procs[1:]]
+    write_rescue(gdir / "group.dag", [NodeRecord(n, DONE) for n in done])
+    write_status_file(
+        gdir / "group.dag.status",
+        gdir / "group.dag",
+        0,
+        [
+            *(NodeRecord(n, DONE) for n in done),
+            NodeRecord(procs[0], ERROR),
+            NodeRecord("merge", FUTILE),
+            NodeRecord("cleanup", FUTILE),
+        ],
+        1,
+    )
+    (gdir / "node_outcomes.jsonl").write_text(
+        '{"node":"proc_000004","exit":69,"class":"site","site":"T2_US_Wisconsin"}\n'
+        '{"node":"proc_000005","exit":0,"class":"success","site":"T2_CH_CERN"}\n'
+    )
+    ensure_rescue(layout, recorded=set())
+    assert group_rescue_done(layout, unit) == set(done)  # not the whole group again
+    assert json.loads((gdir / "excluded_sites.json").read_text()) == {"sites": ["T2_US_Wisconsin"]}
 
 
 def test_a_unit_whose_cleanup_was_running_is_not_done_and_runs_only_its_cleanup(

@@ -51,3 +51,12 @@ def test_the_admission_page_shows_its_queue() -> None:
     text = admission_details(a)
     assert "2/2 slots taken, 1 queued" in text and "PAUSED: schedd upgrade" in text
     assert "1. c (priority 9)" in text and "active: a, b" in text
+
+
+def test_details_carry_the_failure_reports_line_and_the_last_sizing_change() -> None:
+    s = RequestState(request_name="req_f", status=RequestStatus.PARTIAL)
+    s.failure_summary = "2 node(s) failed in 1 group: site error at T2_XX_Bad (banned)"
+    s.sizing_changes = ["mg_000003: 1000 -> 500 events per job", "mg_000004: 2000 -> 1000 MB"]
+    text = details(s)
+    assert "failures: 2 node(s) failed in 1 group: site error at T2_XX_Bad (banned)" in text
+    assert "changed: mg_000004: 2000 -> 1000 MB" in text and "mg_000003" not in text

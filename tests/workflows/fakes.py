@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.admission import ended_requests
 from tests.workflows.fake_outputs import FakeDataServices
 from wms2.condor.handles import DagHandle, IdleEdit, JobHandle, JobState, JobStatus
+from wms2.failures.model import FailureGroup, FailureReport
 from wms2.lifecycle.decisions import next_version_name
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
@@ -27,6 +28,7 @@ from wms2.messages import (
     DagExit,
     DagProgress,
     EnqueueInput,
+    FailureReportInput,
     ImportInput,
     ImportResult,
     MonitorInput,
@@ -99,6 +101,7 @@ class RequestScript:
     harvest_jobs: int = 0  # harvesting jobs in the DAG (their DQM files uploaded after it)
     dqm_refusals: int = 0  # uploads the DQM GUI refuses before it takes them
     dqm_missing: dict[str, str] = field(default_factory=dict)  # jobs that left no DQM file
+    hopeless: list[str] = field(default_factory=list)  # failure report: unit/node, every round
 
 
 class FakeWorld:
@@ -409,6 +412,21 @@ class FakeWorld:
             w.reprioritized.append((inp.request_name, inp.priority))
             return IdleEdit(edited=3)
 
+        @activity.defn(name=Activity.FAILURE_REPORT)
+        async def failure_report(inp: FailureReportInput) -> FailureReport:
+            sc = w.script(inp.request_name)
+            w.calls.append((Activity.FAILURE_REPORT.value, inp.request_name))
+            group = FailureGroup(kind="transient", exit_code=1, tries=4, nodes=sc.fail_nodes)
+            return FailureReport(
+                request_name=inp.request_name,
+                nodes_failed=sc.fail_nodes,
+                tries_failed=4 * sc.fail_nodes,
+                groups=[group],
+                hopeless=sc.hopeless,
+                decision=inp.decision,
+                round_cap=2,
+            )
+
         @activity.defn(name=Activity.PING_BACKEND)
         async def ping_backend() -> bool:
             return all(sc.backend_reachable for sc in w.scripts.values())
@@ -452,6 +470,7 @@ class FakeWorld:
             query_job,
             ping_backend,
             reprioritize_dag,
+            failure_report,
             stage_input,
             poll_staging,
             *w.data.activities(),

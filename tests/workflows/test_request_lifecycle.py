@@ -184,6 +184,47 @@ async def test_small_failure_rescues_automatically(env: WorkflowEnvironment) -> 
         assert (await state_of(h)).auto_rescues == 1
 
 
+async def test_small_failure_rescues_automatically_with_its_failure_report(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("req_report")
+        sc.work_units, sc.nodes_per_unit, sc.fail_nodes = 10, 30, 1  # 1 of 300 nodes: < 5%
+        h = await start(w, env, "req_report", urgent=True)
+        assert (await finish(h)).status is S.COMPLETED
+        s = await state_of(h)
+        assert w.calls_of("failure_report", "req_report") == 1  # at the failed end only
+        assert s.failure_report is not None
+        assert s.failure_report.decision == "automatic rescue 1 of 3"
+        assert s.failure_summary == (
+            "1 node(s) failed, 0 held, 0 recovered (4 failed tries): transient exit 1 x4 "
+            "-> automatic rescue 1 of 3"
+        )
+        assert await h.query(RequestWorkflow.failure_report) == s.failure_report
+
+
+async def test_a_node_failing_the_same_way_every_round_goes_to_review_not_rescue(
+    env: WorkflowEnvironment,
+) -> None:
+    async with fake_world(env) as w:
+        sc = w.script("req_hopeless")
+        sc.work_units, sc.nodes_per_unit, sc.fail_nodes = 10, 30, 1  # < 5%: would rescue
+        sc.hopeless = ["mg_000003/proc_000007"]
+        h = await start(w, env, "req_hopeless", urgent=True)
+        s = await wait_for_status(h, S.PARTIAL)
+        assert w.submissions["req_hopeless"] == [1] and s.auto_rescues == 0
+        assert s.transitions[-1].reason == (
+            "1 of 300 nodes failed, exit code 1; 1 node(s) failed the same way in 2 rounds "
+            "(mg_000003/proc_000007): no more rescues: review the failure report, then "
+            "restart or abort"
+        )
+        assert s.failure_report is not None
+        assert s.failure_report.decision.startswith("review (PARTIAL): 1 node(s) failed")
+        assert s.alerts[-1].kind == "failures_need_review"
+        assert s.alerts[-1].message == s.failure_summary
+        await h.signal(RequestWorkflow.abort, AbortSignal(reason="hopeless"))
+
+
 async def test_large_failure_fails(env: WorkflowEnvironment) -> None:
     async with fake_world(env) as w:
         sc = w.script("req_broken")

@@ -205,7 +205,10 @@ class GroupDagText:
             else None
         )
         cooloff = (payload.cooloff_transient, payload.cooloff_site, payload.cooloff_max)
-        ledger = (payload.outcome_ledger, request_name) if payload.outcome_ledger else ()
+        # $CLUSTERID: the POST script finds where the job ran in the group's event log.
+        ledger = (
+            (payload.outcome_ledger, request_name, "$CLUSTERID") if payload.outcome_ledger else ()
+        )
         post = Script(
             bin_dir / "post_script.py",
             ("$JOB", "$RETURN", "$RETRY", *(f"{c:g}" for c in cooloff), *ledger),
@@ -289,8 +292,12 @@ def _outer_dag_lines(
         # only what is new (the status file is rewritten whole, every 30 s at best).
         jobstate_log=layout.jobstate_log,
     )
+    # Each unit's PRE script applies a sizing WMS2 prepared from finished units' jobs
+    # (wms2.sizing) and marks the unit started, just before its SUBDAG starts.
+    apply_sizing = Script(layout.bin_dir / "apply_sizing.py")
     for group in groups:
         yield from subdag_lines(group.name, GROUP_DAG, layout.group_dir(group.name), "MergeGroup")
+        yield apply_sizing.line("PRE", group.name)
 
 
 def write_priority_file(layout: DagLayout, priority: int) -> Path:

@@ -18,7 +18,14 @@ from pathlib import Path
 from wms2.dagman.dagfile import DagSpec, apply_rescue, parse_dag, rescue_files
 from wms2.dagman.jobstate import JobstateLog, State
 from wms2.dagman.records import NodeRecord, write_rescue
-from wms2.dagman.status import DONE, NOT_READY, READY, StatusFileIncomplete, read_status_file
+from wms2.dagman.status import (
+    DONE,
+    FUTILE,
+    NOT_READY,
+    READY,
+    StatusFileIncomplete,
+    read_status_file,
+)
 
 MERGE_NODE = "merge"  # the group node that writes the unit's merge report (dagfiles.writer)
 
@@ -56,7 +63,10 @@ def recorded_done(spec: DagSpec) -> set[str]:
         snapshot = None  # cut off by the kill: the log and rescue DAGs still count
     if snapshot is not None:
         for node, info in snapshot.nodes.items():
-            if node in spec.nodes and info.status not in (NOT_READY, READY):
+            # FUTILE: never started (an ancestor failed) -- its parents are not proven
+            # done; counting it started made a failed unit's merge "done" and the whole
+            # group run again.
+            if node in spec.nodes and info.status not in (NOT_READY, READY, FUTILE):
                 started.add(node)
                 if info.status == DONE:
                     done.add(node)

@@ -14,6 +14,7 @@ from wms2.dagfiles.layout import DagLayout
 from wms2.dagman.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
 from wms2.dagman.records import DONE, NOT_READY, NodeRecord, write_rescue
 from wms2.dagman.status import MergeReportError, read_merge_output
+from wms2.failures.rounds import write_exclusions
 from wms2.tracking.group_rescue import ensure_group_rescue, group_done_nodes, recorded_done
 
 WORK_UNIT_PREFIX = "mg_"
@@ -82,7 +83,8 @@ def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
     being stopped). The newest outer rescue DAG marks DONE every unit whose group DAG
     finished as DAGMan saw it; every other unit's group DAG gets a rescue DAG of its own
     from the group's records (group_rescue), so only its unfinished nodes run, e.g. the
-    cleanup of a unit whose output was `recorded` while the cleanup ran. The outer rescue
+    cleanup of a unit whose output was `recorded` while the cleanup ran, and the sites
+    that failed the unit for site reasons are excluded from its next round. The outer rescue
     DAG used, or None when no unit is done yet."""
     done = done_by_dagman(layout)
     spec = parse_dag(layout.dag_file)
@@ -96,6 +98,9 @@ def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
         group_dag = node.directory / node.submit_file
         nodes = group_done_nodes(group_dag, node.directory, unit in recorded, usable)
         ensure_group_rescue(group_dag, node.directory, nodes)
+        # What the unit's failed tries taught: its next round avoids the sites that
+        # failed its jobs for site reasons (read by the group's site PRE scripts).
+        write_exclusions(node.directory)
     if not done:
         return None
     rescues = rescue_files(layout.dag_file)

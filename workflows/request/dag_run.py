@@ -13,8 +13,20 @@ from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from wms2.condor.handles import DagHandle
-    from wms2.lifecycle.decisions import DagOutcome, dag_outcome, production_step_reached
-    from wms2.messages import Activity, DagNews, MonitorResult, SubmitDagInput
+    from wms2.failures.model import FailureReport
+    from wms2.lifecycle.decisions import (
+        MAX_AUTO_RESCUES,
+        DagOutcome,
+        dag_outcome,
+        production_step_reached,
+    )
+    from wms2.messages import (
+        Activity,
+        DagNews,
+        FailureReportInput,
+        MonitorResult,
+        SubmitDagInput,
+    )
     from wms2.models import RequestStatus
 
 from workflows import options
@@ -22,12 +34,16 @@ from workflows.errors import innermost, reason
 from workflows.request.output_feed import OutputFeed
 from workflows.request.priority import RequestPriority
 from workflows.request.steps import RequestSteps
+from workflows.request.tuning import RunTuning
 from workflows.visibility import publish
 
 S = RequestStatus
 MAX_DAGMAN_LOSSES = 3  # then an operator looks (PARTIAL)
 DAG_TRACKER = "dag-tracker"  # workflow.patched id: news from the tracker, not monitor_dag
 DEMOTE_IN_PLACE = "demote-in-place"  # workflow.patched id: production steps keep the DAG
+# workflow.patched id: a DAG that ends with failed nodes gets its failure report, and a
+# rescue is not submitted for nodes that failed the same way in every round (review).
+FAILURE_REPORT = "failure-report"
 
 
 def merge_news(news: list[DagNews]) -> MonitorResult:
@@ -56,6 +72,7 @@ class DagRun:
         self.steps = steps
         self.outputs = outputs
         self.priority = priority
+        self.tuning = RunTuning(steps, priority)  # sizing rounds, the tail's boost
         self.s = steps.s
         self._known_units: set[str] = set()
         self._known_for: list[str] | None = None
@@ -123,6 +140,8 @@ class DagRun:
                     return
                 continue  # a stop arrived: handled at the top of the loop
             await self.record_progress(res)
+            if not res.finished:
+                await self.tuning.after_progress()
             step = production_step_reached(
                 s.production_steps, len(s.completed_work_units), s.progress.work_units_total
             )
@@ -223,6 +242,34 @@ class DagRun:
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
         return f"{len(found)} work unit(s) finished without a usable output: {listed}{more}"
 
+    async def _failure_report(self, outcome: DagOutcome, unreported: bool) -> FailureReport | None:
+        """The DAG's failure report, kept in the state (None if it cannot be read: the
+        report informs the decision, it never blocks it)."""
+        s = self.s
+        assert s.dag_file is not None
+        decision = {
+            DagOutcome.RESCUE: f"automatic rescue {s.auto_rescues + 1} of {MAX_AUTO_RESCUES}",
+            DagOutcome.PARTIAL: "review (PARTIAL): waiting for an operator's restart or abort",
+            DagOutcome.FAILED: "FAILED: too many nodes failed",
+        }.get(outcome, "")
+        if unreported:
+            decision = "review (PARTIAL): work units without a usable output"
+        try:
+            report = await self.steps.act(
+                Activity.FAILURE_REPORT,
+                FailureReportInput(
+                    request_name=s.request_name, dag_file=s.dag_file, decision=decision
+                ),
+                FailureReport,
+                **options.CHECK,
+            )
+        except ActivityError as e:
+            workflow.logger.warning("request %s: no failure report: %s", s.request_name, e)
+            return None
+        s.failure_report = report
+        s.failure_summary = report.summary_line()
+        return report
+
     async def finished(self, res: MonitorResult) -> None:
         """The DAG ended: spec 6.2's policy (rescue, PARTIAL, FAILED), a lost DAGMan
         resubmitted, or the outputs' completion."""
@@ -237,6 +284,17 @@ class DagRun:
         )
         summary = f"{p.nodes_failed} of {p.nodes_total} nodes failed, exit code {res.exit_code}"
         unreported = self._unreported(res, outcome)
+        review = ""
+        if not res.lost and p.nodes_failed > 0 and workflow.patched(FAILURE_REPORT):
+            report = await self._failure_report(outcome, bool(unreported))
+            if report is not None and report.hopeless and outcome is DagOutcome.RESCUE:
+                review = (
+                    f"{len(report.hopeless)} node(s) failed the same way in "
+                    f"{report.round_cap} rounds ({', '.join(report.hopeless[:3])}"
+                    f"{' ...' if len(report.hopeless) > 3 else ''}): no more rescues"
+                )
+                report.decision = f"review (PARTIAL): {review}"
+                s.failure_summary = report.summary_line()
         if res.lost and s.dagman_losses < MAX_DAGMAN_LOSSES:
             # Not a failure of the DAG: its DAGMan is gone. Resubmitted with a rescue DAG
             # of everything done; this does not use up an automatic rescue.
@@ -253,6 +311,12 @@ class DagRun:
             steps.alert("work_units_unreported", unreported, stuck=False)
             await steps.transition(
                 S.PARTIAL, f"{summary}; {unreported} (restart reads them again, abort gives up)"
+            )
+        elif review:
+            assert s.failure_summary is not None
+            steps.alert("failures_need_review", s.failure_summary, stuck=False)
+            await steps.transition(
+                S.PARTIAL, f"{summary}; {review}: review the failure report, then restart or abort"
             )
         elif outcome is DagOutcome.COMPLETED:
             s.dag_completed = True

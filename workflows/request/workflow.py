@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from wms2.failures.model import FailureReport
     from wms2.messages import (
         AbortSignal,
         Activity,
@@ -318,3 +319,8 @@ class RequestWorkflow:
     @workflow.query
     def status(self) -> RequestState:
         return self.s
+
+    @workflow.query
+    def failure_report(self) -> FailureReport | None:
+        """The failure report of the DAG's last end with failures (None: none yet)."""
+        return self.s.failure_report

@@ -154,6 +154,20 @@ def _event(job: JobDescription, code: str, cluster: int, text: str) -> None:
         f.write(f"{code} ({cluster:03d}.000.000) {stamp} {text}\n...\n")
 
 
+def _slot_lines(machine: Machine) -> str:
+    """The execute event's slot lines, as HTCondor writes them (SlotName and the machine
+    attributes it is configured to log): POST scripts read the job's site from them."""
+    try:
+        ad = machine.machine_ad.read_text()
+    except OSError:
+        return ""
+    attrs = dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]*)"', ad, re.MULTILINE))
+    lines = [f"\tSlotName: {attrs['Name']}"] if "Name" in attrs else []
+    if "GLIDEIN_CMSSite" in attrs:
+        lines.append(f'\tGLIDEIN_CMSSite = "{attrs["GLIDEIN_CMSSite"]}"')
+    return "".join(f"\n{x}" for x in lines)
+
+
 async def run_job(
     job: JobDescription, node: str, cluster: int, machine: Machine, memory_limit: bool = False
 ) -> int:
@@ -204,7 +218,7 @@ async def run_job(
             for f in (out, err):
                 if hasattr(f, "close"):
                     f.close()
-        _event(job, "001", cluster, "Job executing on host: <local>")
+        _event(job, "001", cluster, "Job executing on host: <local>" + _slot_lines(machine))
         limit = job.request_memory if memory_limit else 0
         code = _exit_value(await _wait_within(proc, limit))
         if job.transfer:

@@ -5,7 +5,9 @@ Arguments: SITE_STATUS_FILE GROUP_MANIFEST SITE_SUBMIT DEFER_CODE
 Writes `+DESIRED_Sites` for the landing job to SITE_SUBMIT: the group's candidate sites
 (the manifest's "sites") without the ones WMS2 marked draining, disabled or banned (the
 status file, {"sites": {name: status}}; a missing file or an unknown site counts as
-enabled). With no candidates the group may run anywhere WMS2 lists as enabled. Exits with
+enabled), and without the sites that failed this unit for site reasons in an earlier
+round (site_rules.EXCLUDED) while another candidate is usable. With no candidates the
+group may run anywhere WMS2 lists as enabled. Exits with
 DEFER_CODE when no candidate is usable: the DAG's `SCRIPT DEFER` runs it again later.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from site_rules import candidates, statuses, usable, write_atomic
+from site_rules import avoiding, candidates, excluded, statuses, usable, write_atomic
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +31,7 @@ def main(argv: list[str]) -> int:
     if not wanted and not known:
         site_sub.write_text("")  # nothing known: anywhere, as planned
         return 0
-    sites = usable(wanted, known)
+    sites = avoiding(usable(wanted, known), excluded())
     if not sites:
         print(
             f"no usable site among {','.join(wanted) or 'none'}: "

@@ -5,8 +5,10 @@ elected site by (re)writing the submit fragment its submit file includes.
 Arguments: ELECTED_SITE_FILE SITE_SUBMIT_FILE [SITE_STATUS_FILE GROUP_MANIFEST DEFER_CODE]
 If WMS2 disabled or banned the elected site since the election, the group re-elects: the
 first of its candidate sites (the manifest's "sites", else every enabled site) that is
-enabled, recorded in ELECTED_SITE_FILE and reported on stderr. A draining site keeps the
-work it was elected for. Exits 1 if no site was elected yet, DEFER_CODE if none is usable.
+enabled, recorded in ELECTED_SITE_FILE and reported on stderr. So does a unit whose
+elected site failed its jobs for site reasons in an earlier round (site_rules.EXCLUDED),
+while another candidate is usable. A draining site keeps the work it was elected for.
+Exits 1 if no site was elected yet, DEFER_CODE if none is usable.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from site_rules import NO_PINNED_WORK, candidates, statuses, usable, write_atomic
+from site_rules import (
+    NO_PINNED_WORK,
+    avoiding,
+    candidates,
+    excluded,
+    statuses,
+    usable,
+    write_atomic,
+)
 
 
 def reelect(site: str, status_file: Path, manifest: Path) -> str | None:
     """The elected site, or another one if it may no longer get pinned work."""
     known = statuses(status_file)
-    if known.get(site, "enabled") not in NO_PINNED_WORK:
+    allowed = known.get(site, "enabled") not in NO_PINNED_WORK
+    avoid = excluded()
+    if allowed and site not in avoid:
         return site
-    sites = usable(candidates(manifest, known), known)
+    sites = avoiding(usable(candidates(manifest, known), known), avoid)
+    if allowed and (not sites or sites[0] in avoid):
+        return site  # every other candidate is excluded too: the elected one stands
     return sites[0] if sites else None
 
 

@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """POST script of processing and merge nodes (spec 6.4): classifies the job's exit code.
 
-Arguments: NODE RETURN [RETRY TRANSIENT SITE MAX [LEDGER REQUEST]]. Exit 0 on success;
-1 for transient and site problems (DAGMan retries the node, possibly elsewhere); 2 for
-permanent errors, which the DAG's `RETRY ... UNLESS-EXIT 2` turns into "do not retry".
-Before a retry it cools off: TRANSIENT * 2**RETRY seconds for a transient failure, SITE
-seconds for a site problem, never more than MAX (the planner writes the settings' values;
-tests scale them down). Each decision is appended to post_script.log in the node's
-directory and, with LEDGER, one line `<unix time> <site> <class> <request> <node>` to the
-submit host's outcome ledger, which WMS2 reads for failure-driven site alerts (the site
-is the group's elected site).
+Arguments: NODE RETURN [RETRY TRANSIENT SITE MAX [LEDGER REQUEST [CLUSTER]]]. Exit 0 on
+success; 1 for transient and site problems (DAGMan retries the node, possibly elsewhere);
+2 for permanent errors, which the DAG's `RETRY ... UNLESS-EXIT 2` turns into "do not
+retry". Before a retry it cools off: TRANSIENT * 2**RETRY seconds for a transient failure,
+SITE seconds for a site problem, never more than MAX (the planner writes the settings'
+values; tests scale them down).
+
+Each decision is appended to post_script.log in the node's directory (for people) and to
+node_outcomes.jsonl there (for WMS2's failure report and rescue shaping: one JSON object
+per try with the node, try, rescue round, exit code, class, the site the job ran at and
+the group's elected site). With LEDGER, one line `<unix time> <site> <class> <request>
+<node>` goes to the submit host's outcome ledger, which WMS2 reads for failure-driven site
+alerts. The site is where the job ran: the execute event of job CLUSTER in the group's
+job event log (GLIDEIN_CMSSite of the slot, as HTCondor logs the machine's attributes),
+else the group's elected site -- which a PRE script may have changed since the job ran.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import time
+from pathlib import Path
 
 # $RETURN is a one-byte exit status (or negative: -signal, DAGMan's -100x codes), so the
 # WMS2 scripts report with sysexits values: 2 and 64 usage, 65 bad input data, 78 bad
@@ -24,6 +33,9 @@ import time
 PERMANENT = {2, 64, 65, 78}
 # 69 service unavailable, 74 storage I/O error: a problem of the site, not of the job.
 SITE = {69, 74}
+EVENT_LOG = "group.log"  # the `log` of every group submit description (dagfiles.submit)
+OUTCOMES = "node_outcomes.jsonl"
+_SITE_ATTR = re.compile(r'^\s*GLIDEIN_CMSSite\s*=\s*"([^"]*)"')
 
 
 def classify(code: int) -> str:
@@ -45,28 +57,68 @@ def cooloff(kind: str, retry: int, transient: float, site: float, cap: float) ->
     return 0.0
 
 
-def record_outcome(ledger: str, request: str, node: str, kind: str) -> None:
-    """One short line with O_APPEND: concurrent POST scripts never interleave it."""
+def elected_site() -> str:
     try:
         with open("elected_site") as f:
-            site = f.read().strip() or "-"
+            return f.read().strip()
     except OSError:
-        site = "-"
-    line = f"{time.time():.0f} {site} {kind} {request} {node}\n".encode()
+        return ""
+
+
+def executed_site(cluster: str, log: Path = Path(EVENT_LOG)) -> str:
+    """GLIDEIN_CMSSite of job CLUSTER's last execute event ('' if the log has none)."""
+    if not cluster.isdigit():
+        return ""
+    head = f"001 ({int(cluster):03d}."
+    site, inside = "", False
     try:
-        fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with open(log, errors="replace") as f:
+            for line in f:
+                if line.startswith("..."):
+                    inside = False
+                elif line.startswith(head):
+                    inside, site = True, ""  # a later execution (eviction) replaces it
+                elif inside and (m := _SITE_ATTR.match(line)):
+                    site = m.group(1)
+    except OSError:
+        return ""
+    return site
+
+
+def rescue_round() -> int:
+    """The group DAG's runs before this one (0 in the first run, 1 in the first rescue):
+    its DAGMans' starts in the JOBSTATE_LOG, less the restarts that recovered a run."""
+    starts = 0
+    for path in Path(".").glob("*.jobstate.log"):
         try:
-            os.write(fd, line)
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if " INTERNAL *** DAGMAN_STARTED" in line:
+                        starts += 1
+                    elif " INTERNAL *** RECOVERY_STARTED" in line:
+                        starts -= 1
+        except OSError:
+            continue
+    return max(starts - 1, 0)
+
+
+def append(path: str | Path, text: str) -> None:
+    """One short write with O_APPEND: concurrent POST scripts never interleave it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode())
         finally:
             os.close(fd)
     except OSError as e:  # the classification stands; only the evidence is lost
-        print(f"post_script: cannot append to {ledger}: {e}", file=sys.stderr)
+        print(f"post_script: cannot append to {path}: {e}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 6, 8):
+    if len(argv) not in (2, 6, 8, 9):
         print(
-            "usage: post_script.py NODE RETURN [RETRY TRANSIENT SITE MAX [LEDGER REQUEST]]",
+            "usage: post_script.py NODE RETURN "
+            "[RETRY TRANSIENT SITE MAX [LEDGER REQUEST [CLUSTER]]]",
             file=sys.stderr,
         )
         return 1
@@ -85,8 +137,23 @@ def main(argv: list[str]) -> int:
             f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {node} exit={code} class={kind} "
             f"retry={retry} cooloff={wait:g}s\n"
         )
-    if len(argv) == 8:
-        record_outcome(argv[6], argv[7], node, kind)
+    cluster = argv[8] if len(argv) == 9 else ""
+    elected = elected_site()
+    ran_at = executed_site(cluster) or elected or "-"
+    record = {
+        "t": round(time.time(), 3),
+        "node": node,
+        "retry": retry,
+        "round": rescue_round(),
+        "exit": code,
+        "class": kind,
+        "site": ran_at,
+        "elected": elected,
+        "cluster": cluster,
+    }
+    append(OUTCOMES, json.dumps(record, separators=(",", ":")) + "\n")
+    if len(argv) >= 8:
+        append(argv[6], f"{time.time():.0f} {ran_at} {kind} {argv[7]} {node}\n")
     time.sleep(wait)
     return {"success": 0, "permanent": 2}.get(kind, 1)
 

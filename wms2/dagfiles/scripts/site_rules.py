@@ -10,6 +10,10 @@ from pathlib import Path
 
 NO_LANDING = {"draining", "disabled", "banned"}
 NO_PINNED_WORK = {"disabled", "banned"}
+# Sites that failed this work unit's jobs for site reasons in an earlier round, written by
+# WMS2 before a rescue (wms2/failures/rounds.py) in the group directory, where PRE scripts
+# run: the unit avoids them while any other candidate is usable.
+EXCLUDED = "excluded_sites.json"
 
 
 def statuses(path: Path) -> dict[str, str]:
@@ -29,6 +33,20 @@ def candidates(manifest: Path, known: dict[str, str]) -> list[str]:
 def usable(sites: list[str], known: dict[str, str]) -> list[str]:
     """The sites that may get a new landing (an unknown site counts as enabled)."""
     return [s for s in sites if known.get(s, "enabled") not in NO_LANDING]
+
+
+def excluded(path: Path = Path(EXCLUDED)) -> set[str]:
+    try:
+        return set(json.loads(path.read_text()).get("sites", []))
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def avoiding(sites: list[str], avoid: set[str]) -> list[str]:
+    """`sites` without the excluded ones, unless that leaves none: a unit whose every
+    candidate failed it runs again where it may rather than waiting forever."""
+    kept = [s for s in sites if s not in avoid]
+    return kept or sites
 
 
 def write_atomic(path: Path, text: str) -> None:

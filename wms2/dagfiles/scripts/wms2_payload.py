@@ -48,9 +48,11 @@ def write_output(path: Path, size: int, seed: str) -> None:
 
 
 def synthetic(manifest: dict, node: str, events: int) -> float:
-    """Sleep for the scaled time and write every output; returns seconds slept."""
+    """Sleep for the scaled time and write every output; returns seconds slept.
+    WMS2_SLOW_FACTOR (tests, demos): jobs run that many times longer than estimated."""
     syn = manifest["synthetic"]
     seconds = min(events * manifest["time_per_event_sec"] * syn["time_scale"], syn["max_seconds"])
+    seconds *= float(os.environ.get("WMS2_SLOW_FACTOR", "1"))
     time.sleep(seconds)
     for i, out in enumerate(manifest["outputs"]):
         # Each output as large as the step that writes it makes it.
@@ -81,8 +83,28 @@ def run(manifest: dict, node: str, spec: dict) -> int:
     elif mode != "synthetic":
         print(f"ERROR: unknown payload mode {mode!r}", file=sys.stderr)
         return BAD_CONFIG
-    synthetic(manifest, node, events)
+    started = time.monotonic()
+    slept = synthetic(manifest, node, events)
+    syn = manifest["synthetic"]
+    capped = events * manifest["time_per_event_sec"] * syn["time_scale"] > syn["max_seconds"]
+    job_report(events, time.monotonic() - started, syn["time_scale"], capped or slept <= 0)
     return 0
+
+
+def job_report(events: int, wall_sec: float, time_scale: float, capped: bool) -> None:
+    """One line on stdout (the job's .out always comes back to the submit host) that
+    WMS2's sizing reads (wms2/sizing): events, wall time, the synthetic time scale (1 for
+    a real payload), peak RSS, and whether the time was capped (then it says nothing
+    about the time per event)."""
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    report = {
+        "events": events,
+        "wall_sec": round(wall_sec, 4),
+        "time_scale": time_scale,
+        "peak_rss_mb": round(rss_mb, 1),
+        "capped": capped,
+    }
+    print("WMS2_JOB_REPORT " + json.dumps(report, separators=(",", ":")), flush=True)
 
 
 def pilot(manifest: dict, base_events: int, iterations: int) -> int:
