@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports  # the import contracts in pyproject.toml ([tool.importlinter])
 
+# Two pytest workers, a test module each at a time (--dist loadfile): most of the suite
+# waits on dev servers, runners and timers, so two halve its time on a 2-core machine.
+PYTEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The embedded stack: Temporal dev server (Web UI http://127.0.0.1:8233) + a WMS2 worker.
 demo: $(STAMP)

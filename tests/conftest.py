@@ -56,6 +56,22 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker counts its own
+    database tests: it hands them to the controller, which prints the sum."""
+    from tests.db.conftest import RAN
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["database_tests"] = dict(RAN)
+
+
+def pytest_testnodedown(node, error) -> None:  # type: ignore[no-untyped-def]
+    from tests.db.conftest import RAN
+
+    RAN.update(getattr(node, "workeroutput", {}).get("database_tests", {}))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     from tests.db.conftest import RAN
 
