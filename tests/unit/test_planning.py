@@ -174,7 +174,7 @@ def test_replanning_starts_from_a_clean_directory(
 def test_planning_pauses_the_collector_and_gives_it_back() -> None:
     import gc
 
-    from wms2.plan_dag.gc_pause import gc_paused
+    from wms2.planning.gc_pause import gc_paused
 
     assert gc.isenabled()
     with gc_paused():
