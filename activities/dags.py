@@ -153,7 +153,9 @@ class DagActivities:
             if inp.attempt > 1:
                 # Whatever the previous run left behind, finished work is never rerun.
                 recorded = repo.recorded_work_units(wf.id, before_attempt=inp.attempt)
-                ensure_rescue(DagLayout(dag_file.parent), recorded)
+                ensure_rescue(
+                    DagLayout(dag_file.parent), recorded, self.deps.settings.memory_bump_factor
+                )
             rescues = rescue_files(dag_file)
             record = previous
             if inp.attempt > previous.attempt:

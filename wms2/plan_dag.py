@@ -21,8 +21,8 @@ from wms2.dagfiles import DagLayout, PayloadOptions, dag_directory, write_dag_di
 from wms2.dagfiles.layout import PILOT_DIR
 from wms2.dagfiles.writer import write_pilot_directory
 from wms2.models import PilotMetrics, Request
-from wms2.planning.gc_pause import gc_paused
 from wms2.plan_harvest import plan_dqm_harvest
+from wms2.planning.gc_pause import gc_paused
 from wms2.planning.inputs import gather_input, pileup_of
 from wms2.planning.lfn import merged_lfn, merged_lfn_base
 from wms2.planning.merging import plan_merge_groups

@@ -96,7 +96,7 @@ def test_report_groups_failures_and_the_rescue_avoids_the_failing_site(
     assert f"site exit 69 at {WISC}" in text and "transient exit 1" in text
 
     # The rescue: each WISC unit avoids WISC; the always-failing node fails again.
-    ensure_rescue(layout, set())
+    ensure_rescue(layout, set(), memory_factor=1.5)
     assert all(
         json.loads((root / u / "excluded_sites.json").read_text()) == {"sites": [WISC]}
         for u in wisc_units

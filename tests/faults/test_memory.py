@@ -1,13 +1,15 @@
 """A processing job that grows past its memory request, on the real stack (dev server,
 worker, the local pool enforcing request_memory): evicted and rerun with more by
-HTCondor's retry, or held for memory and released with more by the tracker; its unit
-completes either way and every raise is in the DAG's memory ledger."""
+HTCondor's retry, or held for memory and released with more by the tracker, or held and
+left there until a stop: the rescue starts it with more. Its unit completes every way
+and every raise is in the DAG's memory ledger."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from cli.status_view import render_state
 from tests.conftest import RERECO, SAMPLE_CATALOG
 from tests.integration.conftest import WorkerSite
 from tests.integration.test_end_to_end import start
+from tests.workflows.harness import until
 from wms2.memory import ledger
+from wms2.messages import StopSignal
 from wms2.models import RequestStatus
 from workflows.request import RequestWorkflow
 
@@ -86,3 +90,60 @@ async def test_a_memory_held_job_is_released_with_more_and_its_unit_completes(
     assert (site.root / ".wms2" / "local-condor" / "pool").is_dir()
     pool = json.loads((site.root / ".wms2" / "local-condor" / "pool" / "pool.json").read_text())
     assert pool["held"] == {}  # nothing left held
+
+
+async def test_a_memory_held_job_stopped_with_its_dag_is_rescued_with_more(
+    dev_server: WorkflowEnvironment, site: WorkerSite
+) -> None:
+    """No release comes (the tracker's first look is before the hold, the next in an hour):
+    the job stays held at 300 MB until an operator's stop removes the DAG. The rescue
+    that resumes it starts the unit's processing jobs at int(300 * 1.5) = 450 MB (at most
+    600), enough for the 350 MB the node uses, and the request completes."""
+    small_rereco(site)
+    site.start_worker(env=env(WMS2_CONDOR_MEMORY_RETRY="false", WMS2_MEMORY_RELEASE_SEC="3600"))
+    h = await start(dev_server, site, RERECO, urgent=True)
+    s = await until(h, lambda s: s.status is RequestStatus.ACTIVE and bool(s.dag_file), 120)
+    dag_dir = Path(s.dag_file or "").parent
+    unit = dag_dir / "mg_000000"  # GROWN's unit
+    jobstate = unit / "group.dag.jobstate.log"
+    for _ in range(600):
+        if jobstate.exists() and f" {GROWN} JOB_HELD " in jobstate.read_text():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{GROWN} was never held")
+    await h.signal(RequestWorkflow.stop, StopSignal(reason="memory-held job"))
+    result = await asyncio.wait_for(h.result(), 240)
+    assert result.status is RequestStatus.COMPLETED, result.reason
+    s = await h.query(RequestWorkflow.status)
+    names = [t.to_status.value for t in s.transitions]
+    assert names[names.index("stopping") :] == [
+        "stopping",
+        "resubmitting",
+        "queued",
+        "active",
+        "completed",
+    ]
+    assert len(s.completed_work_units) == s.progress.work_units_total > 0
+    bumps = ledger.read(dag_dir)
+    assert [(b.node, b.how, b.from_mb, b.to_mb) for b in bumps] == [
+        ("mg_000000", "rescue", 300, 450)
+    ]
+    assert bumps[0].reason == f"{GROWN} failed for memory at 300 MB"
+    # The DAG's shared submit description is as planned; the unit has its own.
+    assert "request_memory = 300\n" in (dag_dir / "processing.sub").read_text()
+    assert "request_memory = 450\n" in (unit / "processing.sub").read_text()
+    # What the pool's jobs asked (their submit events): GROWN at 300 in the first run,
+    # then at 450 in the rescue; its sibling at 300, and at 450 if the stop caught it.
+    asked: dict[str, list[str]] = {}
+    for node, mb in re.findall(
+        r"DAG Node: (proc_\S+) .*RequestMemory = (\d+)", (unit / "group.log").read_text()
+    ):
+        asked.setdefault(node, []).append(mb)
+    assert asked[GROWN] == ["300", "450"], asked
+    assert asked["proc_000001"] in (["300"], ["300", "450"]), asked
+    assert "applied the prepared sizing" in (unit / "sizing.log").read_text()
+    out = io.StringIO()  # what `starter.py status` prints on the submit host
+    Console(file=out, width=200).print(render_state(s))
+    assert "1 rescue(s) started 1 unit(s) with more memory" in out.getvalue()
+    assert f"mg_000000 rescue: 300 -> 450 MB ({GROWN} failed for memory" in out.getvalue()

@@ -154,7 +154,7 @@ def test_a_lost_groups_rescue_holds_only_nodes_whose_job_and_post_succeeded(
     passed(log, "proc_000007")
     with open(log.path, "a") as f:
         f.write("1700000000 proc_000006 POST_SCRIPT_SUCCESS")  # cut off by the kill
-    assert ensure_rescue(layout, recorded=set()) is None  # no unit is done
+    assert ensure_rescue(layout, recorded=set(), memory_factor=1.5) is None  # no unit is done
     assert group_rescue_done(layout, unit) == {"landing", "proc_000004", "proc_000007"}
     header = rescue_files(layout.group_dir(unit) / "group.dag")[0].read_text()
     assert "# Total number of Nodes: 7" in header and "# Nodes premarked DONE: 3" in header
@@ -164,12 +164,12 @@ def test_a_lost_groups_rescue_holds_only_nodes_whose_job_and_post_succeeded(
     passed(log, "landing")
     for event in ("SUBMIT", "JOB_TERMINATED", "JOB_FAILURE", "POST_SCRIPT_SUCCESS"):
         log.node("proc_000008", event)
-    ensure_rescue(layout, recorded=set())
+    ensure_rescue(layout, recorded=set(), memory_factor=1.5)
     assert group_rescue_done(layout, other) == {"landing"}
     # Units whose groups recorded nothing run from their start: no rescue DAG.
     assert all(group_rescue_done(layout, u) is None for u in planned_work_units(layout)[3:])
     # Asked again (a retried submission) with nothing new: the same rescue DAG serves.
-    ensure_rescue(layout, recorded=set())
+    ensure_rescue(layout, recorded=set(), memory_factor=1.5)
     assert len(rescue_files(layout.group_dir(unit) / "group.dag")) == 1
 
 
@@ -196,7 +196,7 @@ def test_the_status_file_and_an_earlier_rescue_count_and_a_started_node_vouches_
     # every parent is DONE.
     log = events(layout, unit)
     log.node("merge", "PRE_SCRIPT_STARTED")
-    ensure_rescue(layout, recorded=set())
+    ensure_rescue(layout, recorded=set(), memory_factor=1.5)
     procs = {f"proc_{i:06d}" for i in range(4, 8)}
     assert group_rescue_done(layout, unit) == {"landing", *procs}
     assert len(rescue_files(group_dag)) == 2  # the earlier one is kept, the new one wins
@@ -228,7 +228,7 @@ def test_a_failed_groups_futile_nodes_vouch_for_nobody_and_its_sites_are_learned
         '{"node":"proc_000004","exit":69,"class":"site","site":"T2_US_Wisconsin"}\n'
         '{"node":"proc_000005","exit":0,"class":"success","site":"T2_CH_CERN"}\n'
     )
-    ensure_rescue(layout, recorded=set())
+    ensure_rescue(layout, recorded=set(), memory_factor=1.5)
     assert group_rescue_done(layout, unit) == set(done)  # not the whole group again
     assert json.loads((gdir / "excluded_sites.json").read_text()) == {"sites": ["T2_US_Wisconsin"]}
 
@@ -247,7 +247,7 @@ def test_a_unit_whose_cleanup_was_running_is_not_done_and_runs_only_its_cleanup(
     merged(layout, unit)  # its output was recorded while the cleanup ran
     # Unit 0's group finished and DAGMan saw it: its outer node is DONE.
     JobstateWriter(layout.jobstate_log).node(units[0], "JOB_SUCCESS", "0")
-    outer = ensure_rescue(layout, recorded={units[0], unit})
+    outer = ensure_rescue(layout, recorded={units[0], unit}, memory_factor=1.5)
     assert outer is not None
     spec = parse_dag(layout.dag_file)
     apply_rescue(spec, outer)
@@ -279,7 +279,7 @@ def test_a_recorded_output_is_never_merged_again_and_an_unusable_one_restarts_it
     for node in nodes2:
         passed(log, node, post=node != "cleanup")
     merged(layout, units[2], '{"outputs": [')
-    ensure_rescue(layout, recorded={units[1]})
+    ensure_rescue(layout, recorded={units[1]}, memory_factor=1.5)
     group1 = parse_dag(layout.group_dir(units[1]) / "group.dag").nodes
     assert group_rescue_done(layout, units[1]) == set(group1) - {"cleanup"}
     assert group_rescue_done(layout, units[2]) == set()

@@ -17,6 +17,7 @@ from wms2.dagman.jobstate import JobstateLog, NodeState
 OUTCOMES = "node_outcomes.jsonl"  # written by dagfiles/scripts/post_script.py
 EVENT_LOG = "group.log"  # the `log` of every group submit description
 STDERR = {"merge": "merge.err", "landing": "landing.err", "cleanup": "cleanup.err"}
+MEMORY_WORDS = ("memory", "MemoryUsage", "RequestMemory", "OOM")
 _EVENT_HEAD = re.compile(r"^(\d{3}) \((\d+)\.\d+\.\d+\) ")
 
 
@@ -67,24 +68,47 @@ def read_tries(group_dir: Path) -> list[Try]:
     return tries
 
 
-def hold_reasons(group_dir: Path) -> dict[str, str]:
-    """cluster -> the last hold (012) or abort (009) reason in the group's event log."""
+def _events(group_dir: Path) -> list[tuple[str, str, str]]:
+    """(event code, cluster, its reason line) of every event in the group's event log."""
     try:
         text = (group_dir / EVENT_LOG).read_text(errors="replace")
     except OSError:
-        return {}
-    reasons: dict[str, str] = {}
+        return []
+    events = []
     for event in text.split("\n...\n"):
         lines = event.strip("\n").splitlines()
         m = _EVENT_HEAD.match(lines[0]) if lines else None
-        if m is None or m.group(1) not in ("012", "009"):
+        if m is None:
             continue
         # HTCondor: "Job was held.\n\t<reason>\n\tCode c Subcode s"; the local pool's
-        # aborts carry the reason on the first line.
+        # holds and aborts carry the reason on the first line.
         body = [x.strip() for x in lines[1:] if x.strip() and not x.strip().startswith("Code")]
         head = lines[0][m.end() :].split(" ", 2)[-1]
-        reasons[str(int(m.group(2)))] = body[0] if body else head
-    return reasons
+        events.append((m.group(1), str(int(m.group(2))), body[0] if body else head))
+    return events
+
+
+def hold_reasons(group_dir: Path) -> dict[str, str]:
+    """cluster -> the last hold (012) or abort (009) reason in the group's event log."""
+    return {c: reason for code, c, reason in _events(group_dir) if code in ("012", "009")}
+
+
+def unreleased_holds(group_dir: Path) -> dict[str, str]:
+    """cluster -> the reason of a hold its job never left: no release (013) or new run
+    (001) followed it, so the job ended held (removed with its DAG, or still held)."""
+    held: dict[str, str] = {}
+    for code, cluster, reason in _events(group_dir):
+        if code == "012":
+            held[cluster] = reason
+        elif code in ("013", "001"):
+            held.pop(cluster, None)
+    return held
+
+
+def is_memory_reason(reason: str) -> bool:
+    """Does a hold reason say the job ran out of memory (HTCondor's and the local pool's
+    wording, a pool policy's expression of MemoryUsage or RequestMemory, an OOM kill)?"""
+    return any(w.lower() in reason.lower() for w in MEMORY_WORDS)
 
 
 def node_states(group_dir: Path) -> dict[str, NodeState]:

@@ -53,6 +53,8 @@ class FailureReport(BaseModel):
     groups_total: int = 0
     hopeless: list[str] = Field(default_factory=list)  # unit/node that fail every round
     exclusions: dict[str, list[str]] = Field(default_factory=dict)  # unit -> sites it avoids
+    # unit -> the memory its rescue starts its processing jobs with, and why (the ledger)
+    memory_raises: dict[str, str] = Field(default_factory=dict)
     decision: str = ""  # the request's: rescue, review, failed (set at the DAG's end)
     round_cap: int = 0  # the setting the hopeless nodes were judged by
 

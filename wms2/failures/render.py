@@ -65,12 +65,14 @@ def render_report(r: FailureReport, width: int = 80, changes: list[str] | None =
         lines += ["-" * width, *_group_lines(i, g, width)]
     if r.groups_total > len(r.groups):
         lines.append(f"... and {r.groups_total - len(r.groups)} more cause(s)")
-    if r.hopeless or r.exclusions:
+    if r.hopeless or r.exclusions or r.memory_raises:
         lines.append("-" * width)
     if r.hopeless:
         lines += _wrap("same failure every round (review): " + " ".join(r.hopeless), width)
     for unit, sites in sorted(r.exclusions.items()):
         lines += _wrap(f"{unit} avoids {', '.join(sites)} (site errors there)", width)
+    for unit, memory in sorted(r.memory_raises.items()):
+        lines += _wrap(f"{unit} rescue starts its jobs at {memory}", width)
     if changes:
         lines += ["-" * width, "changed on the way:"]
         for c in changes:

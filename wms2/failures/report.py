@@ -13,6 +13,7 @@ from wms2.dagman.jobstate import NodeState, State
 from wms2.failures.evidence import (
     Try,
     hold_reasons,
+    is_memory_reason,
     node_states,
     read_tries,
     stderr_tail,
@@ -26,9 +27,10 @@ from wms2.failures.model import (
     FailureReport,
 )
 from wms2.failures.rounds import exclusions_of, hopeless_nodes
+from wms2.memory import ledger
+from wms2.memory.ledger import RESCUE
 
 WORK_UNIT_GLOB = "mg_*"
-MEMORY_WORDS = ("memory", "MemoryUsage", "RequestMemory", "OOM")
 
 
 @dataclass
@@ -53,7 +55,7 @@ def _action(g: FailureGroup, hopeless: int, round_cap: int) -> str:
             "rounds; review (PARTIAL)"
         )
     if g.kind == "held":
-        if any(w.lower() in g.hold_reason.lower() for w in MEMORY_WORDS):
+        if is_memory_reason(g.hold_reason):
             return "memory: the next try asks for more memory"
         return "held: the node's retry runs it again"
     if g.still_failed == 0:
@@ -101,6 +103,9 @@ def build_report(
         if excluded := exclusions_of(tries):
             report.exclusions[gdir.name] = excluded
     report.hopeless = sorted(hopeless)
+    for b in ledger.read(layout.root):  # the latest raise of each unit
+        if b.how == RESCUE:
+            report.memory_raises[b.node] = f"{b.to_mb} MB (was {b.from_mb}): {b.reason}"
     groups = [_group(layout, key, acc, hopeless, round_cap) for key, acc in causes.items()]
     groups.sort(key=lambda g: (-g.still_failed, -g.tries, g.cause))
     report.groups_total = len(groups)

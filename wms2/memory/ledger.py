@@ -1,6 +1,7 @@
 """Every raise of a job's memory request, one JSON line each in the DAG's directory
 (`memory_bumps.jsonl`): the local pool appends its evictions, the tracker its releases of
-held jobs. `status` shows what it holds; operators can `cat` it."""
+held jobs, a resubmission the units its rescue starts with more. `status` shows what it
+holds; operators can `cat` it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from pathlib import Path
 LEDGER = "memory_bumps.jsonl"
 EVICTED = "evicted"  # rerun at once with more memory (HTCondor's retry_request_memory)
 RELEASED = "released"  # held for memory, released by WMS2 with more memory
+# A rescue starts a unit's processing jobs with more (wms2.memory.rescue): `node` is the
+# work unit, `reason` the node that decided it.
+RESCUE = "rescue"
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,24 @@ def summary(dag_dir: Path, last: int = 3) -> list[str]:
     bumps = read(dag_dir)
     if not bumps:
         return []
-    kinds = Counter(b.how for b in bumps)
-    lines = [
-        f"{len(bumps)} memory raise(s) of {len({b.node or b.job_id for b in bumps})} job(s): "
-        + ", ".join(f"{n} {how}" for how, n in sorted(kinds.items()))
-    ]
+    lines = []
+    jobs = [b for b in bumps if b.how != RESCUE]
+    if jobs:
+        kinds = Counter(b.how for b in jobs)
+        lines.append(
+            f"{len(jobs)} memory raise(s) of {len({b.node or b.job_id for b in jobs})} job(s): "
+            + ", ".join(f"{n} {how}" for how, n in sorted(kinds.items()))
+        )
+    if units := [b for b in bumps if b.how == RESCUE]:
+        lines.append(
+            f"{len(units)} rescue(s) started {len({b.node for b in units})} unit(s) "
+            "with more memory"
+        )
     for b in bumps[-last:]:
         used = f", used {b.usage_mb:.0f} MB" if b.usage_mb is not None else ""
+        why = f" ({b.reason})" if b.how == RESCUE and b.reason else ""
         lines.append(
             f"{time.strftime('%H:%M:%S', time.localtime(b.at))} {b.node or b.job_id} "
-            f"{b.how}: {b.from_mb} -> {b.to_mb} MB{used}"
+            f"{b.how}: {b.from_mb} -> {b.to_mb} MB{used}{why}"
         )
     return lines

@@ -14,6 +14,7 @@ from wms2.dagfiles.layout import DagLayout
 from wms2.dagman.dagfile import DagSyntaxError, apply_rescue, parse_dag, rescue_files
 from wms2.dagman.records import DONE, NOT_READY, NodeRecord, write_rescue
 from wms2.dagman.status import MergeReportError, read_merge_output
+from wms2.failures.memory_rescue import raise_rescue_memory
 from wms2.failures.rounds import write_exclusions
 from wms2.tracking.group_rescue import ensure_group_rescue, group_done_nodes, recorded_done
 
@@ -77,18 +78,21 @@ def reconcile_work_units(
     return result
 
 
-def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
+def ensure_rescue(layout: DagLayout, recorded: set[str], memory_factor: float) -> Path | None:
     """Before a DAG is submitted again: make sure no resubmission reruns finished work,
     even when DAGMan left no rescue DAG (it was lost, or it exited successfully while
     being stopped). The newest outer rescue DAG marks DONE every unit whose group DAG
     finished as DAGMan saw it; every other unit's group DAG gets a rescue DAG of its own
     from the group's records (group_rescue), so only its unfinished nodes run, e.g. the
-    cleanup of a unit whose output was `recorded` while the cleanup ran, and the sites
-    that failed the unit for site reasons are excluded from its next round. The outer rescue
-    DAG used, or None when no unit is done yet."""
+    cleanup of a unit whose output was `recorded` while the cleanup ran, the sites
+    that failed the unit for site reasons are excluded from its next round, and its
+    processing jobs start with the memory its nodes were raised to or failed without
+    (`memory_factor`: one raise's factor). The outer rescue DAG used, or None when no unit
+    is done yet."""
     done = done_by_dagman(layout)
     spec = parse_dag(layout.dag_file)
-    for unit in sorted(set(planned_work_units(layout)) - done):
+    unfinished = sorted(set(planned_work_units(layout)) - done)
+    for unit in unfinished:
         node = spec.nodes[unit]
         try:
             read_merge_output(layout.merge_output(unit))
@@ -101,6 +105,7 @@ def ensure_rescue(layout: DagLayout, recorded: set[str]) -> Path | None:
         # What the unit's failed tries taught: its next round avoids the sites that
         # failed its jobs for site reasons (read by the group's site PRE scripts).
         write_exclusions(node.directory)
+    raise_rescue_memory(layout, unfinished, memory_factor)
     if not done:
         return None
     rescues = rescue_files(layout.dag_file)
