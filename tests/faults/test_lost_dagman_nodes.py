@@ -137,6 +137,12 @@ async def test_a_killed_runner_reruns_no_finished_node_of_any_group(
             for e in ev
             if e == "POST_SCRIPT_SUCCESS" or (e == "JOB_SUCCESS" and n == "cleanup")
         )
+        if "merge" not in successes and list(events.get("merge", [])).count("JOB_SUCCESS") == 1:
+            # Killed while the merge's POST ran: its report was read and its output
+            # recorded at the loss, so the rescue keeps the merge DONE rather than replace
+            # a registered output (wms2.tracking.group_rescue); its job ran once.
+            assert unit in s.completed_work_units
+            successes["merge"] = 1
         planned = re.findall(r"^JOB (\S+)", (dag_dir / unit / "group.dag").read_text(), re.M)
         assert successes == Counter(planned), unit
     total = s.progress.work_units_total
