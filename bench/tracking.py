@@ -392,12 +392,41 @@ async def drive(
         await asyncio.sleep(0.2)
 
 
+def trace_allocations(report: Path) -> None:
+    """Trace this worker's allocations; on SIGUSR1 write the 25 source files holding
+    the most memory (and the lines within the top ones) to `report`."""
+    import tracemalloc
+
+    tracemalloc.start(1)
+
+    def dump(*_: Any) -> None:
+        snap = tracemalloc.take_snapshot()
+        total = sum(st.size for st in snap.statistics("filename"))
+        lines = [f"traced: {total / 2**20:.1f} MB"]
+        lines += [
+            f"{st.size / 2**20:8.2f} MB {st.count:9d} blocks  {st.traceback[0].filename}"
+            for st in snap.statistics("filename")[:25]
+        ]
+        lines.append("lines:")
+        lines += [
+            f"{st.size / 2**20:8.2f} MB  {st.traceback[0]}" for st in snap.statistics("lineno")[:25]
+        ]
+        tmp = report.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.rename(report)
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
 def worker_main() -> int:
     import logging
 
     import worker
 
     logging.basicConfig(level=logging.WARNING)
+    trace_to = os.environ.get("WMS2_BENCH_TRACEMALLOC")  # bench/memory.py --tracemalloc
+    if trace_to:
+        trace_allocations(Path(trace_to))
     asyncio.run(worker.run(Settings(), None, backend=SimulatedBackend()))
     return 0
 

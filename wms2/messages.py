@@ -571,4 +571,8 @@ class DagExit(BaseModel):
     rescue_file: str | None = None
 
 
+# Models that name a later one are completed here, at import: completed lazily, on first
+# use, pydantic would look the names up in sys.modules, which inside a workflow's sandbox
+# is the sandbox's own (workflows/runner.py) and may not hold this module.
 RequestState.model_rebuild()
+RequestInput.model_rebuild()
