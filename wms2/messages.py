@@ -165,6 +165,9 @@ class RequestState(BaseModel):
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
     memo_progress: str | None = None  # the progress last put in the workflow's memo
     memo_hold: str | None = None  # the hold last put in the memo (`list` shows it)
+    # The search attributes last upserted in this run (workflows/visibility.search_key);
+    # None at each run's start, so a continued run upserts them once.
+    search_published: str | None = None
     enqueued: bool = False
     abort_reason: str | None = None
     cancel_reason: str | None = None  # given before a cancellation (starter.py abort)

@@ -27,6 +27,7 @@ def test_histories_are_committed() -> None:
         "output_polls",
         "staging",
         "dag_news",
+        "search_on_change",
         "dag_tracker",
         "partial_production_in_place",
         "site_change",
