@@ -77,6 +77,19 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def dev_server_pid() -> int | None:
+    """The dev server this process started (a child running `server start-dev`)."""
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if stat[1] == me and b"start-dev" in (proc / "cmdline").read_bytes():
+                return int(proc.name)
+        except (OSError, IndexError):
+            continue
+    return None
+
+
 def make_dags(root: Path, repo: Repository, n: int, units: int) -> list[SimulatedDag]:
     dags = []
     for i in range(n):
@@ -292,6 +305,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                         task_queue=QUEUE,
                     )
 
+            server = dev_server_pid()
+            server_cpu0 = proc_usage(server)[0] if server else 0.0
             t0 = time.monotonic()
             await asyncio.gather(*(start(i, d) for i, d in enumerate(dags)))
             print(f"  {n} request workflows started in {time.monotonic() - t0:.0f} s")
@@ -312,6 +327,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                 await drive(dags, args.active, rng, completed_at)
             cpu_active, rss = proc_usage(worker.pid)
             cpu_each = [proc_usage(w.pid)[0] for w in workers]
+            active_wall = time.monotonic() - t0
+            server_cpu = (proc_usage(server)[0] - server_cpu0) if server else float("nan")
             shards_of = await shard_owners(env.client, args.shards)
             # Quiet: nothing changes. The last progress news (status files are rewritten
             # every 30 s; counts alone are signalled at most every 60 s) settles first.
@@ -322,6 +339,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             after = await history_lengths(env.client, names)
             cpu_quiet = proc_usage(worker.pid)[0]
             rss = max(rss, proc_usage(worker.pid)[1])
+            rss_each = [proc_usage(w.pid)[1] for w in workers]
+            load = os.getloadavg()
             latencies, timeouts, retries = await history_figures(env.client, names, completed_at)
             tracker_events = 0
             for wf_id in tracker_workflow_ids(QUEUE, args.shards):
@@ -350,7 +369,12 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                         f"  worker {k}             shards {mine}, CPU {cpu_each[k]:.1f} s "
                         "in the active window"
                     )
-            print(f"  worker peak RSS      {rss} MB")
+            print(f"  worker peak RSS      {rss} MB (worker 0); all workers {sum(rss_each)} MB")
+            print(
+                f"  dev server CPU       {server_cpu:.1f} s in {active_wall:.0f} s from the "
+                f"first start to the active window's end ({server_cpu / active_wall:.0%} of "
+                f"a core); load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+            )
             if args.local_runners:
                 count, total = runners
                 print(
