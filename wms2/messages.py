@@ -305,6 +305,7 @@ class AdmissionEntry(BaseModel):
     # no such limit, as on the local backend without WMS2_SCHEDD_LIMITS).
     cost: int = 1
     capacity: int | None = None
+    capacities: list[int] | None = None  # each schedd's, for admission-per-schedd
 
 
 class AdmissionState(BaseModel):
@@ -314,6 +315,7 @@ class AdmissionState(BaseModel):
     admitted_total: int = 0
     paused: str | None = None  # why admission is paused (starter.py admission --pause)
     capacity: int | None = None  # scheduler jobs the schedds allow WMS2 (None: no limit)
+    capacities: list[int] | None = None  # the same, schedd by schedd (None: only the total)
     costs: dict[str, int] = Field(default_factory=dict)  # scheduler jobs per active request
     waiting_for: str | None = None  # why the next request waits (the snapshot fills it)
     told_waiting: str | None = None  # the queue head last told why it waits
