@@ -7,15 +7,13 @@ import asyncio
 import time
 import uuid
 from asyncio import CancelledError
-from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
-from wms2.capacity import choose_schedd, dag_scheduler_jobs, planned_throttles
+from activities.placement import place
 from wms2.condor import IdleEdit, JobState, JobStatus
 from wms2.condor.handles import DagHandle, JobHandle
 from wms2.condor.several import SeveralSchedds
@@ -120,38 +118,18 @@ class DagActivities:
                 return backend.edit_idle_jobs(inp.request_name, inp.priority, schedd=schedd)
             return backend.edit_idle_jobs(inp.request_name, priority=inp.priority)
 
-    def _submit(self, dag_file: Path, request_name: str, schedd: str | None) -> DagHandle:
+    def _submit(
+        self, dag_file: Path, request_name: str, schedd: str | None, pilot_schedd: str | None
+    ) -> DagHandle:
         """To the schedd of the DAG's earlier attempt (a rescue stays where its DAG ran),
-        else to one with room for the DAG's scheduler jobs, as the policy chooses
-        (several submit hosts). None with room: a retryable NoScheddRoom, tried again
-        in a minute, so no schedd is filled past what it lets the owner run."""
+        else (several submit hosts) to its pilot's schedd while that has room, else to
+        one with room for all its scheduler jobs (activities/placement.py)."""
         backend = self.deps.backend
         if not isinstance(backend, SeveralSchedds):
             return backend.submit_dag(dag_file, batch_name=request_name)
         if schedd not in backend.schedds:
-            schedd = self._place(backend.schedds, request_name)
+            schedd = place(self.deps, backend.schedds, request_name, prefer=pilot_schedd)
         return backend.submit_dag(dag_file, batch_name=request_name, schedd=schedd or "")
-
-    def _place(self, schedds: list[str], request_name: str) -> str:
-        settings = self.deps.settings
-        limits = self.deps.schedd_limits().all(schedds)
-        # Every DAG costs what admission budgeted (its planned MergeGroup throttle).
-        planned = planned_throttles(settings.category_throttles, settings.schedd_limits, schedds)
-        cost = dag_scheduler_jobs(planned["MergeGroup"])
-        used: dict[str, int] = {}
-        for row in self.deps.repo.tracked_dags():
-            if row.schedd in limits:
-                used[row.schedd] = used.get(row.schedd, 0) + cost
-        chosen = choose_schedd(schedds, limits, used, settings.schedd_policy, cost)
-        if chosen is None:
-            free = ", ".join(f"{s} {limits[s].scheduler_jobs - used.get(s, 0)}" for s in schedds)
-            raise ApplicationError(
-                f"no schedd has room for the {cost} scheduler jobs of {request_name}'s DAG "
-                f"(free: {free}); tried again in a minute",
-                type="NoScheddRoom",
-                next_retry_delay=timedelta(minutes=1),
-            )
-        return chosen
 
     @activity.defn(name=Activity.SUBMIT_DAG)
     def submit_dag(self, inp: SubmitDagInput) -> DagHandle:
@@ -190,7 +168,9 @@ class DagActivities:
                     )
                 )
             live = backend.find_dag(dag_file)
-            handle = live or self._submit(dag_file, inp.request_name, previous.schedd_name)
+            handle = live or self._submit(
+                dag_file, inp.request_name, previous.schedd_name, wf.pilot_schedd
+            )
             repo.update_dag(
                 record.id,
                 dagman_cluster_id=handle.cluster_id,

@@ -11,7 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.admission import scheduler_job_budget
-from activities.dags import DagActivities
+from activities.placement import place, place_pilot
 from activities.deps import ActivityDeps
 from tests.condor.test_several_schedds import two_schedds
 from wms2.capacity import ScheddLimits
@@ -20,13 +20,18 @@ from wms2.config import Settings
 
 
 class Rows:
-    """The repository's tracked DAGs: `n` on each schedd."""
+    """The repository's tracked DAGs: `n` on each schedd; requests whose pilot ran on a
+    schedd and whose DAG is not submitted yet."""
 
     def __init__(self, **per_schedd: int) -> None:
         self.per_schedd = per_schedd
+        self.pilots: list[tuple[str, str]] = []
 
     def tracked_dags(self) -> list[Any]:
         return [SimpleNamespace(schedd=s) for s, n in self.per_schedd.items() for _ in range(n)]
+
+    def pilot_schedds(self) -> list[tuple[str, str]]:
+        return self.pilots
 
 
 def deps_with(rows: Rows, reads: list[str]) -> ActivityDeps:
@@ -49,11 +54,12 @@ def deps_with(rows: Rows, reads: list[str]) -> ActivityDeps:
 def test_a_dag_goes_only_to_a_schedd_with_room_for_all_its_scheduler_jobs() -> None:
     reads: list[str] = []
     rows = Rows(s1=4, s2=17)  # 11 each: s1 44 of 50 (6 free), s2 187 of 200 (13 free)
-    acts = DagActivities(deps_with(rows, reads))
-    assert acts._place(["s1", "s2"], "req") == "s2"
+    deps = deps_with(rows, reads)
+    assert place(deps, ["s1", "s2"], "req") == "s2"
+    assert place(deps, ["s1", "s2"], "req", prefer="s1") == "s2"  # its pilot's: no room
     rows.per_schedd["s2"] = 18  # 198 of 200: 2 free; s1 6 free; the DAG needs 11
     with pytest.raises(ApplicationError) as refused:
-        acts._place(["s1", "s2"], "req")
+        place(deps, ["s1", "s2"], "req")
     assert refused.value.type == "NoScheddRoom" and not refused.value.non_retryable
     assert "free: s1 6, s2 2" in str(refused.value)
     assert sorted(reads) == ["s1", "s2"]  # each configuration read once for both
@@ -64,8 +70,21 @@ def test_admission_budget_is_per_schedd_and_reads_through_the_same_cache() -> No
     deps = deps_with(Rows(), reads)
     assert scheduler_job_budget(deps) == (11, [50, 200])
     assert scheduler_job_budget(deps) == (11, [50, 200])
-    DagActivities(deps)._place(["s1", "s2"], "req")
+    place(deps, ["s1", "s2"], "req")
     assert sorted(reads) == ["s1", "s2"]
+
+
+def test_a_request_stays_on_its_pilots_schedd_and_pilots_count_before_their_dag() -> None:
+    rows = Rows(s1=0, s2=0)
+    deps = deps_with(rows, [])
+    assert place_pilot(deps, ["s1", "s2"], "a") == "s2"  # most free: 200 against 50
+    assert place(deps, ["s1", "s2"], "a", prefer="s1") == "s1"  # its pilot's, with room
+    # 17 pilots ran on s2 (their DAGs expected there): 187 of 200, so the next goes to s1.
+    rows.pilots = [(f"p{i}", "s2") for i in range(17)]
+    assert place_pilot(deps, ["s1", "s2"], "b") == "s1"
+    # Every schedd full for a DAG: the pilot still runs, where most is free.
+    rows.per_schedd = {"s1": 4, "s2": 1}  # s1 6 free, s2 2 free
+    assert place_pilot(deps, ["s1", "s2"], "c") == "s1"
 
 
 def test_a_schedds_configuration_is_read_again_after_the_ttl() -> None:
