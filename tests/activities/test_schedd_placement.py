@@ -11,8 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.admission import scheduler_job_budget
-from activities.placement import place, place_pilot
 from activities.deps import ActivityDeps
+from activities.placement import place, place_pilot
 from tests.condor.test_several_schedds import two_schedds
 from wms2.capacity import ScheddLimits
 from wms2.condor.limits import ScheddLimitsCache
