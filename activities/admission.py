@@ -10,8 +10,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import ActivityDeps
+from activities.placement import schedds_limited
 from wms2.capacity import dag_scheduler_jobs, planned_throttles
-from wms2.config import ExecutionBackend
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     Activity,
@@ -49,8 +49,8 @@ def scheduler_job_budget(deps: ActivityDeps) -> tuple[int, list[int] | None]:
     limits = deps.schedd_limits().all(names)
     throttle = planned_throttles(settings.category_throttles, settings.schedd_limits, names)
     cost = dag_scheduler_jobs(throttle["MergeGroup"])
-    limited = settings.execution_backend is ExecutionBackend.HTCONDOR or settings.schedd_limits
-    return cost, [limits[n].scheduler_jobs for n in names] if limited else None
+    capacities = [limits[n].scheduler_jobs for n in names]
+    return cost, capacities if schedds_limited(deps) else None
 
 
 class AdmissionActivities:

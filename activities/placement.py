@@ -16,8 +16,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from wms2.capacity import choose_schedd, dag_scheduler_jobs, planned_throttles
+from wms2.config import ExecutionBackend
 
 RETRY_WHEN_FULL = timedelta(minutes=1)
+
+
+def schedds_limited(deps: ActivityDeps) -> bool:
+    """Whether the schedds' scheduler-job limits apply: a real pool's always; the local
+    backend's "schedds" have none unless WMS2_SCHEDD_LIMITS sets one (as admission)."""
+    settings = deps.settings
+    return settings.execution_backend is ExecutionBackend.HTCONDOR or bool(settings.schedd_limits)
 
 
 def dag_cost(deps: ActivityDeps, schedds: list[str]) -> int:
@@ -47,6 +55,11 @@ def place(
     tried again in a minute)."""
     limits = deps.schedd_limits().all(schedds)
     used = used_by_schedd(deps, schedds, request_name)
+    if not schedds_limited(deps):
+        # Local schedds without WMS2_SCHEDD_LIMITS have no limit: any has room; spread.
+        if prefer in limits:
+            return prefer
+        return max(schedds, key=lambda s: (-used.get(s, 0), -schedds.index(s)))
     cost = dag_cost(deps, schedds)
     if prefer in limits and limits[prefer].scheduler_jobs - used.get(prefer, 0) >= cost:
         return prefer

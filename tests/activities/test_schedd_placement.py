@@ -104,3 +104,13 @@ def test_a_schedds_configuration_is_read_again_after_the_ttl() -> None:
     assert cache.limits("s1").scheduler_jobs == 102  # read again
     assert cache.limits("s2").scheduler_jobs == 300  # the settings win over the schedd
     assert cache.limits("s2").jobs_per_owner == 100_000  # HTCondor's default
+
+
+def test_local_schedds_without_configured_limits_are_never_full() -> None:
+    """The local backend's schedds have no scheduler-job limit unless WMS2_SCHEDD_LIMITS
+    sets one: admission has no capacity and placement only spreads."""
+    rows = Rows(s1=30, s2=40)  # 330 and 440 scheduler jobs: past HTCondor's default 200
+    deps = deps_with(rows, [])
+    deps.settings = Settings(submit_schedds=["s1", "s2"], category_throttles={"MergeGroup": 10})
+    assert place(deps, ["s1", "s2"], "req") == "s1"  # the least used, no NoScheddRoom
+    assert scheduler_job_budget(deps) == (11, None)
