@@ -37,6 +37,7 @@ from workflows.admission import AdmissionWorkflow
 from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
+from workflows.runner import workflow_runner
 from workflows.sites import SiteChangeWorkflow, SiteSyncWorkflow
 
 WORKFLOWS = [
@@ -191,6 +192,7 @@ async def run(settings: Settings, metrics_port: int | None, backend: Backend | N
             workflows=WORKFLOWS,
             activities=all_activities(deps),
             activity_executor=pool,
+            workflow_runner=workflow_runner(),  # workflow modules shared, not per request
             # Every active request stays cached: an evicted one replays its history at its
             # next task (the SDK's default of 1,000 is below the requests one worker runs).
             max_cached_workflows=settings.worker_cached_workflows,

@@ -10,15 +10,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import ActivityDeps
-from wms2.capacity import (
-    ScheddLimits,
-    dag_scheduler_jobs,
-    limits_of,
-    planned_throttles,
-    total_scheduler_jobs,
-)
-from wms2.condor.several import SeveralSchedds
-from wms2.config import ExecutionBackend
+from activities.placement import schedds_limited
+from wms2.capacity import dag_scheduler_jobs, planned_throttles
 from wms2.messages import (
     ADMISSION_WORKFLOW_ID,
     Activity,
@@ -46,24 +39,18 @@ async def ended_requests(client: Client, names: list[str]) -> list[str]:
     return ended
 
 
-def scheduler_job_budget(deps: ActivityDeps) -> tuple[int, int | None]:
-    """(scheduler jobs a request's DAG holds, the schedds' total for WMS2 or None). The
-    local backend has no scheduler-universe limit unless WMS2_SCHEDD_LIMITS sets one."""
-    settings, backend = deps.settings, deps.backend
-    several = isinstance(backend, SeveralSchedds)
-    names = backend.schedds if several else [settings.schedd_name or "*"]
-
-    def read(name: str) -> ScheddLimits | None:
-        if several:
-            return backend.read_limits(name)
-        reader = getattr(backend, "read_limits", None)
-        return reader() if reader is not None else None
-
-    limits = [limits_of(n, settings.schedd_limits, read(n)) for n in names]
+def scheduler_job_budget(deps: ActivityDeps) -> tuple[int, list[int] | None]:
+    """(scheduler jobs a request's DAG holds, each schedd's scheduler jobs for WMS2, or
+    None when there is no limit: the local backend unless WMS2_SCHEDD_LIMITS sets one).
+    The schedds' limits come from the worker's cache (read once per TTL, not at every
+    enqueue)."""
+    settings = deps.settings
+    names = deps.schedd_names()
+    limits = deps.schedd_limits().all(names)
     throttle = planned_throttles(settings.category_throttles, settings.schedd_limits, names)
     cost = dag_scheduler_jobs(throttle["MergeGroup"])
-    limited = settings.execution_backend is ExecutionBackend.HTCONDOR or settings.schedd_limits
-    return cost, total_scheduler_jobs(limits) if limited else None
+    capacities = [limits[n].scheduler_jobs for n in names]
+    return cost, capacities if schedds_limited(deps) else None
 
 
 class AdmissionActivities:
@@ -77,13 +64,16 @@ class AdmissionActivities:
             raise ApplicationError(
                 "worker has no Temporal client for admission", non_retryable=True
             )
-        cost, capacity = await asyncio.to_thread(scheduler_job_budget, self.deps)
+        cost, capacities = await asyncio.to_thread(scheduler_job_budget, self.deps)
         entry = AdmissionEntry(
             request_name=inp.request_name,
             priority=inp.priority,
             enqueued_at=inp.submitted_at,
             cost=cost,
-            capacity=capacity,
+            # The total for admission workflows before per-schedd packing, and each
+            # schedd's own for those after (admission-per-schedd).
+            capacity=sum(capacities) if capacities is not None else None,
+            capacities=capacities,
         )
         # Signal-with-start: starts the single admission workflow if it is not running.
         await client.start_workflow(

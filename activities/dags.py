@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities.dag_records import record_observation
 from activities.deps import ActivityDeps, domain_errors
-from wms2.capacity import choose_schedd, dag_scheduler_jobs, limits_of, merge_group_throttle
+from activities.placement import place
 from wms2.condor import IdleEdit, JobState, JobStatus
 from wms2.condor.handles import DagHandle, JobHandle
 from wms2.condor.several import SeveralSchedds
@@ -118,26 +118,17 @@ class DagActivities:
                 return backend.edit_idle_jobs(inp.request_name, inp.priority, schedd=schedd)
             return backend.edit_idle_jobs(inp.request_name, priority=inp.priority)
 
-    def _submit(self, dag_file: Path, request_name: str, schedd: str | None) -> DagHandle:
+    def _submit(
+        self, dag_file: Path, request_name: str, schedd: str | None, pilot_schedd: str | None
+    ) -> DagHandle:
         """To the schedd of the DAG's earlier attempt (a rescue stays where its DAG ran),
-        else to the one capacity and the policy choose (several submit hosts)."""
+        else (several submit hosts) to its pilot's schedd while that has room, else to
+        one with room for all its scheduler jobs (activities/placement.py)."""
         backend = self.deps.backend
         if not isinstance(backend, SeveralSchedds):
             return backend.submit_dag(dag_file, batch_name=request_name)
         if schedd not in backend.schedds:
-            settings = self.deps.settings
-            limits = {
-                name: limits_of(name, settings.schedd_limits, backend.read_limits(name))
-                for name in backend.schedds
-            }
-            throttle = settings.category_throttles.get("MergeGroup", 10)
-            used: dict[str, int] = {}
-            for row in self.deps.repo.tracked_dags():
-                if row.schedd in limits:
-                    lim = limits[row.schedd]
-                    cost = dag_scheduler_jobs(merge_group_throttle(throttle, lim))
-                    used[row.schedd] = used.get(row.schedd, 0) + cost
-            schedd = choose_schedd(backend.schedds, limits, used, settings.schedd_policy)
+            schedd = place(self.deps, backend.schedds, request_name, prefer=pilot_schedd)
         return backend.submit_dag(dag_file, batch_name=request_name, schedd=schedd or "")
 
     @activity.defn(name=Activity.SUBMIT_DAG)
@@ -179,7 +170,9 @@ class DagActivities:
                     )
                 )
             live = backend.find_dag(dag_file)
-            handle = live or self._submit(dag_file, inp.request_name, previous.schedd_name)
+            handle = live or self._submit(
+                dag_file, inp.request_name, previous.schedd_name, wf.pilot_schedd
+            )
             repo.update_dag(
                 record.id,
                 dagman_cluster_id=handle.cluster_id,

@@ -10,6 +10,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from wms2.condor import Backend
+from wms2.condor.limits import ScheddLimitsCache, backend_reader
+from wms2.condor.several import SeveralSchedds
 from wms2.config import Settings
 from wms2.db import Repository
 from wms2.errors import NON_RETRYABLE
@@ -23,6 +25,25 @@ class ActivityDeps:
     services: Services
     backend: Backend
     client: Client | None = None  # for activities that talk to other workflows
+    limits_cache: ScheddLimitsCache | None = None  # made at first use (schedd_limits)
+
+    def schedd_limits(self) -> ScheddLimitsCache:
+        """The worker's one cache of schedd limits: admission's budget and the DAG
+        placement read the same, each schedd's configuration once per TTL."""
+        if self.limits_cache is None:
+            several = isinstance(self.backend, SeveralSchedds)
+            self.limits_cache = ScheddLimitsCache(
+                backend_reader(self.backend, several),
+                self.settings.schedd_limits,
+                self.settings.schedd_limits_ttl_sec,
+            )
+        return self.limits_cache
+
+    def schedd_names(self) -> list[str]:
+        """The schedds DAGs may go to ("*" for the one unnamed schedd)."""
+        if isinstance(self.backend, SeveralSchedds):
+            return self.backend.schedds
+        return [self.settings.schedd_name or "*"]
 
 
 @contextmanager

@@ -8,8 +8,10 @@ import time
 from temporalio import activity
 
 from activities.deps import ActivityDeps, domain_errors
+from activities.placement import place_pilot
 from wms2.condor import JobState
 from wms2.condor.handles import JobHandle
+from wms2.condor.several import SeveralSchedds
 from wms2.dagfiles import DagLayout, dag_directory
 from wms2.dagfiles.layout import PILOT_METRICS
 from wms2.messages import Activity, AwaitJobInput, AwaitJobResult, PilotInput
@@ -28,9 +30,12 @@ class PilotActivities:
         with domain_errors():
             request = repo.get_request(inp.request_name)
             submit_file = prepare_pilot(request, self.deps.settings)
-            handle = self.deps.backend.submit_job(
-                submit_file, batch_name=f"{inp.request_name}-pilot"
-            )
+            backend, batch = self.deps.backend, f"{inp.request_name}-pilot"
+            if isinstance(backend, SeveralSchedds):  # where the request's DAG will go
+                schedd = place_pilot(self.deps, backend.schedds, inp.request_name)
+                handle = backend.submit_job(submit_file, batch_name=batch, schedd=schedd)
+            else:
+                handle = backend.submit_job(submit_file, batch_name=batch)
             wf = repo.get_workflow_by_request(inp.request_name)
             repo.update_workflow(
                 wf.id,

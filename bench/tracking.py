@@ -41,11 +41,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
 from bench.load import dev_server, proc_usage, worker_env  # noqa: E402
+from bench.tracking_figures import (  # noqa: E402
+    by_window,
+    dev_server_pid,
+    history_figures,
+    history_lengths,
+    percentile,
+    runner_rss_mb,
+    shard_owners,
+)
 from wms2.condor.handles import DagHandle  # noqa: E402
 from wms2.condor.local.backend import LocalBackend  # noqa: E402
 from wms2.condor.simulated import (  # noqa: E402
@@ -68,13 +74,6 @@ from wms2.models import RequestStatus  # noqa: E402
 from workflows.request import RequestWorkflow  # noqa: E402
 
 QUEUE = "wms2-bench-tracking"
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def make_dags(root: Path, repo: Repository, n: int, units: int) -> list[SimulatedDag]:
@@ -138,21 +137,6 @@ def make_local_dags(
     return dags, clusters
 
 
-def runner_rss_mb() -> tuple[int, int]:
-    """(number of local runner processes, their summed RSS in MB)."""
-    count = total = 0
-    for proc in Path("/proc").iterdir():
-        try:
-            if b"wms2.condor.local.runner" not in (proc / "cmdline").read_bytes():
-                continue
-            status = (proc / "status").read_text()
-        except OSError:
-            continue
-        count += 1
-        total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS"))
-    return count, total // 1024
-
-
 def active_state(sim: SimulatedDag, cluster: str, backend: str, units: int) -> RequestState:
     now = datetime.now(UTC)
     return RequestState(
@@ -174,68 +158,6 @@ def active_state(sim: SimulatedDag, cluster: str, backend: str, units: int) -> R
         progress=DagProgress(work_units_total=units, nodes_total=units * sim.nodes_per_unit),
         transitions=[TransitionView(from_status=None, to_status=RequestStatus.ACTIVE, at=now)],
     )
-
-
-async def history_figures(
-    client: Client, names: list[str], completed_at: dict[tuple[str, str], float]
-) -> tuple[list[float], int, int]:
-    """Latencies (unit written -> recording workflow task completed), activity timeouts
-    and retried attempts, from the request histories."""
-    latencies: list[float] = []
-    timeouts = retries = 0
-    limit = asyncio.Semaphore(20)
-
-    async def one(name: str) -> None:
-        nonlocal timeouts, retries
-        async with limit:
-            handle = client.get_workflow_handle(request_workflow_id(name))
-            pending: list[str] = []
-            async for e in handle.fetch_history_events():
-                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-                    attrs = e.workflow_execution_signaled_event_attributes
-                    if attrs.signal_name == "dag_news":
-                        body = pydantic_data_converter.payload_converter.from_payloads(
-                            attrs.input.payloads
-                        )[0]
-                        pending += [u["name"] for u in body["result"]["new_work_units"]]
-                elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and pending:
-                    at = e.event_time.ToDatetime(UTC).timestamp()
-                    for unit in pending:
-                        if (name, unit) in completed_at:
-                            latencies.append(at - completed_at[(name, unit)])
-                    pending = []
-                elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-                    timeouts += 1
-                elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                    retries += e.activity_task_started_event_attributes.attempt > 1
-
-    await asyncio.gather(*(one(n) for n in names))
-    return latencies, timeouts, retries
-
-
-async def shard_owners(client: Client, shards: int) -> dict[int, str]:
-    """The worker identity (pid@host) running each shard's tracking call now."""
-    owners = {}
-    for k, wf_id in enumerate(tracker_workflow_ids(QUEUE, shards)):
-        desc = await client.get_workflow_handle(wf_id).describe()
-        started = [
-            p.last_worker_identity
-            for p in desc.raw_description.pending_activities
-            if p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-        ]
-        owners[k] = started[0] if started else ""
-    return owners
-
-
-async def history_lengths(client: Client, names: list[str]) -> int:
-    limit = asyncio.Semaphore(50)
-
-    async def one(name: str) -> int:
-        async with limit:
-            d = await client.get_workflow_handle(request_workflow_id(name)).describe()
-            return d.history_length
-
-    return sum(await asyncio.gather(*(one(n) for n in names)))
 
 
 async def run_one(n: int, args: argparse.Namespace) -> None:
@@ -292,6 +214,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                         task_queue=QUEUE,
                     )
 
+            server = dev_server_pid()
+            server_cpu0 = proc_usage(server)[0] if server else 0.0
             t0 = time.monotonic()
             await asyncio.gather(*(start(i, d) for i, d in enumerate(dags)))
             print(f"  {n} request workflows started in {time.monotonic() - t0:.0f} s")
@@ -312,7 +236,9 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                 await drive(dags, args.active, rng, completed_at)
             cpu_active, rss = proc_usage(worker.pid)
             cpu_each = [proc_usage(w.pid)[0] for w in workers]
-            shards_of = await shard_owners(env.client, args.shards)
+            active_wall = time.monotonic() - t0
+            server_cpu = (proc_usage(server)[0] - server_cpu0) if server else float("nan")
+            shards_of = await shard_owners(env.client, QUEUE, args.shards)
             # Quiet: nothing changes. The last progress news (status files are rewritten
             # every 30 s; counts alone are signalled at most every 60 s) settles first.
             await asyncio.sleep(args.settle)
@@ -322,7 +248,10 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
             after = await history_lengths(env.client, names)
             cpu_quiet = proc_usage(worker.pid)[0]
             rss = max(rss, proc_usage(worker.pid)[1])
-            latencies, timeouts, retries = await history_figures(env.client, names, completed_at)
+            rss_each = [proc_usage(w.pid)[1] for w in workers]
+            load = os.getloadavg()
+            timed, timeouts, retries = await history_figures(env.client, names, completed_at)
+            latencies = [lat for _, lat in timed]
             tracker_events = 0
             for wf_id in tracker_workflow_ids(QUEUE, args.shards):
                 desc = await env.client.get_workflow_handle(wf_id).describe()
@@ -337,6 +266,8 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                 f"  tracking latency     p50 {percentile(latencies, 0.5):.2f} s, "
                 f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies or [0]):.2f} s"
             )
+            for line in by_window(timed):
+                print(f"    written {line}")
             print(f"  activity timeouts    {timeouts} (requests); retried attempts {retries}")
             print(f"  tracker history      {tracker_events} events ({args.shards} shards)")
             print(
@@ -350,7 +281,12 @@ async def run_one(n: int, args: argparse.Namespace) -> None:
                         f"  worker {k}             shards {mine}, CPU {cpu_each[k]:.1f} s "
                         "in the active window"
                     )
-            print(f"  worker peak RSS      {rss} MB")
+            print(f"  worker peak RSS      {rss} MB (worker 0); all workers {sum(rss_each)} MB")
+            print(
+                f"  dev server CPU       {server_cpu:.1f} s in {active_wall:.0f} s from the "
+                f"first start to the active window's end ({server_cpu / active_wall:.0%} of "
+                f"a core); load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+            )
             if args.local_runners:
                 count, total = runners
                 print(
@@ -392,12 +328,41 @@ async def drive(
         await asyncio.sleep(0.2)
 
 
+def trace_allocations(report: Path) -> None:
+    """Trace this worker's allocations; on SIGUSR1 write the 25 source files holding
+    the most memory (and the lines within the top ones) to `report`."""
+    import tracemalloc
+
+    tracemalloc.start(1)
+
+    def dump(*_: Any) -> None:
+        snap = tracemalloc.take_snapshot()
+        total = sum(st.size for st in snap.statistics("filename"))
+        lines = [f"traced: {total / 2**20:.1f} MB"]
+        lines += [
+            f"{st.size / 2**20:8.2f} MB {st.count:9d} blocks  {st.traceback[0].filename}"
+            for st in snap.statistics("filename")[:25]
+        ]
+        lines.append("lines:")
+        lines += [
+            f"{st.size / 2**20:8.2f} MB  {st.traceback[0]}" for st in snap.statistics("lineno")[:25]
+        ]
+        tmp = report.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.rename(report)
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
 def worker_main() -> int:
     import logging
 
     import worker
 
     logging.basicConfig(level=logging.WARNING)
+    trace_to = os.environ.get("WMS2_BENCH_TRACEMALLOC")  # bench/memory.py --tracemalloc
+    if trace_to:
+        trace_allocations(Path(trace_to))
     asyncio.run(worker.run(Settings(), None, backend=SimulatedBackend()))
     return 0
 

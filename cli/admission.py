@@ -101,11 +101,21 @@ def admission_view(snap: Any, held: list[tuple[str, str]], width: int) -> Render
     ]
     if snap.paused:
         lines.append(f"PAUSED ({snap.paused}): no one is admitted until --resume")
+    if snap.capacity is not None:
+        used = sum(snap.costs.get(n, 1) for n in snap.active)
+        per = f" ({' + '.join(map(str, snap.capacities))} by schedd)" if snap.capacities else ""
+        lines.append(f"scheduler jobs: {used} of {snap.capacity} in use{per}")
+    if snap.waiting_for:
+        lines.append(f"WAITING: {snap.waiting_for}")
     for i, e in enumerate(snap.queue, 1):
-        lines += [f"{i:>4}. priority {e.priority}, queued {e.enqueued_at:%Y-%m-%d %H:%M:%S}"]
+        cost = f", needs {e.cost} scheduler jobs" if snap.capacity is not None else ""
+        lines += [f"{i:>4}. priority {e.priority}, queued {e.enqueued_at:%Y-%m-%d %H:%M:%S}{cost}"]
         lines += [f"      {e.request_name}"]
     for name, reason in held:
         lines += [f"held: {reason} (starter.py release)", f"      {name}"]
     if snap.active:
-        lines += [f"active ({len(snap.active)}):", *(f"      {n}" for n in snap.active)]
+        lines.append(f"active ({len(snap.active)}):")
+        for n in snap.active:
+            cost = f" ({snap.costs[n]} scheduler jobs)" if n in snap.costs else ""
+            lines.append(f"      {n}{cost}")
     return Text("\n".join(lines), overflow="fold")

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from wms2.memory import ledger as memory_ledger
 from wms2.messages import RequestState
+from wms2.models import RequestStatus
 
 
 def outputs_summary(by_state: dict[str, int]) -> str:
@@ -40,6 +41,8 @@ def render_state(s: RequestState, invalidated: dict[str, str] | None = None) -> 
         )
     if s.hold is not None:
         table.add_row("held", f"out of admission until `release` ({s.hold})")
+    if s.waiting_for and s.status is RequestStatus.QUEUED:
+        table.add_row("waiting for", s.waiting_for)
     if s.staging is not None and s.staging.rule_id is not None:
         st = s.staging
         table.add_row(

@@ -106,16 +106,35 @@ def choose_schedd(
     limits: Mapping[str, ScheddLimits],
     used: Mapping[str, int],
     policy: str = "most_free",
-) -> str:
-    """The schedd a new DAG goes to: by free scheduler jobs (`most_free`: the most, so
-    requests spread; `first_fit`: the first listed with room for a DAG). When none has
-    room (admission should not let that happen), the one with the most."""
+    cost: int = 1,
+) -> str | None:
+    """The schedd a new DAG of `cost` scheduler jobs goes to, among those with room for
+    all of them (`most_free`: the one with the most free, so requests spread;
+    `first_fit`: the first listed). None when no schedd has room: the DAG waits rather
+    than overfill one (its DAGMans would sit idle past the owner's limit)."""
     free = {s: free_scheduler_jobs(limits[s], used.get(s, 0)) for s in schedds}
+    room = [s for s in schedds if free[s] >= cost]
+    if not room:
+        return None
     if policy == "first_fit":
-        for s in schedds:
-            if free[s] > 0:
-                return s
-    return max(schedds, key=lambda s: (free[s], -schedds.index(s)))
+        return room[0]
+    return max(room, key=lambda s: (free[s], -schedds.index(s)))
+
+
+def packs(costs: Iterable[int], capacities: Iterable[int]) -> bool:
+    """Whether DAGs of these scheduler-job costs fit on schedds of these capacities, no
+    DAG split over two (first fit, largest first). Admission asks this of the admitted
+    requests plus the next, so what it admits a schedd can place; with equal costs (one
+    MergeGroup throttle) the answer is exact: DAGs per schedd = capacity // cost."""
+    free = sorted(capacities, reverse=True)
+    for cost in sorted(costs, reverse=True):
+        for i, room in enumerate(free):
+            if room >= cost:
+                free[i] = room - cost
+                break
+        else:
+            return False
+    return True
 
 
 def planned_throttles(

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # {"*": {"scheduler_jobs_per_owner": 200}}. Unset fields: the schedd's configuration
     # where the backend reads it, else HTCondor's defaults.
     schedd_limits: dict[str, ScheddLimits] = Field(default_factory=dict)
+    # How long a worker keeps a schedd's configuration once read (wms2/condor/limits.py).
+    schedd_limits_ttl_sec: float = Field(default=300.0, ge=0)
     # Several submit hosts: the schedds requests are spread over (htcondor: schedd
     # names; local: names of "schedds", each a state directory under state_dir/schedds).
     # Empty: the one schedd (schedd_name, or the local one).

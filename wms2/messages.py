@@ -168,6 +168,9 @@ class RequestState(BaseModel):
     priority_changes: list[PriorityNote] = Field(default_factory=list)  # the last 20
     memo_progress: str | None = None  # the progress last put in the workflow's memo
     memo_hold: str | None = None  # the hold last put in the memo (`list` shows it)
+    # The search attributes last upserted in this run (workflows/visibility.search_key);
+    # None at each run's start, so a continued run upserts them once.
+    search_published: str | None = None
     enqueued: bool = False
     abort_reason: str | None = None
     cancel_reason: str | None = None  # given before a cancellation (starter.py abort)
@@ -339,6 +342,7 @@ class AdmissionEntry(BaseModel):
     # no such limit, as on the local backend without WMS2_SCHEDD_LIMITS).
     cost: int = 1
     capacity: int | None = None
+    capacities: list[int] | None = None  # each schedd's, for admission-per-schedd
 
 
 class AdmissionState(BaseModel):
@@ -348,6 +352,7 @@ class AdmissionState(BaseModel):
     admitted_total: int = 0
     paused: str | None = None  # why admission is paused (starter.py admission --pause)
     capacity: int | None = None  # scheduler jobs the schedds allow WMS2 (None: no limit)
+    capacities: list[int] | None = None  # the same, schedd by schedd (None: only the total)
     costs: dict[str, int] = Field(default_factory=dict)  # scheduler jobs per active request
     waiting_for: str | None = None  # why the next request waits (the snapshot fills it)
     told_waiting: str | None = None  # the queue head last told why it waits
@@ -608,4 +613,8 @@ class DagExit(BaseModel):
     rescue_file: str | None = None
 
 
+# Models that name a later one are completed here, at import: completed lazily, on first
+# use, pydantic would look the names up in sys.modules, which inside a workflow's sandbox
+# is the sandbox's own (workflows/runner.py) and may not hold this module.
 RequestState.model_rebuild()
+RequestInput.model_rebuild()

@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from wms2.capacity import packs
     from wms2.lifecycle.admission_queue import AdmissionQueue
     from wms2.messages import (
         Activity,
@@ -32,6 +33,9 @@ from workflows.visibility import admission_details
 
 HOLDER_CHECK = "admission-frees-ended-holders"  # workflow.patched id
 SCHEDD_CAPACITY = "admission-schedd-capacity"  # workflow.patched id: scheduler-job budget
+# workflow.patched id: the budget schedd by schedd (the admitted DAGs and the next must
+# pack onto the schedds, none split), so placement finds a schedd with room.
+PER_SCHEDD = "admission-per-schedd"
 LIMIT_MAX = 2**31 - 1  # an INTEGER, like every count WMS2 stores
 
 
@@ -44,6 +48,7 @@ class AdmissionWorkflow:
         self.state = inp.state or AdmissionState(limit=inp.limit)
         self.queue = AdmissionQueue(self.state.queue)  # the live queue; state.queue at rest
         self.capacity_on = False  # patched SCHEDD_CAPACITY, decided when the run starts
+        self.per_schedd = False  # patched PER_SCHEDD, decided when the run starts
 
     def _used(self) -> int:
         return sum(self.state.costs.get(name, 1) for name in self.state.active)
@@ -55,8 +60,19 @@ class AdmissionWorkflow:
         if not self.capacity_on or s.capacity is None or head is None:
             return None
         used = self._used()
-        if used + head.cost <= s.capacity or not s.active:
-            return None  # fits (or nothing runs: one request always may)
+        if not s.active:
+            return None  # nothing runs: one request always may
+        if self.per_schedd and s.capacities:
+            costs = [s.costs.get(name, 1) for name in s.active]
+            if packs([*costs, head.cost], s.capacities):
+                return None
+            return (
+                f"schedd capacity: {used} of {s.capacity} scheduler jobs in use on "
+                f"{len(s.capacities)} schedd(s); {head.request_name} needs {head.cost} "
+                "(its DAGMan and MergeGroup throttle) on one schedd, and none has them free"
+            )
+        if used + head.cost <= s.capacity:
+            return None
         return (
             f"schedd capacity: {used} of {s.capacity} scheduler jobs in use; "
             f"{head.request_name} needs {head.cost} (its DAGMan and MergeGroup throttle)"
@@ -82,6 +98,7 @@ class AdmissionWorkflow:
         s = self.state
         admitted_here = 0
         self.capacity_on = workflow.patched(SCHEDD_CAPACITY)
+        self.per_schedd = self.capacity_on and workflow.patched(PER_SCHEDD)
 
         def continue_as_new_due() -> bool:
             limit = inp.continue_as_new_after
@@ -195,6 +212,7 @@ class AdmissionWorkflow:
         s = self.state
         if entry.capacity is not None:
             s.capacity = entry.capacity  # the latest worker's view of the schedds
+            s.capacities = entry.capacities
         if entry.request_name in s.active:
             return  # a retried enqueue of an admitted request
         self.queue.put(entry)
@@ -247,6 +265,7 @@ class AdmissionWorkflow:
     def set_capacity(self, capacity: int | None) -> AdmissionState:
         """The schedds' scheduler jobs for WMS2 (None: no limit), as an operator knows it."""
         self.state.capacity = capacity
+        self.state.capacities = None  # the operator's total, until a worker's next view
         return self.snapshot()
 
     @workflow.query

@@ -23,18 +23,33 @@ PROGRESS_MEMO = "progress-memo"  # workflow.patched id
 HOLD_MEMO = "hold-memo"  # workflow.patched id: `list` and `admission` show held requests
 
 
+# workflow.patched id: search attributes upserted only when one changed (each upsert is a
+# history event and a visibility write; a request publishes at every tracker signal).
+SEARCH_ON_CHANGE = "search-attributes-on-change"
+
+
+def search_key(s: RequestState) -> str:
+    """The search attributes' values, as one string to compare with the last upserted."""
+    return f"{s.status.value}|{s.campaign or '-'}|{s.priority}|{s.request_type or '-'}|{s.stuck}"
+
+
 def publish(s: RequestState) -> None:
-    """Upsert the search attributes, the progress memo (`starter.py list` shows it; only
-    when it changed) and refresh the one-screen summary."""
-    workflow.upsert_search_attributes(
-        [
-            STATUS.value_set(s.status.value),
-            CAMPAIGN.value_set(s.campaign or "-"),
-            PRIORITY.value_set(s.priority),
-            REQUEST_TYPE.value_set(s.request_type or "-"),
-            STUCK.value_set(s.stuck),
-        ]
-    )
+    """Upsert the search attributes and the memo (progress, held) where they changed,
+    and refresh the one-screen summary (no history event)."""
+    key = search_key(s)
+    # Compared first: patched is asked only once nothing changed, so a history recorded
+    # before the change replays with its upsert at every publish.
+    if key != s.search_published or not workflow.patched(SEARCH_ON_CHANGE):
+        s.search_published = key
+        workflow.upsert_search_attributes(
+            [
+                STATUS.value_set(s.status.value),
+                CAMPAIGN.value_set(s.campaign or "-"),
+                PRIORITY.value_set(s.priority),
+                REQUEST_TYPE.value_set(s.request_type or "-"),
+                STUCK.value_set(s.stuck),
+            ]
+        )
     progress = f"{s.progress.work_units_done}/{s.progress.work_units_total}"
     if progress != s.memo_progress and workflow.patched(PROGRESS_MEMO):
         s.memo_progress = progress

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.condor.test_htcondor_backend import FakeSchedd, FakeSubmit, fake_module
-from wms2.capacity import ScheddLimits, choose_schedd, limits_of
+from wms2.capacity import ScheddLimits, choose_schedd, limits_of, packs
 from wms2.condor import build_backend
 from wms2.condor.handles import HeldJob, JobState
 from wms2.condor.htcondor import HTCondorBackend
@@ -64,6 +64,25 @@ def test_a_new_dag_goes_where_scheduler_jobs_are_free() -> None:
     assert choose_schedd(["s1", "s2"], limits, {"s1": 22, "s2": 22}) == "s1"  # tie: order
     assert choose_schedd(["s1", "s2"], limits, {"s1": 190, "s2": 0}, "first_fit") == "s1"
     assert choose_schedd(["s1", "s2"], limits, {"s1": 200, "s2": 0}, "first_fit") == "s2"
+
+
+def test_placement_never_chooses_a_schedd_without_room_for_the_dag() -> None:
+    """A DAG of 11 scheduler jobs: a schedd with 10 free is never chosen, by either
+    policy, even when it has the most free; none with room: None (the DAG waits)."""
+    limits = {"s1": ScheddLimits(scheduler_jobs_per_owner=200), "s2": ScheddLimits()}
+    used = {"s1": 190, "s2": 195}  # 10 and 5 free
+    assert choose_schedd(["s1", "s2"], limits, used, cost=11) is None
+    assert choose_schedd(["s1", "s2"], limits, used, "first_fit", cost=11) is None
+    used = {"s1": 190, "s2": 188}  # 10 and 12 free
+    assert choose_schedd(["s1", "s2"], limits, used, "first_fit", cost=11) == "s2"
+    assert choose_schedd(["s1", "s2"], limits, used, cost=11) == "s2"
+
+
+def test_admission_packs_dags_whole_onto_schedds() -> None:
+    assert packs([10, 10], [16, 16]) and not packs([10, 10, 10], [16, 16])
+    assert packs([11] * 18, [200]) and not packs([11] * 19, [200])  # 198 of 200
+    assert packs([5, 11, 11], [16, 11])  # largest first: 11 | 11, then 5
+    assert packs([], []) and not packs([1], [])
 
 
 def test_two_local_schedds_are_two_state_directories(tmp_path: Path) -> None:

@@ -308,3 +308,20 @@ def test_dag_status_change_respects_a_clean_stop(repo: Repository) -> None:
     )
     assert repo.get_dag(dag.id).status is DAGStatus.STOPPED
     assert repo.dag_attempt(wf.id, 1).id == dag.id and repo.dag_attempt(wf.id, 2) is None
+
+
+def test_pilot_schedds_lists_requests_between_their_pilot_and_their_dag(
+    repo: Repository,
+) -> None:
+    """Placement counts these on their pilot's schedd: a pilot running or done (PLANNING),
+    not once the request is ACTIVE (its DAG row counts then) or has no pilot schedd."""
+    for name, status, schedd in (
+        ("req_p1", RequestStatus.PILOT_RUNNING, "east"),
+        ("req_p2", RequestStatus.PLANNING, "west"),
+        ("req_p3", RequestStatus.ACTIVE, "east"),
+        ("req_p4", RequestStatus.PLANNING, None),
+    ):
+        wf = workflow_for(repo, name)
+        repo.record_transition(name, status, "test")
+        repo.update_workflow(wf.id, pilot_schedd=schedd)
+    assert sorted(repo.pilot_schedds()) == [("req_p1", "east"), ("req_p2", "west")]

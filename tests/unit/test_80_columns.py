@@ -13,7 +13,8 @@ from cli.admission import admission_view
 from cli.requests import RequestProgress
 from cli.status_view import key_value_table, render_state, request_list
 from tools.devstack import web_ui_link
-from wms2.messages import RequestState
+from wms2.messages import AdmissionEntry, AdmissionState, RequestState
+from wms2.models import RequestStatus
 from wms2.outputs.messages import OutputProgress
 
 NAME = "pdmvserv_task_QCD-Run3Summer23DRPremix-00042__v1_T_261120_101500_4242"
@@ -85,6 +86,10 @@ def test_admission_names_every_request_whole() -> None:
         admitted_total=4,
         paused="schedd upgrade",
         queue=[SimpleNamespace(request_name=NAME, priority=110000, enqueued_at=when)],
+        capacity=None,
+        capacities=None,
+        costs={},
+        waiting_for=None,
     )
     text = at_80(admission_view(snap, [("held_" + NAME, "site downtime")], 80))
     assert NAME in text and OTHER in text and "held_" + NAME in text
@@ -103,3 +108,37 @@ def test_the_demos_web_ui_link_is_one_line() -> None:
     console = Console(width=80, record=True, color_system=None)
     console.print(web_ui_link(NAME), soft_wrap=True)
     assert len(console.export_text().strip().splitlines()) == 1
+
+
+WAIT = (
+    f"schedd capacity: 396 of 400 scheduler jobs in use on 2 schedd(s); {NAME} needs 11 "
+    "(its DAGMan and MergeGroup throttle) on one schedd, and none has them free"
+)
+
+
+def test_admission_shows_capacity_costs_and_why_the_head_waits() -> None:
+    when = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    snap = AdmissionState(
+        limit=300,
+        active=[OTHER],
+        costs={OTHER: 11},
+        capacity=400,
+        capacities=[200, 200],
+        queue=[AdmissionEntry(request_name=NAME, priority=110000, enqueued_at=when, cost=11)],
+        waiting_for=WAIT,
+    )
+    text = at_80(admission_view(snap, [], 80))
+    flat = " ".join(line.strip() for line in text.splitlines())
+    assert "scheduler jobs: 11 of 400 in use (200 + 200 by schedd)" in text
+    assert f"WAITING: {WAIT}" in flat  # folded, never cut
+    assert "needs 11 scheduler jobs" in text and f"{OTHER} (11 scheduler jobs)" in flat
+
+
+def test_status_of_a_queued_request_says_what_it_waits_for() -> None:
+    s = RequestState(request_name=NAME, status=RequestStatus.QUEUED, waiting_for=WAIT)
+    text = at_80(render_state(s))
+    # Nothing cut: the reason reads whole once the folds are joined (words wrap at spaces).
+    assert "waiting for" in text and "…" not in text
+    assert WAIT.replace(" ", "") in joined(text).replace(" ", "")
+    active = s.model_copy(update={"status": RequestStatus.ACTIVE})
+    assert "waiting for" not in at_80(render_state(active))  # admitted: no longer waits

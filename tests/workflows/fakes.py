@@ -121,6 +121,7 @@ class FakeWorld:
         # What the enqueue activity tells admission: each request's scheduler jobs and
         # the schedds' capacity (None: no limit), as activities.admission computes them.
         self.admission_cost, self.admission_capacity = 1, None
+        self.admission_capacities: list[int] | None = None  # each schedd's, when set
 
     def script(self, name: str) -> RequestScript:
         return self.scripts.setdefault(name, RequestScript())
@@ -198,6 +199,7 @@ class FakeWorld:
                         enqueued_at=inp.submitted_at,
                         cost=w.admission_cost,
                         capacity=w.admission_capacity,
+                        capacities=w.admission_capacities,
                     )
                 ],
             )

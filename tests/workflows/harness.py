@@ -30,6 +30,7 @@ from wms2.outputs.messages import OutputConfig, output_workflow_id
 from workflows.admission import AdmissionWorkflow
 from workflows.output import OutputWorkflow
 from workflows.request import RequestWorkflow
+from workflows.runner import workflow_runner
 
 FAST = LifecycleConfig(
     monitor_window_sec=1,
@@ -50,6 +51,7 @@ async def fake_world(env: WorkflowEnvironment) -> AsyncIterator[FakeWorld]:
         task_queue=world.task_queue,
         workflows=[RequestWorkflow, AdmissionWorkflow, OutputWorkflow],
         activities=world.activities(),
+        workflow_runner=workflow_runner(),
     ):
         try:
             yield world

@@ -197,3 +197,33 @@ async def test_schedd_capacity_limits_admission_and_the_waiting_request_is_told(
         assert sorted(snap.active) == ["cap_b", "cap_c"] and snap.waiting_for is None
         for name in ["cap_b", "cap_c"]:
             await handles[name].signal(RequestWorkflow.abort, AbortSignal(reason="test over"))
+
+
+async def test_admission_packs_requests_schedd_by_schedd(env: WorkflowEnvironment) -> None:
+    """Two schedds of 16 scheduler jobs, 10 per request: the total (32) has room for
+    three, but no schedd has room for a second DAG, so the third waits (placement would
+    find no schedd with room) and is told that no schedd has them free."""
+    async with fake_world(env) as w:
+        w.admission_cost, w.admission_capacity, w.admission_capacities = 10, 32, [16, 16]
+        handles = {}
+        for name in ["pack_a", "pack_b", "pack_c"]:
+            w.script(name).monitor_forever = True
+            handles[name] = await start(w, env, name, urgent=True)
+            await asyncio.sleep(0.3)  # admission order: a, b, c
+        await wait_for_status(handles["pack_a"], S.ACTIVE)
+        await wait_for_status(handles["pack_b"], S.ACTIVE)
+        for _ in range(100):
+            s = await state_of(handles["pack_c"])
+            if s.waiting_for:
+                break
+            await asyncio.sleep(0.05)
+        assert s.status is S.QUEUED
+        assert "20 of 32 scheduler jobs in use on 2 schedd(s)" in (s.waiting_for or "")
+        assert "none has them free" in (s.waiting_for or "")
+        admission = env.client.get_workflow_handle_for(AdmissionWorkflow.run, ADMISSION_WORKFLOW_ID)
+        snap: AdmissionState = await admission.query(AdmissionWorkflow.snapshot)
+        assert snap.capacities == [16, 16] and snap.active == ["pack_a", "pack_b"]
+        await handles["pack_a"].signal(RequestWorkflow.abort, AbortSignal(reason="make room"))
+        await wait_for_status(handles["pack_c"], S.ACTIVE)
+        for name in ["pack_b", "pack_c"]:
+            await handles[name].signal(RequestWorkflow.abort, AbortSignal(reason="test over"))

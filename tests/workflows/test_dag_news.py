@@ -7,6 +7,8 @@ import asyncio
 import uuid
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,6 +27,7 @@ from wms2.messages import (
     DagNews,
     DagProgress,
     MonitorResult,
+    PriorityRequest,
     StopSignal,
     TrackerInput,
     TrackerWindow,
@@ -34,6 +37,7 @@ from wms2.messages import (
 from wms2.models import RequestStatus
 from workflows.dag_tracker import DagTrackerWorkflow
 from workflows.request import RequestWorkflow
+from workflows.visibility import PRIORITY, STATUS
 
 S = RequestStatus
 QUIET = FAST.model_copy(update={"dag_check_sec": 3600.0})  # only the news moves it
@@ -90,6 +94,67 @@ async def test_news_is_recorded_once_and_stale_news_is_dropped(env: WorkflowEnvi
         assert w.calls_of(Activity.CHECK_DAG.value, name) == 0
         assert w.calls_of(Activity.MONITOR_DAG.value, name) == 0
         await keep_history(h, "dag_news")
+
+
+def counts(attempt: int, nodes_done: int) -> DagNews:
+    """Counts-only news: nodes moved, no work unit completed."""
+    return DagNews(
+        attempt=attempt,
+        result=MonitorResult(
+            progress=DagProgress(work_units_total=3, nodes_total=12, nodes_done=nodes_done)
+        ),
+    )
+
+
+async def upserts(h: WorkflowHandle) -> tuple[int, int]:
+    """(upserts of WMS2's search attributes, memo upserts) in the request's history so
+    far; not the SDK's own upserts of TemporalChangeVersion, once per patch."""
+    sa = memo = 0
+    async for e in h.fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes
+            sa += STATUS.name in fields.indexed_fields
+        memo += e.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED
+    return sa, memo
+
+
+async def test_search_attributes_and_memo_are_upserted_only_when_they_change(
+    env: WorkflowEnvironment,
+) -> None:
+    """Counts-only news (the tracker's most frequent signal) adds its signal and a workflow
+    task to the history, no upsert; a unit changes the progress memo only; a priority
+    change upserts the search attributes, with the new value."""
+    async with fake_world(env) as w:
+        name = "req_upserts_v1_x"
+        w.script(name).monitor_forever = True
+        w.script(name).work_units = 3
+        h = await start(w, env, name, QUIET, urgent=True)
+        await until(h, lambda s: s.status is S.ACTIVE)
+        sa, memo = await upserts(h)
+        for k in range(1, 6):
+            await h.signal("dag_news", counts(1, nodes_done=k))
+        await until(h, lambda s: s.progress.nodes_done == 5)
+        assert await upserts(h) == (sa, memo)
+        await h.signal("dag_news", news(1, 0))
+        await until(h, lambda s: s.progress.work_units_done == 1)
+        # The unit's outputs are fed before it is published: wait for its workflow task.
+        for _ in range(50):
+            if await upserts(h) != (sa, memo):
+                break
+            await asyncio.sleep(0.1)
+        assert await upserts(h) == (sa, memo + 1)  # the progress memo: 1/3
+        await h.execute_update(
+            RequestWorkflow.set_priority, PriorityRequest(priority=123456, by="alice")
+        )
+        assert (await upserts(h))[0] == sa + 1
+        found = (await h.describe()).typed_search_attributes
+        assert (found.get(PRIORITY), found.get(STATUS)) == (123456, "active")
+        assert (await (await h.describe()).memo_value("progress")) == "1/3"
+        await h.signal("dag_news", news(1, 1, 2, finished=True))
+        assert (await finish(h)).status is S.COMPLETED
+        found = (await h.describe()).typed_search_attributes
+        assert found.get(STATUS) == "completed"
+        await keep_history(h, "search_on_change")
 
 
 async def test_news_of_the_next_attempt_is_kept_until_it_is_submitted(

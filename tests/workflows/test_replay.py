@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from worker import WORKFLOWS
+from workflows.runner import workflow_runner
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
 
@@ -26,6 +27,7 @@ def test_histories_are_committed() -> None:
         "output_polls",
         "staging",
         "dag_news",
+        "search_on_change",
         "dag_tracker",
         "partial_production_in_place",
         "site_change",
@@ -38,6 +40,7 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
         workflows=WORKFLOWS,  # every workflow a worker runs
+        workflow_runner=workflow_runner(),  # as the worker runs them
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

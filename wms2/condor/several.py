@@ -49,8 +49,10 @@ class SeveralSchedds:
     def submit_dag(self, dag_file: Path, batch_name: str = "", schedd: str = "") -> DagHandle:
         return self.backends[schedd or self.schedds[0]].submit_dag(dag_file, batch_name)
 
-    def submit_job(self, submit_file: Path, batch_name: str = "") -> JobHandle:
-        return self.backends[self.schedds[0]].submit_job(submit_file, batch_name)
+    def submit_job(self, submit_file: Path, batch_name: str = "", schedd: str = "") -> JobHandle:
+        """A pilot: to the schedd its request's DAG is expected on (the caller's
+        choice); without one, the first."""
+        return self.backends[schedd or self.schedds[0]].submit_job(submit_file, batch_name)
 
     def find_dag(self, dag_file: Path) -> DagHandle | None:
         for backend in self.backends.values():

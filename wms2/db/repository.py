@@ -368,6 +368,19 @@ class Repository:
         with self.session() as s:
             return [TrackedDag(*row) for row in s.execute(stmt)]
 
+    def pilot_schedds(self) -> list[tuple[str, str]]:
+        """(request, its pilot's schedd) of each request between its pilot and its DAG
+        (PILOT_RUNNING, PLANNING): the schedd its DAG is expected on, so placement counts
+        it before the DAG is submitted."""
+        between = [RequestStatus.PILOT_RUNNING.value, RequestStatus.PLANNING.value]
+        stmt = (
+            select(WorkflowRow.request_name, WorkflowRow.pilot_schedd)
+            .join(RequestRow, RequestRow.request_name == WorkflowRow.request_name)
+            .where(RequestRow.status.in_(between), WorkflowRow.pilot_schedd.is_not(None))
+        )
+        with self.session() as s:
+            return [(name, schedd) for name, schedd in s.execute(stmt)]
+
     def dag_work_units(self, dag_id: uuid.UUID) -> list[str]:
         """The work units recorded as completed on a DAG row."""
         with self.session() as s:

@@ -74,6 +74,7 @@ class RequestWorkflow:
             urgent=bool(inp.urgent),
             previous_version_request=inp.previous_version_request,
         )
+        self.s.search_published = None  # each run upserts its search attributes once
         cfg = inp.config or (inp.state and inp.state.config) or LifecycleConfig()
         self.steps = RequestSteps(self.s, cfg, config_from_worker=inp.config is None)
         self.priority = RequestPriority(self.steps)
