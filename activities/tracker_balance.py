@@ -8,7 +8,9 @@ the server retries it, possibly on another worker), and a shard it already track
 its share ends its window early so that the next call lands elsewhere. A declined call
 is taken anyway after `decline_attempts` attempts: when a worker died and the server
 still lists it, or every other worker has its share, the shard is tracked rather than
-left alone.
+left alone. Such a shard is kept while a dead worker could still be listed (a poller
+stays listed POLLER_RECENT), then handed back like any other beyond the share: a loaded
+worker that won every retry must not keep it for good.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.enums.v1 import TaskQueueType
@@ -30,11 +33,18 @@ CACHE_SEC = 15.0
 
 
 class ShardBalance:
-    def __init__(self, client: Client | None, decline_attempts: int) -> None:
+    def __init__(
+        self,
+        client: Client | None,
+        decline_attempts: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.decline_attempts = decline_attempts
+        self.clock = clock
         self.running: set[int] = set()  # the shards this worker tracks now
-        self.forced: set[int] = set()  # taken after every decline: never handed back
+        # Taken after every decline, and when: kept while a dead worker may be listed.
+        self.forced: dict[int, float] = {}
         self._workers = 1
         self._workers_at = -math.inf
 
@@ -76,16 +86,19 @@ class ShardBalance:
                 return False
         self.running.add(shard)
         if attempt > self.decline_attempts and shards > 1:
-            self.forced.add(shard)
+            self.forced[shard] = self.clock()
         return True
 
     async def hand_back(self, shard: int, shards: int, task_queue: str) -> bool:
         """Whether `shard` is beyond this worker's share (the highest-numbered ones are)."""
-        if shards <= 1 or shard in self.forced:
+        if shards <= 1:
+            return False
+        forced_at = self.forced.get(shard)
+        if forced_at is not None and self.clock() - forced_at < POLLER_RECENT.total_seconds():
             return False
         share = self.share(shards, await self.live_workers(task_queue))
         return shard in sorted(self.running)[share:]
 
     def done(self, shard: int) -> None:
         self.running.discard(shard)
-        self.forced.discard(shard)
+        self.forced.pop(shard, None)

@@ -298,8 +298,9 @@ def test_shards_split_the_dags_and_together_tell_each_unit_once(world: Any) -> N
 
 class Balance(ShardBalance):
     def __init__(self, workers: int, decline_attempts: int = 3) -> None:
-        super().__init__(None, decline_attempts)
+        super().__init__(None, decline_attempts, clock=lambda: self.now)
         self.workers = workers
+        self.now = 1000.0
 
     async def live_workers(self, task_queue: str) -> int:
         return self.workers
@@ -312,7 +313,11 @@ def test_a_worker_takes_its_share_of_the_shards_and_any_shard_nobody_else_takes(
         assert not await b.take(2, 4, "q", attempt=1)  # two of four: its share
         assert not await b.take(2, 4, "q", attempt=3)
         assert await b.take(2, 4, "q", attempt=4)  # nobody else took it: tracked anyway
-        assert not await b.hand_back(2, 4, "q")  # forced: kept for its window
+        assert not await b.hand_back(2, 4, "q")  # forced: kept while a dead worker may be listed
+        b.now += 89
+        assert not await b.hand_back(2, 4, "q")
+        b.now += 2  # 91 s: a dead worker is no longer listed, so the other one lives
+        assert await b.hand_back(2, 4, "q")
         b.done(2)
         b.workers = 1  # the other worker died: this one takes everything
         assert await b.take(2, 4, "q", attempt=1) and await b.take(3, 4, "q", attempt=1)
