@@ -52,6 +52,10 @@ DEMO_ENV = {
     "WMS2_HEARTBEAT_TIMEOUT_SEC": "10",
     "WMS2_TRANSFER_POLL_INTERVAL_SEC": "2",
 }
+# One fault the demo's worker injects, that WMS2 recovers from by itself: each request's
+# node proc_000002 fails its first try (exit 1, transient) and succeeds on DAGMan's retry;
+# the demo prints that request's failure report at its end.
+DEMO_FAULTS = {"WMS2_FAIL_ONCE": "proc_000002"}
 
 
 def alive(pid: int) -> bool:
@@ -87,7 +91,8 @@ def spawn(name: str, argv: list[str], env: dict[str, str]) -> int:
     return proc.pid
 
 
-def up() -> None:
+def up(faults: dict[str, str] | None = None) -> None:
+    """`faults`: environment of a worker this starts (a running worker keeps its own)."""
     STATE.mkdir(exist_ok=True)
     pids = load_pids()
     env = {**os.environ, **DEMO_ENV, "WMS2_CATALOG_DIR": str(ROOT / "catalog")}
@@ -122,7 +127,8 @@ def up() -> None:
             time.sleep(0.3)
         print(f"Temporal dev server on 127.0.0.1:{PORT}, Web UI http://127.0.0.1:{UI_PORT}")
     if not (pids.get("worker") and alive(pids["worker"])):
-        pids["worker"] = spawn("worker", [sys.executable, str(ROOT / "worker.py")], env)
+        worker_env = {**env, **(faults or {})}
+        pids["worker"] = spawn("worker", [sys.executable, str(ROOT / "worker.py")], worker_env)
         print(f"WMS2 worker started (log {STATE / 'worker.log'})")
     PIDS.write_text(json.dumps(pids))
 
@@ -224,10 +230,29 @@ async def demo(client: Any, settings: Any, names: list[str], console: Any) -> in
                     rows.append({**out, "unit": unit, "state": state})
             table = merged_files_table(n, rows)
             console.print(table)
+        if s.dag_file:
+            report = failure_report(n, Path(s.dag_file), settings, s.sizing_changes)
+            if report:
+                console.print(report, markup=False, highlight=False, soft_wrap=True)
         # soft_wrap: a link longer than the terminal is one line the terminal folds, so it
         # still opens and copies whole (rich would break it with a newline at 80 columns).
         console.print(web_ui_link(n), soft_wrap=True)
     return 0 if ok else 1
+
+
+def failure_report(name: str, dag_file: Path, settings: Any, changes: list[str]) -> str:
+    """What `starter.py report NAME` prints (80 columns), when a node of the request failed
+    a try (empty otherwise)."""
+    from wms2.dagfiles import DagLayout
+    from wms2.failures import build_report
+    from wms2.failures.render import render_report
+
+    if not dag_file.exists():
+        return ""
+    report = build_report(DagLayout(dag_file.parent), name, settings.rescue_round_cap)
+    if not report.tries_failed:
+        return ""
+    return f"starter.py report {name}:\n" + render_report(report, 80, changes)
 
 
 def web_ui_link(name: str) -> str:
@@ -258,7 +283,7 @@ def main() -> int:
     elif command == "down":
         down()
     elif command == "demo":
-        up()
+        up(DEMO_FAULTS)
         code = asyncio.run(run_demo())
         print(still_running(load_pids()))
         return code

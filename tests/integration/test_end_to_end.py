@@ -279,10 +279,10 @@ async def test_the_demo_path_on_one_smaller_request(
     """What `make demo` runs (tools/devstack.py `demo`), on the GEN request alone."""
     from rich.console import Console
 
-    from tools.devstack import demo
+    from tools.devstack import DEMO_FAULTS, demo
     from wms2.config import Settings
 
-    site.start_worker()
+    site.start_worker(env=DEMO_FAULTS)  # proc_000002 fails its first try
     settings = Settings(
         task_queue=site.task_queue,
         state_dir=site.root / ".wms2",
@@ -302,6 +302,14 @@ async def test_the_demo_path_on_one_smaller_request(
     rows = [line for line in text.splitlines() if line.startswith("│ mg_")]
     assert len(rows) == 5 and all("announced" in row for row in rows), rows
     assert f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows/request-{GEN}" in text
+    # The recovered failure, as `starter.py report` shows it at 80 columns.
+    report = text[text.index(f"starter.py report {GEN}:") :].splitlines()[1:]
+    report = report[: next(i for i, x in enumerate(report) if x.startswith("Web UI:"))]
+    assert report[0].startswith("Failure report") and max(map(len, report)) <= 80, report
+    assert "nodes failed 0 | held 0 | recovered 1 | failed tries 1" in report[2], report
+    assert report[4].startswith("[1] transient exit 1"), report
+    assert "    action: recovered: retried" in report, report
+    assert "example mg_000000/proc_000002" in "\n".join(report)
 
 
 async def test_refused_outputs_are_retried_after_a_restart(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import RERECO
+from wms2.config import Settings
 from wms2.dagfiles import DagLayout
+from wms2.plan_dag import plan_request
+from wms2.reqmgr import request_from_reqmgr
+from wms2.services.catalog import OfflineCatalog
 from wms2.sizing import sizing_round
-from wms2.sizing.decide import Limits, Sizing, decide
+from wms2.sizing.decide import Limits, Sizing, decide, decide_memory
+from wms2.sizing.measure import MARK
 from wms2.sizing.resplit import redag, resplit
 
 LIMITS = Limits(min_memory_mb=500, max_memory_mb=4000, target_wall_sec=8 * 3600, memory_margin=0.2)
@@ -99,3 +108,67 @@ def test_a_dag_without_the_apply_script_is_not_sized(tmp_path: Path) -> None:
     limits = Limits(500, 2500, 3600.0, 0.2)
     result = sizing_round(DagLayout(tmp_path), limits, min_finished=0)
     assert result.resized == [] and "no apply_sizing.py PRE scripts" in result.skipped["*"]
+
+
+# ── units whose jobs read input files: memory only ───────────────────────────
+
+
+def test_decide_memory_alone_by_hand() -> None:
+    # 3000 * 1.2 = 3600 MB; 2x down of 8000 is 4000 -> 4000. From 4000: 3600 stands.
+    assert decide_memory(8000, 3000.0, BIG)[0] == 4000
+    assert decide_memory(4000, 3000.0, BIG)[0] == 3600
+    # 9000 * 1.2 = 10800; 2x up of 4000 allows 8000; the 10000 limit does not bite.
+    assert decide_memory(4000, 9000.0, BIG)[0] == 8000
+    # 20 * 1.2 = 24; 2x down of 600 is 300; the 500 floor -> 500.
+    assert decide_memory(600, 20.0, BIG)[0] == 500
+
+
+BIG = Limits(min_memory_mb=500, max_memory_mb=10000, target_wall_sec=3600, memory_margin=0.2)
+
+
+def test_a_planned_rereco_gets_its_memory_right_sized_without_a_resplit(
+    catalog: OfflineCatalog, settings: Settings
+) -> None:
+    """The ReReco asks 8000 MB (4 cores); its first unit finished with a 3000 MB peak."""
+    plan = plan_request(request_from_reqmgr(catalog.get_request(RERECO)), catalog, catalog,
+                        settings)  # fmt: skip
+    layout = DagLayout(Path(plan.dag_file).parent)
+    root = layout.root
+    done, started = root / "mg_000000", root / "mg_000001"
+    layout.merge_output(done.name).write_text("{}")
+    report = {"events": 1000, "wall_sec": 60.0, "time_scale": 1.0, "peak_rss_mb": 3000.0}
+    (done / "proc_000000.out").write_text(f"{MARK}{json.dumps(report)}\n")
+    (started / ".started").touch()
+    manifests = {u.name: (u / "group_manifest.json").read_text() for u in root.glob("mg_*")}
+
+    result = sizing_round(layout, BIG, min_finished=1)
+    pending = sorted(u.name for u in root.glob("mg_*"))[2:]
+    assert result.resized == pending and len(pending) == 10
+    assert result.change == (
+        "10 unit(s): memory 8000 -> 4000 MB (peak RSS 3000 MB + 20%: 4000 MB "
+        "(limits 500-10000); jobs read input files: not re-split)"
+    )
+    for name in (done.name, started.name):
+        assert not (root / name / "resized").exists()
+    gdir = root / pending[0]
+    sub = (gdir / "resized" / "processing.sub").read_text()
+    assert "request_memory = 4000\n" in sub and "+MaxWallTimeMins = 111\n" in sub
+    # Same nodes, same manifest: only the processing JOB lines name the unit's own file.
+    old_dag = (gdir / "group.dag").read_text()
+    new_dag = (gdir / "resized" / "group.dag").read_text()
+    assert new_dag == old_dag.replace(str(root / "processing.sub"), str(gdir / "processing.sub"))
+    assert (gdir / "resized" / "group_manifest.json").read_text() == manifests[gdir.name]
+    logged = [json.loads(x) for x in (root / "sizing.jsonl").read_text().splitlines()]
+    assert [r["units"] for r in logged] == [pending]
+
+    # The unit's PRE script applies it; the next round goes on from the prepared 4000 MB
+    # for the units not started yet: 3600 (within 2x), and leaves the started unit alone.
+    script = layout.bin_dir / "apply_sizing.py"
+    subprocess.run([sys.executable, str(script)], cwd=gdir, check=True)
+    assert "request_memory = 4000\n" in (gdir / "processing.sub").read_text()
+    again = sizing_round(layout, BIG, min_finished=1)
+    assert again.resized == pending[1:]
+    assert "memory 4000 -> 3600 MB" in again.change
+    prepared = root / pending[1] / "resized" / "processing.sub"
+    assert "request_memory = 3600\n" in prepared.read_text()
+    assert "request_memory = 4000\n" in (gdir / "processing.sub").read_text()

@@ -65,12 +65,20 @@ def decide(
             f"{limits.target_wall_sec / 3600:.2g} h)"
         )
     if peak_rss_mb is not None:
-        wanted_mb = peak_rss_mb * (1 + limits.memory_margin)
-        memory = math.ceil(_step(current.memory_mb, wanted_mb))
-        memory = min(max(memory, limits.min_memory_mb), limits.max_memory_mb)
-        why.append(
-            f"peak RSS {peak_rss_mb:.0f} MB + {limits.memory_margin:.0%}: {memory} MB "
-            f"(limits {limits.min_memory_mb}-{limits.max_memory_mb})"
-        )
+        memory, said = decide_memory(current.memory_mb, peak_rss_mb, limits)
+        why.append(said)
     after = Sizing(lumis, current.events_per_lumi, memory)
     return Decision(current, after, "; ".join(why) or "nothing measured")
+
+
+def decide_memory(current_mb: int, peak_rss_mb: float, limits: Limits) -> tuple[int, str]:
+    """(the new request in MB, why): toward the measured peak plus the margin, at most
+    2x per round, then within the limits. Also alone, for units whose jobs read input
+    files (their jobs are not re-split)."""
+    wanted_mb = peak_rss_mb * (1 + limits.memory_margin)
+    memory = math.ceil(_step(current_mb, wanted_mb))
+    memory = min(max(memory, limits.min_memory_mb), limits.max_memory_mb)
+    return memory, (
+        f"peak RSS {peak_rss_mb:.0f} MB + {limits.memory_margin:.0%}: {memory} MB "
+        f"(limits {limits.min_memory_mb}-{limits.max_memory_mb})"
+    )

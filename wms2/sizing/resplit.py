@@ -27,6 +27,10 @@ class NotResizable(ValueError):
     """The unit's jobs are not event-based lumi ranges (input files decide its jobs)."""
 
 
+class ReadsFiles(NotResizable):
+    """The unit's jobs read input files: only their memory can be right-sized."""
+
+
 @dataclass(frozen=True)
 class UnitFiles:
     manifest: dict[str, Any]
@@ -57,7 +61,7 @@ def current_sizing(files: UnitFiles) -> tuple[Sizing, int]:
     if m is None:
         raise NotResizable("request_memory is not a number in the processing submit file")
     if any(n.get("files") or n.get("first_event") is None for n in nodes):
-        raise NotResizable("its jobs read input files")
+        raise ReadsFiles("its jobs read input files")
     per_lumi = {n["events"] / len(_lumis(n)) for n in nodes if _lumis(n)}
     if len(per_lumi) != 1 or not float(next(iter(per_lumi))).is_integer():
         raise NotResizable(f"its lumis hold unequal event counts {sorted(per_lumi)}")

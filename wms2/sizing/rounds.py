@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wms2.dagfiles.layout import DagLayout
-from wms2.sizing.decide import Decision, Limits, decide
+from wms2.sizing.decide import Decision, Limits, decide, decide_memory
 from wms2.sizing.measure import measure
 from wms2.sizing.resplit import (
     PROCESSING_SUB,
     STARTED,
     NotResizable,
+    ReadsFiles,
     UnitFiles,
     current_files,
     current_sizing,
@@ -27,6 +28,7 @@ from wms2.sizing.resplit import (
     resubmit_text,
     write_resized,
 )
+from wms2.sizing.unit_memory import prepare_memory, submit_memory
 
 SIZING_LOG = "sizing.jsonl"
 LOCK = "sizing.lock"  # shared with the unit's PRE script (apply_sizing.py)
@@ -57,6 +59,24 @@ def _describe(d: Decision) -> str:
     )
 
 
+def _size_memory(
+    unit: Path, root_submit: Path, files: UnitFiles, peak_rss_mb: float | None, limits: Limits
+) -> str | None:
+    """A unit whose jobs read input files: only its processing jobs' request_memory,
+    prepared like any sizing (no re-split: node names stay). The change described; None
+    if nothing changes; "" if nothing was measured (the caller holds the unit's lock)."""
+    if peak_rss_mb is None:
+        return ""
+    now = submit_memory(files.submit_text)
+    if now is None:
+        return None
+    memory, why = decide_memory(now.request_mb, peak_rss_mb, limits)
+    if memory == now.request_mb:
+        return None
+    prepare_memory(unit, root_submit, memory)
+    return f"memory {now.request_mb} -> {memory} MB ({why}; jobs read input files: not re-split)"
+
+
 def sizing_round(layout: DagLayout, limits: Limits, min_finished: int) -> RoundResult:
     if APPLY_SCRIPT not in layout.dag_file.read_text():
         # Planned before sizing existed: nothing would apply a prepared sizing.
@@ -79,6 +99,16 @@ def sizing_round(layout: DagLayout, limits: Limits, min_finished: int) -> RoundR
             files = current_files(unit, root_submit)
             try:
                 before, lumis = current_sizing(files)
+            except ReadsFiles as e:
+                said = _size_memory(unit, root_submit, files, m.peak_rss_mb, limits)
+                if said is None:
+                    continue
+                if not said:
+                    result.skipped[unit.name] = f"{e}, and no peak RSS was measured"
+                    continue
+                result.resized.append(unit.name)
+                described = said
+                continue
             except NotResizable as e:
                 result.skipped[unit.name] = str(e)
                 continue

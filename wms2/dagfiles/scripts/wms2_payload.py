@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.node in fail.split(","):  # fault injection for tests and demos
         print(f"ERROR: failing {args.node} on request (WMS2_FAIL_NODES)", file=sys.stderr)
         return 1
+    if args.node in os.environ.get("WMS2_FAIL_ONCE", "").split(",") and fail_first_try(args.node):
+        print(f"ERROR: failing {args.node} once on request (WMS2_FAIL_ONCE)", file=sys.stderr)
+        return 1
     site = landed_site()
     if site and site in os.environ.get("WMS2_FAIL_SITES", "").split(","):
         # a broken site for tests and demos: 69, "service unavailable", a site error
@@ -203,6 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     code = run(manifest, args.node, node)
     del ballast
     return code
+
+
+def fail_first_try(node: str) -> bool:
+    """True on the node's first try only: a marker in the job's initial directory (the
+    work unit's, which every try of the node shares) says it failed once already."""
+    marker = Path(os.environ.get("_CONDOR_JOB_IWD", ".")) / f".wms2_failed_once.{node}"
+    if marker.exists():
+        return False
+    marker.touch()
+    return True
 
 
 def grow_memory(node: str) -> bytes:
