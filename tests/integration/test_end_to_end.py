@@ -309,8 +309,9 @@ async def test_the_demo_path_on_one_smaller_request(
     report = text[found.start() :].splitlines()[1:]
     report = report[: next(i for i, x in enumerate(report) if x.startswith("Web UI:"))]
     assert report[0].startswith("Failure report") and max(map(len, report)) <= 80, report
-    assert "nodes failed 0 | held 0 | recovered 1 | failed tries 1" in report[2], report
-    assert report[4].startswith("[1] transient exit 1"), report
+    # (a renamed copy's longer name wraps: lines are found, not counted)
+    assert any("nodes failed 0 | held 0 | recovered 1 | failed tries 1" in x for x in report)
+    assert any(x.startswith("[1] transient exit 1") for x in report), report
     assert "    action: recovered: retried" in report, report
     assert "example mg_000000/proc_000002" in "\n".join(report)
 
